@@ -1,0 +1,96 @@
+/* Scalar reference of the int8 kernels: activation quantization, weight
+ * packing and the int8 dense layer. Every vector path must reproduce these
+ * results bit for bit, so the float steps are spelled out one operation at a
+ * time (the build uses -ffp-contract=off). */
+#include "kernel_table.h"
+
+/* Round half to even for |v| < 2^22 without libm or the rounding mode's
+ * help beyond the default: adding 1.5 * 2^23 pushes the fraction bits out.
+ * The NEON and AVX2 paths use their round-to-nearest-even conversions, which
+ * agree for the |v| <= 127.5 this is used for. */
+static float round_half_even(float v)
+{
+    const float magic = 12582912.0f;
+    volatile float t = v + magic; /* volatile: no algebraic shortcut, ever */
+    return t - magic;
+}
+
+void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, size_t ldq,
+                        float *scale)
+{
+    size_t kpad = TTR_S8_KPAD(k);
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * ldx;
+        int8_t *qi = q + i * ldq;
+        float maxabs = 0.0f;
+        for (size_t t = 0; t < k; t++) {
+            float a = xi[t] < 0.0f ? -xi[t] : xi[t];
+            if (a > maxabs)
+                maxabs = a;
+        }
+        if (maxabs > 0.0f) {
+            float inv = 127.0f / maxabs;
+            for (size_t t = 0; t < k; t++) {
+                float r = round_half_even(xi[t] * inv);
+                if (r > 127.0f)
+                    r = 127.0f;
+                if (r < -127.0f)
+                    r = -127.0f;
+                qi[t] = (int8_t)r;
+            }
+            scale[i] = maxabs / 127.0f;
+        } else {
+            for (size_t t = 0; t < k; t++)
+                qi[t] = 0;
+            scale[i] = 0.0f;
+        }
+        for (size_t t = k; t < kpad; t++)
+            qi[t] = 0;
+    }
+}
+
+size_t ttr_gemm_s8_packed_size(size_t m, size_t k)
+{
+    size_t panels = (m + TTR_S8_PANEL - 1) / TTR_S8_PANEL;
+    return panels * TTR_S8_PANEL * TTR_S8_KPAD(k);
+}
+
+/* Offset of W[j][t] in the packed layout (see ttr_kernels.h). */
+static size_t s8_offset(size_t j, size_t t, size_t kpad)
+{
+    size_t panel = j / TTR_S8_PANEL, r = j % TTR_S8_PANEL;
+    return panel * TTR_S8_PANEL * kpad + (t / 4) * (TTR_S8_PANEL * 4) + r * 4 + t % 4;
+}
+
+int ttr_gemm_s8_pack(size_t m, size_t k, const int8_t *w, size_t ldw, int8_t *packed)
+{
+    size_t kpad = TTR_S8_KPAD(k);
+    size_t mpad = (m + TTR_S8_PANEL - 1) / TTR_S8_PANEL * TTR_S8_PANEL;
+    for (size_t j = 0; j < m; j++)
+        for (size_t t = 0; t < k; t++)
+            if (w[j * ldw + t] == -128)
+                return TTR_ERR_RANGE;
+    for (size_t j = 0; j < mpad; j++)
+        for (size_t t = 0; t < kpad; t++)
+            packed[s8_offset(j, t, kpad)] = j < m && t < k ? w[j * ldw + t] : 0;
+    return TTR_OK;
+}
+
+void ttr__gemm_s8_c(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                    size_t ldq, const float *xscale, const float *wscale, const float *b,
+                    float *y, size_t ldy, int relu)
+{
+    size_t kpad = TTR_S8_KPAD(k);
+    for (size_t i = 0; i < n; i++) {
+        const int8_t *qi = q + i * ldq;
+        for (size_t j = 0; j < m; j++) {
+            int32_t acc = 0;
+            for (size_t t = 0; t < kpad; t++)
+                acc += (int32_t)packed[s8_offset(j, t, kpad)] * (int32_t)qi[t];
+            float s = xscale[i] * wscale[j];
+            float v = (float)acc * s;
+            v = v + (b ? b[j] : 0.0f);
+            y[i * ldy + j] = relu && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
+}
