@@ -67,7 +67,7 @@ LIB_OBJS += $(patsubst %.c,$(BUILD)/%.fma.o,$(filter %_neon.c,$(ARCH_SRCS)))
 
 CLI_SRCS := $(wildcard src/cli/*.c) $(wildcard bench/*.c)
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
-TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_SRCS := $(wildcard tests/test_*.c) tests/testutil.c
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS))
 ifeq ($(TEST_HARNESS),shim)
 TEST_OBJS += $(BUILD)/tests/shim/criterion_shim.o

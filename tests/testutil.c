@@ -1,0 +1,146 @@
+/* See testutil.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+tu_rng tu_rng_seed(uint64_t seed)
+{
+    tu_rng r;
+    r.s = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
+    if (!r.s)
+        r.s = 1;
+    return r;
+}
+
+uint32_t tu_u32(tu_rng *r)
+{
+    uint64_t x = r->s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+float tu_uniform(tu_rng *r, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(tu_u32(r) >> 8) * (1.0f / 16777216.0f);
+}
+
+void tu_fill_uniform(tu_rng *r, float *x, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = tu_uniform(r, lo, hi);
+}
+
+#define GUARD 256
+/* Layout: [size_t bytes][size_t misalign][pad to 64][GUARD][misalign][usable][GUARD] */
+void *tu_alloc(size_t bytes, size_t misalign)
+{
+    size_t head = 64 + GUARD + (misalign % 64);
+    unsigned char *base = malloc(head + bytes + GUARD + 64);
+    if (!base)
+        abort();
+    unsigned char *aligned = (unsigned char *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+    unsigned char *user = aligned + head;
+    memset(aligned + 64, TU_SENTINEL_BYTE, GUARD + (misalign % 64) + bytes + GUARD);
+    size_t meta[3] = {bytes, misalign % 64, (size_t)(aligned - base)};
+    memcpy(aligned, meta, sizeof meta);
+    return user;
+}
+
+static unsigned char *aligned_of(const void *p, size_t *bytes, size_t *mis, size_t *off)
+{
+    /* user = aligned + 64 + GUARD + mis, and mis < 64: scan back to the 64-aligned meta */
+    uintptr_t u = (uintptr_t)p - 64 - GUARD;
+    unsigned char *aligned = (unsigned char *)(u & ~(uintptr_t)63);
+    size_t meta[3];
+    memcpy(meta, aligned, sizeof meta);
+    *bytes = meta[0];
+    *mis = meta[1];
+    *off = meta[2];
+    return aligned;
+}
+
+int tu_guard_ok(const void *p)
+{
+    size_t bytes, mis, off;
+    const unsigned char *user = p;
+    aligned_of(p, &bytes, &mis, &off);
+    for (size_t i = 1; i <= GUARD + mis; i++)
+        if (user[-(long)i] != TU_SENTINEL_BYTE)
+            return 0;
+    for (size_t i = 0; i < GUARD; i++)
+        if (user[bytes + i] != TU_SENTINEL_BYTE)
+            return 0;
+    return 1;
+}
+
+void tu_free(void *p)
+{
+    size_t bytes, mis, off;
+    if (!p)
+        return;
+    unsigned char *aligned = aligned_of(p, &bytes, &mis, &off);
+    free(aligned - off);
+}
+
+int tu_untouched_2d(const void *buf, size_t esize, size_t total, size_t rows, size_t wcols,
+                    size_t ld)
+{
+    const unsigned char *b = buf;
+    for (size_t i = 0; i < total; i++) {
+        size_t row = i / (ld ? ld : 1), col = i % (ld ? ld : 1);
+        int written = row < rows && col < wcols;
+        if (written)
+            continue;
+        for (size_t e = 0; e < esize; e++)
+            if (b[i * esize + e] != TU_SENTINEL_BYTE)
+                return 0;
+    }
+    return 1;
+}
+
+int tu_masks(unsigned masks[8], const char *names[8])
+{
+    static const unsigned ladder[] = {
+        0,
+        TTR_CPU_AVX2,
+        TTR_CPU_NEON,
+        TTR_CPU_NEON | TTR_CPU_NEON_FMA,
+        TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT,
+    };
+    unsigned have = ttr_cpu_detected();
+    int n = 0;
+    for (size_t i = 0; i < sizeof ladder / sizeof ladder[0]; i++)
+        if ((ladder[i] & have) == ladder[i]) {
+            masks[n] = ladder[i];
+            names[n] = ttr_cpu_path_name(ladder[i]);
+            n++;
+        }
+    return n;
+}
+
+long tu_first_mismatch(const float *got, const float *ref, const float *scale, size_t n,
+                       float tol, float abs_floor)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = got[i], r = ref[i];
+        if (isnan(r) || isnan(g)) {
+            if (!(isnan(r) && isnan(g)))
+                return (long)i;
+            continue;
+        }
+        if (isinf(r) || isinf(g)) {
+            if (g != r)
+                return (long)i;
+            continue;
+        }
+        double s = scale ? fabs((double)scale[i]) : fabs((double)r);
+        if (fabs((double)g - (double)r) > (double)tol * s + (double)abs_floor)
+            return (long)i;
+    }
+    return -1;
+}

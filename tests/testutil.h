@@ -1,0 +1,50 @@
+/* Helpers shared by the test files: a deterministic RNG, guarded buffers
+ * that catch out-of-bounds writes, the CPU masks to test under, and
+ * tolerance checks that say where a comparison failed. Tests may allocate;
+ * the library may not. */
+#ifndef TTR_TESTS_TESTUTIL_H
+#define TTR_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ttr_kernels.h"
+
+/* xorshift64*: the same sequence on every target. */
+typedef struct tu_rng {
+    uint64_t s;
+} tu_rng;
+tu_rng tu_rng_seed(uint64_t seed);
+uint32_t tu_u32(tu_rng *r);
+float tu_uniform(tu_rng *r, float lo, float hi); /* in [lo, hi) */
+void tu_fill_uniform(tu_rng *r, float *x, size_t n, float lo, float hi);
+
+/* Guarded allocation: `bytes` usable bytes starting `misalign` bytes (0..63)
+ * past a 64-byte boundary, with 256 bytes of 0xA5 sentinel on each side.
+ * The usable part is filled with the sentinel too, so a test can also check
+ * the parts of an output the kernel must not touch (tu_untouched_*).
+ * tu_guard_ok() checks both guard zones; tu_free() releases. */
+void *tu_alloc(size_t bytes, size_t misalign);
+int tu_guard_ok(const void *p);
+void tu_free(void *p);
+#define TU_SENTINEL_BYTE 0xA5
+
+/* 1 if every byte of the `rows` x `cols` elements of size `esize` at stride
+ * `ld` elements, *outside* the first `wcols` columns of each row, still holds
+ * the sentinel (i.e. the kernel wrote only columns [0, wcols) of each row),
+ * and the tail after the last row up to `total` elements does too. */
+int tu_untouched_2d(const void *buf, size_t esize, size_t total, size_t rows, size_t wcols,
+                    size_t ld);
+
+/* The masks to run every kernel under: 0 (scalar) and, for each path the
+ * CPU supports, the cumulative mask that enables it (e.g. neon, neonfma,
+ * neondot). Returns the count (<= 8) and names each path in `names`. */
+int tu_masks(unsigned masks[8], const char *names[8]);
+
+/* Compare got[i] with ref[i] within tol * scale[i] + abs_floor (scale NULL:
+ * tol * |ref[i]| ). Returns -1 if all agree, else the first index that
+ * differs; NaN only matches NaN. */
+long tu_first_mismatch(const float *got, const float *ref, const float *scale, size_t n,
+                       float tol, float abs_floor);
+
+#endif
