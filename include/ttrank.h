@@ -1,0 +1,217 @@
+/* ttrank — position-debiasing two-tower ranking models, trained and served on
+ * the device inside one caller-owned memory arena.
+ *
+ * A model learns from impressions: lists of items that were shown, each with
+ * a feature vector, the slot it was shown in and whether it was clicked. The
+ * click logit splits into a relevance tower f(x) and a bias tower g(slot,
+ * context); ranking uses the relevance tower alone. The variants (see
+ * DESIGN.md §3):
+ *
+ *   TTR_NAIVE     z = f(x)                                  (no debiasing)
+ *   TTR_ADDITIVE  z = f(x) + g(p, k)                        (YouTube shallow tower)
+ *   TTR_PAL       P(click) = sigma(f(x)) * sigma(g(p, k))   (PAL product form)
+ *   TTR_DOT       z = r(x) . b(p, k), r, b in R^D           (serves r(x) . b_ref)
+ *   TTR_MIXEM     mixture of K (w_m f(x) + g_m(p, k)), trained by generalized EM
+ *   TTR_XPA       z = f(x) + g(e) + u . h~ + v . e~ + c0    (cross-positional attention)
+ *
+ * Memory: ttr_arena_bytes() gives the exact size of the buffer that
+ * ttr_model_init() needs for a configuration and mode. The library never
+ * calls malloc or free, keeps no global state besides the CPU dispatch table,
+ * and never prints. A model is not thread-safe: use one model per thread, or
+ * serialise calls (scoring with a const model is safe from several threads
+ * only if each passes its own scratch; see ttr_score()).
+ *
+ * Errors: functions return TTR_OK (0) or a negative ttr_error code
+ * (ttr_strerror() names it). On error a model is left exactly as it was. */
+#ifndef TTRANK_H
+#define TTRANK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ttr_error.h"
+#include "ttr_kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TTR_VERSION_STRING "0.1.0"
+
+typedef enum ttr_variant {
+    TTR_NAIVE = 0,
+    TTR_ADDITIVE = 1,
+    TTR_PAL = 2,
+    TTR_DOT = 3,
+    TTR_MIXEM = 4,
+    TTR_XPA = 5
+} ttr_variant;
+
+typedef enum ttr_loss {
+    TTR_LOSS_BCE = 0,     /* pointwise binary cross-entropy on every item (all variants) */
+    TTR_LOSS_SOFTMAX = 1  /* listwise softmax cross-entropy over each list (naive, additive) */
+} ttr_loss;
+
+typedef enum ttr_optimizer {
+    TTR_OPT_ADAM = 0,
+    TTR_OPT_SGD = 1       /* SGD with momentum */
+} ttr_optimizer;
+
+typedef enum ttr_mode {
+    TTR_MODE_TRAIN = 0,     /* all towers, gradients, optimizer state */
+    TTR_MODE_SERVE_F32 = 1, /* the relevance tower only, packed f32 */
+    TTR_MODE_SERVE_S8 = 2   /* the relevance tower only, int8 (see ttr_model_quantize) */
+} ttr_mode;
+
+typedef enum ttr_dot_serving {
+    TTR_DOT_REF_MEAN = 0, /* b_ref = running mean of b(p, k) over training impressions */
+    TTR_DOT_REF_TOP = 1   /* b_ref = b(top slot, context 0) */
+} ttr_dot_serving;
+
+#define TTR_MAX_HIDDEN 4      /* hidden layers of the relevance tower */
+#define TTR_MAX_COMPONENTS 8  /* MixEM components */
+#define TTR_MAX_SLOTS 1024    /* rows * cols */
+
+/* Model configuration. Start from ttr_config_default() and change fields;
+ * ranges are checked by ttr_config_check(). */
+typedef struct ttr_config {
+    ttr_variant variant;
+    uint32_t n_features;            /* F: 1..65536 */
+    uint32_t n_hidden;              /* hidden layers of f: 0..TTR_MAX_HIDDEN (default 2) */
+    uint32_t hidden[TTR_MAX_HIDDEN];/* their widths: 1..4096 (default 64, 32) */
+    uint32_t rows, cols;            /* slot grid, slot p = row * cols + col; a list is cols = 1.
+                                       rows * cols: 1..TTR_MAX_SLOTS (default 10 x 1) */
+    uint32_t n_contexts;            /* 0 (no context) or 1..65536 context ids */
+    uint32_t embed_dim;             /* d_e of the slot embedding: 1..256 (default 8) */
+    uint32_t bias_hidden;           /* hidden width of the bias tower, 0 = linear (default 0) */
+    uint32_t dot_dim;               /* D of the dot variant: 2..64 (default 4) */
+    uint32_t components;            /* K of MixEM: 2..TTR_MAX_COMPONENTS (default 2) */
+    uint32_t attn_dim;              /* d_a of XPA: 1..64 (default 8) */
+    uint32_t max_items;             /* longest list: 1..1024 (default 10) */
+    uint32_t max_batch;             /* lists per ttr_train() call: 1..65536 (default 16) */
+    ttr_loss loss;                  /* default TTR_LOSS_BCE */
+    ttr_optimizer optimizer;        /* default TTR_OPT_ADAM */
+    float lr;                       /* learning rate, > 0 (default 1e-3 Adam, 1e-2 SGD) */
+    float beta1, beta2, adam_eps;   /* Adam (0.9, 0.999, 1e-8) */
+    float momentum;                 /* SGD momentum in [0, 1) (default 0.9) */
+    float l2;                       /* L2 penalty on weight matrices, >= 0 (default 0) */
+    float clip_norm;                /* global gradient-norm clip, 0 = off (default 0) */
+    float slot_dropout;             /* additive/PAL: P(slot -> unknown slot) in [0, 1) (default 0.1) */
+    ttr_dot_serving dot_serving;    /* default TTR_DOT_REF_MEAN */
+    uint64_t seed;                  /* initialisation and dropout; same seed + ISA => same bits */
+} ttr_config;
+
+/* Fill `cfg` with the defaults above for `variant` and `n_features`. */
+TTR_API void ttr_config_default(ttr_config *cfg, ttr_variant variant, uint32_t n_features);
+
+/* Check every field. Returns TTR_OK, or TTR_ERR_ARG and, if `bad_field` is
+ * not NULL, points it at the name of the first offending field (a static
+ * string such as "hidden[1]"). */
+TTR_API int ttr_config_check(const ttr_config *cfg, const char **bad_field);
+
+/* Exact bytes ttr_model_init() needs for `cfg` in `mode` (0 if cfg is
+ * invalid). Includes the model header, weights, packed weights, optimizer
+ * state and every per-step buffer; alignment slack included. */
+TTR_API size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode);
+
+typedef struct ttr_model ttr_model;
+
+/* Build a model inside `arena` (`bytes` long, any alignment) and initialise
+ * its weights from cfg->seed. `*out` points into the arena: the model needs
+ * no teardown; it lives as long as the buffer. Returns TTR_ERR_ARG for a bad
+ * config or mode (TTR_MODE_SERVE_S8 models come from ttr_model_quantize),
+ * TTR_ERR_NOMEM if bytes < ttr_arena_bytes(cfg, mode) — then nothing in the
+ * buffer is written. */
+TTR_API int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
+                           size_t bytes);
+
+/* The model's configuration and mode. */
+TTR_API const ttr_config *ttr_model_config(const ttr_model *m);
+TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
+
+/* Per-feature affine normalisation applied to every feature vector before
+ * the towers: x'[t] = (x[t] - mean[t]) * scale[t]. Both arrays have
+ * n_features finite entries (scale may be 0 to ignore a feature). Defaults:
+ * mean 0, scale 1. TTR_ERR_NONFINITE on NaN/Inf. */
+TTR_API int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale);
+TTR_API void ttr_get_normalization(const ttr_model *m, float *mean, float *scale);
+
+/* A batch of impression lists, ragged, referenced in place (nothing copied).
+ * List l has items offsets[l] .. offsets[l+1]-1 (offsets has n_lists + 1
+ * non-decreasing entries, offsets[0] may be non-zero); item i has features
+ * x[i * ldx .. i * ldx + n_features - 1], slot slots[i] in [0, rows*cols)
+ * and click clicks[i] in {0, 1}; contexts[l] in [0, n_contexts) or
+ * contexts == NULL (context 0). Empty lists are allowed and ignored. */
+typedef struct ttr_batch {
+    size_t n_lists;
+    const size_t *offsets;
+    const float *x;
+    size_t ldx;
+    const uint16_t *slots;
+    const uint8_t *clicks;
+    const uint32_t *contexts;
+} ttr_batch;
+
+/* Statistics of one training step. */
+typedef struct ttr_train_stats {
+    double loss;        /* mean loss per list (before the update; L2 not included) */
+    double grad_norm;   /* global gradient norm before clipping */
+    size_t lists, items;/* what the batch held */
+} ttr_train_stats;
+
+/* One optimizer step on a batch (forward, backward, update). Fails with
+ * TTR_ERR_ARG (NULL, n_lists > max_batch, a list longer than max_items,
+ * slot/context/click out of range, wrong mode), TTR_ERR_NONFINITE (a
+ * non-finite feature, or a batch whose loss or gradient is not finite):
+ * the model, its optimizer state and its running statistics are then
+ * unchanged. stats may be NULL. */
+TTR_API int ttr_train(ttr_model *m, const ttr_batch *batch, ttr_train_stats *stats);
+
+/* Mean loss per list of a batch without training (held-out evaluation).
+ * Same checks as ttr_train; the model is not changed. Train mode only. */
+TTR_API int ttr_eval_loss(ttr_model *m, const ttr_batch *batch, double *loss);
+
+/* Click probabilities of a batch's items under the full model (relevance +
+ * bias), in item order: out[offsets[l] - offsets[0] + j]. Train mode only.
+ * Used for held-out click log-likelihood. */
+TTR_API int ttr_click_probs(ttr_model *m, const ttr_batch *batch, float *out);
+
+/* Relevance scores of n items (x: n x ldx), scores[i] = serving score of
+ * item i (f(x), or r(x) . b_ref for dot). Any n: items are processed in
+ * chunks of max_items through the model's own scratch. TTR_ERR_NONFINITE for
+ * a non-finite feature (scores then unspecified). */
+TTR_API int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores);
+
+/* Read-outs of what the model learned. */
+
+/* The bias tower's logit g(p, context) for every slot p < rows*cols
+ * (`out` holds rows*cols floats), for MixEM component `component` (0 for
+ * the other variants) and `context` (0 without contexts). PAL: the logit of
+ * the observation probability; XPA: the own-slot term g(e_p) alone.
+ * TTR_ERR_UNSUPPORTED for naive, dot (see ttr_dot_reference) and serving
+ * models; TTR_ERR_ARG for a component or context out of range. */
+TTR_API int ttr_bias_curve(const ttr_model *m, uint32_t component, uint32_t context, float *out);
+
+/* MixEM: mixing weights pi (K) and relevance gains w (K); either may be NULL. */
+TTR_API int ttr_mixem_params(const ttr_model *m, float *pi, float *gain);
+
+/* Dot: the reference vector b_ref (D floats) used for serving, and the
+ * bias vector b(p, k) of every slot (rows*cols x D, may be NULL). */
+TTR_API int ttr_dot_reference(const ttr_model *m, float *b_ref, uint32_t context, float *b_slots);
+
+/* Train-mode model -> serving copy: builds a TTR_MODE_SERVE_F32 model in
+ * `arena` (ttr_arena_bytes(cfg, TTR_MODE_SERVE_F32) bytes) holding the
+ * relevance tower, the normalisation and, for dot, the current b_ref. The
+ * training model is not changed. Errors as ttr_model_init. */
+TTR_API int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena,
+                                 size_t bytes);
+
+/* XPA: mean attention a(p, p') over training lists, rows*cols x rows*cols
+ * (row p: the slot attending, columns: attended slots; rows of slots never
+ * seen are 0). */
+TTR_API int ttr_xpa_attention(const ttr_model *m, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,383 @@
+/* Model construction: the arena plan, weight initialisation, normalisation,
+ * serving and the read-outs of what a model learned. */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+uint64_t ttr__rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float ttr__rng_uniform(uint64_t *state)
+{
+    return (float)(ttr__rng_next(state) >> 40) * (1.0f / 16777216.0f);
+}
+
+void *ttr__alloc(ttr__layout *l, size_t bytes)
+{
+    size_t at = (l->used + TTR__ALIGN - 1) & ~(size_t)(TTR__ALIGN - 1);
+    l->used = at + bytes;
+    return l->base ? l->base + at : NULL;
+}
+
+static float *alloc_f(ttr__layout *l, size_t n)
+{
+    return ttr__alloc(l, n * sizeof(float));
+}
+
+/* Register a parameter tensor; in train mode it also gets its gradient and
+ * optimizer state. */
+static ttr__tensor *tensor(ttr_model *m, ttr__layout *l, const char *name, uint32_t rows,
+                           uint32_t cols, int decay, int need_values)
+{
+    ttr__tensor *t = &m->tensors[m->n_tensors++];
+    size_t n = (size_t)rows * cols;
+    t->name = name;
+    t->rows = rows;
+    t->cols = cols;
+    t->decay = decay;
+    t->w = need_values ? alloc_f(l, n) : NULL;
+    t->g = t->s1 = t->s2 = NULL;
+    if (m->mode == TTR_MODE_TRAIN) {
+        t->g = alloc_f(l, n);
+        t->s1 = alloc_f(l, n);
+        if (m->cfg.optimizer == TTR_OPT_ADAM)
+            t->s2 = alloc_f(l, n);
+    }
+    return t;
+}
+
+static void dense(ttr_model *m, ttr__layout *l, ttr__dense *d, const char *wname,
+                  const char *bname, uint32_t in, uint32_t out)
+{
+    int train = m->mode == TTR_MODE_TRAIN;
+    d->in = in;
+    d->out = out;
+    d->W = tensor(m, l, wname, out, in, 1, train);
+    d->b = bname ? tensor(m, l, bname, out, 1, 0, 1) : NULL;
+    d->packed = alloc_f(l, ttr_gemm_f32_packed_size(out, in));
+}
+
+static const char *const rel_w[] = {"rel.0.w", "rel.1.w", "rel.2.w", "rel.3.w", "rel.4.w"};
+static const char *const rel_b[] = {"rel.0.b", "rel.1.b", "rel.2.b", "rel.3.b", "rel.4.b"};
+static const char *const bias_names[TTR_MAX_COMPONENTS][8] = {
+#define BIAS_NAMES(c) \
+    {"bias" #c ".row", "bias" #c ".col", "bias" #c ".ctx", "bias" #c ".unk", "bias" #c ".hid.w", \
+     "bias" #c ".hid.b", "bias" #c ".out.w", "bias" #c ".out.b"}
+    BIAS_NAMES(0), BIAS_NAMES(1), BIAS_NAMES(2), BIAS_NAMES(3),
+    BIAS_NAMES(4), BIAS_NAMES(5), BIAS_NAMES(6), BIAS_NAMES(7)
+#undef BIAS_NAMES
+};
+
+int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l)
+{
+    uint32_t F = cfg->n_features, N = cfg->max_items, de = cfg->embed_dim;
+    int train = mode == TTR_MODE_TRAIN;
+    uint32_t maxw = F, i;
+
+    memset(m, 0, sizeof *m);
+    m->magic = TTR__MAGIC;
+    m->cfg = *cfg;
+    m->mode = mode;
+    m->n_slots = cfg->rows * cfg->cols;
+    m->f_out = cfg->variant == TTR_DOT ? cfg->dot_dim : 1;
+    m->b_out = m->f_out;
+    m->h_dim = cfg->n_hidden ? cfg->hidden[cfg->n_hidden - 1] : F;
+    m->n_bias = cfg->variant == TTR_NAIVE ? 0 : cfg->variant == TTR_MIXEM ? cfg->components : 1;
+    if (!train)
+        m->n_bias = 0;
+    (void)ttr__alloc(l, sizeof *m); /* the struct itself heads the arena */
+
+    m->norm_mean = alloc_f(l, F);
+    m->norm_scale = alloc_f(l, F);
+
+    m->n_rel = cfg->n_hidden + 1;
+    for (i = 0; i < m->n_rel; i++) {
+        uint32_t in = i ? cfg->hidden[i - 1] : F;
+        uint32_t out = i < cfg->n_hidden ? cfg->hidden[i] : m->f_out;
+        dense(m, l, &m->rel[i], rel_w[i], rel_b[i], in, out);
+        if (out > maxw)
+            maxw = out;
+    }
+
+    for (i = 0; i < m->n_bias; i++) {
+        ttr__bias_tower *bt = &m->bias[i];
+        const char *const *nm = bias_names[i];
+        bt->E_row = tensor(m, l, nm[0], cfg->rows, de, 1, 1);
+        bt->E_col = tensor(m, l, nm[1], cfg->cols, de, 1, 1);
+        bt->E_ctx = cfg->n_contexts ? tensor(m, l, nm[2], cfg->n_contexts, de, 1, 1) : NULL;
+        bt->E_unk = cfg->variant == TTR_ADDITIVE || cfg->variant == TTR_PAL
+                        ? tensor(m, l, nm[3], 1, de, 1, 1)
+                        : NULL;
+        bt->has_hidden = cfg->bias_hidden > 0;
+        if (bt->has_hidden)
+            dense(m, l, &bt->hid, nm[4], nm[5], de, cfg->bias_hidden);
+        dense(m, l, &bt->out, nm[6], nm[7], bt->has_hidden ? cfg->bias_hidden : de, m->b_out);
+    }
+
+    if (train && cfg->variant == TTR_MIXEM) {
+        m->gain = tensor(m, l, "mixem.gain", cfg->components, 1, 0, 1);
+        m->phi = tensor(m, l, "mixem.phi", cfg->components, 1, 0, 1);
+    }
+    if (train && cfg->variant == TTR_XPA) {
+        dense(m, l, &m->wq, "xpa.wq", NULL, de, cfg->attn_dim);
+        dense(m, l, &m->wk, "xpa.wk", NULL, de, cfg->attn_dim);
+        m->u = tensor(m, l, "xpa.u", m->h_dim, 1, 1, 1);
+        m->v = tensor(m, l, "xpa.v", de, 1, 1, 1);
+        m->c0 = tensor(m, l, "xpa.c0", 1, 1, 0, 1);
+        m->attn_mean = alloc_f(l, (size_t)m->n_slots * m->n_slots);
+        m->attn_n = alloc_f(l, m->n_slots);
+    }
+    if (cfg->variant == TTR_DOT)
+        m->bref_mean = alloc_f(l, m->f_out);
+
+    /* Per-list scratch. */
+    ttr__scratch *s = &m->s;
+    s->xn = alloc_f(l, (size_t)N * F);
+    for (i = 0; i < m->n_rel; i++)
+        s->act[i] = alloc_f(l, (size_t)N * m->rel[i].out);
+    if (train) {
+        uint32_t bw = de > cfg->bias_hidden ? de : cfg->bias_hidden;
+        uint32_t zw = m->n_bias > m->f_out ? m->n_bias : m->f_out;
+        if (zw < 2)
+            zw = 2;
+        if (bw < m->b_out)
+            bw = m->b_out;
+        if (bw > maxw)
+            maxw = bw;
+        if (m->h_dim > maxw)
+            maxw = m->h_dim;
+        s->dact[0] = alloc_f(l, (size_t)N * maxw);
+        s->dact[1] = alloc_f(l, (size_t)N * maxw);
+        for (i = 0; i < m->n_bias; i++) {
+            s->e[i] = alloc_f(l, (size_t)N * de);
+            if (cfg->bias_hidden)
+                s->bh[i] = alloc_f(l, (size_t)N * cfg->bias_hidden);
+            s->bo[i] = alloc_f(l, (size_t)N * m->b_out);
+        }
+        s->de = alloc_f(l, (size_t)N * de);
+        s->dbh = alloc_f(l, (size_t)N * (cfg->bias_hidden ? cfg->bias_hidden : 1));
+        s->dbo = alloc_f(l, (size_t)N * m->b_out);
+        s->z = alloc_f(l, (size_t)N * zw);
+        s->dz = alloc_f(l, (size_t)N * zw);
+        s->df = alloc_f(l, (size_t)N * m->f_out);
+        s->dropped = ttr__alloc(l, (size_t)N * sizeof(int));
+        if (cfg->variant == TTR_XPA) {
+            uint32_t da = cfg->attn_dim, H = m->h_dim;
+            s->q = alloc_f(l, (size_t)N * da);
+            s->k = alloc_f(l, (size_t)N * da);
+            s->p = alloc_f(l, (size_t)N * N);
+            s->ht = alloc_f(l, (size_t)N * H);
+            s->et = alloc_f(l, (size_t)N * de);
+            s->dp = alloc_f(l, (size_t)N * N);
+            s->dht = alloc_f(l, (size_t)N * H);
+            s->det = alloc_f(l, (size_t)N * de);
+            s->dq = alloc_f(l, (size_t)N * da);
+            s->dk = alloc_f(l, (size_t)N * da);
+            s->dh = alloc_f(l, (size_t)N * H);
+            s->stage_attn = alloc_f(l, (size_t)m->n_slots * m->n_slots);
+            s->stage_attn_n = alloc_f(l, m->n_slots);
+        }
+        if (cfg->variant == TTR_DOT)
+            s->stage_bref = alloc_f(l, m->f_out);
+    }
+    return TTR_OK;
+}
+
+size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode)
+{
+    ttr_model probe;
+    ttr__layout l = {NULL, 0};
+    if (ttr_config_check(cfg, NULL) != TTR_OK ||
+        (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32))
+        return 0;
+    ttr__plan(&probe, cfg, mode, &l);
+    return l.used + TTR__ALIGN - 1; /* slack to align an arbitrary buffer */
+}
+
+static void fill_uniform(uint64_t *rng, float *w, size_t n, float a)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = (2.0f * ttr__rng_uniform(rng) - 1.0f) * a;
+}
+
+static void init_dense(uint64_t *rng, ttr__dense *d, float gain)
+{
+    fill_uniform(rng, d->W->w, (size_t)d->in * d->out, gain * sqrtf(3.0f / (float)d->in));
+    if (d->b)
+        memset(d->b->w, 0, d->out * sizeof(float));
+}
+
+void ttr__init_weights(ttr_model *m)
+{
+    const ttr_config *c = &m->cfg;
+    uint64_t rng = c->seed ^ 0x7474726Bull;
+    uint32_t i, r;
+    /* He-uniform for ReLU layers (gain sqrt 2), plain for the output */
+    for (i = 0; i < m->n_rel; i++)
+        init_dense(&rng, &m->rel[i], i + 1 < m->n_rel ? 1.41421356f : 1.0f);
+    for (i = 0; i < m->n_bias; i++) {
+        ttr__bias_tower *bt = &m->bias[i];
+        /* every component draws its own embeddings: MixEM must start asymmetric */
+        fill_uniform(&rng, bt->E_row->w, (size_t)c->rows * c->embed_dim, 0.5f);
+        fill_uniform(&rng, bt->E_col->w, (size_t)c->cols * c->embed_dim, 0.5f);
+        if (bt->E_ctx)
+            fill_uniform(&rng, bt->E_ctx->w, (size_t)c->n_contexts * c->embed_dim, 0.5f);
+        if (bt->E_unk)
+            memset(bt->E_unk->w, 0, c->embed_dim * sizeof(float));
+        if (bt->has_hidden)
+            init_dense(&rng, &bt->hid, 1.41421356f);
+        init_dense(&rng, &bt->out, 1.0f);
+    }
+    if (c->variant == TTR_DOT) {
+        /* Start close to additive: r = (f, 1, ~0...), b = (1, g, ~0...), so r.b = f + g. */
+        ttr__dense *fo = &m->rel[m->n_rel - 1], *bo = &m->bias[0].out;
+        memset(fo->W->w + fo->in, 0, fo->in * sizeof(float));
+        fo->b->w[1] = 1.0f;
+        memset(bo->W->w, 0, bo->in * sizeof(float));
+        bo->b->w[0] = 1.0f;
+        for (r = 2; r < m->f_out; r++) {
+            fill_uniform(&rng, fo->W->w + (size_t)r * fo->in, fo->in, 0.01f);
+            fill_uniform(&rng, bo->W->w + (size_t)r * bo->in, bo->in, 0.01f);
+        }
+        memset(m->bref_mean, 0, m->f_out * sizeof(float));
+        m->bref_count = 0.0;
+    }
+    if (c->variant == TTR_MIXEM) {
+        for (i = 0; i < c->components; i++) {
+            m->gain->w[i] = 1.0f;
+            m->phi->w[i] = 0.0f;
+        }
+    }
+    if (c->variant == TTR_XPA) {
+        init_dense(&rng, &m->wq, 1.0f);
+        init_dense(&rng, &m->wk, 1.0f);
+        fill_uniform(&rng, m->u->w, m->h_dim, 0.1f / sqrtf((float)m->h_dim));
+        fill_uniform(&rng, m->v->w, c->embed_dim, 0.1f / sqrtf((float)c->embed_dim));
+        m->c0->w[0] = 0.0f;
+        memset(m->attn_mean, 0, (size_t)m->n_slots * m->n_slots * sizeof(float));
+        memset(m->attn_n, 0, m->n_slots * sizeof(float));
+    }
+    for (i = 0; i < m->n_tensors; i++) {
+        ttr__tensor *t = &m->tensors[i];
+        size_t n = (size_t)t->rows * t->cols;
+        if (t->g)
+            memset(t->g, 0, n * sizeof(float));
+        if (t->s1)
+            memset(t->s1, 0, n * sizeof(float));
+        if (t->s2)
+            memset(t->s2, 0, n * sizeof(float));
+    }
+    for (i = 0; i < c->n_features; i++) {
+        m->norm_mean[i] = 0.0f;
+        m->norm_scale[i] = 1.0f;
+    }
+    m->rng = c->seed * 0xD1B54A32D192ED03ull + 1;
+    m->step = 0;
+    ttr__repack(m);
+}
+
+static void repack_dense(ttr__dense *d)
+{
+    if (d->W && d->W->w)
+        ttr_gemm_f32_pack(d->out, d->in, d->W->w, d->in, d->packed);
+}
+
+void ttr__repack(ttr_model *m)
+{
+    uint32_t i;
+    for (i = 0; i < m->n_rel; i++)
+        repack_dense(&m->rel[i]);
+    for (i = 0; i < m->n_bias; i++) {
+        if (m->bias[i].has_hidden)
+            repack_dense(&m->bias[i].hid);
+        repack_dense(&m->bias[i].out);
+    }
+    if (m->cfg.variant == TTR_XPA && m->mode == TTR_MODE_TRAIN) {
+        repack_dense(&m->wq);
+        repack_dense(&m->wk);
+    }
+}
+
+static unsigned char *align_up(void *p)
+{
+    uintptr_t a = ((uintptr_t)p + TTR__ALIGN - 1) & ~(uintptr_t)(TTR__ALIGN - 1);
+    return (unsigned char *)a;
+}
+
+int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
+                   size_t bytes)
+{
+    if (!out || !arena || ttr_config_check(cfg, NULL) != TTR_OK ||
+        (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32))
+        return TTR_ERR_ARG;
+    size_t need = ttr_arena_bytes(cfg, mode);
+    if (bytes < need)
+        return TTR_ERR_NOMEM;
+    ttr__layout l = {align_up(arena), 0};
+    /* The struct heads the arena and holds pointers into itself (tensor
+     * handles), so it is planned in place, never copied. */
+    ttr_model *m = (ttr_model *)(void *)l.base;
+    ttr__plan(m, cfg, mode, &l);
+    if (mode == TTR_MODE_TRAIN) {
+        ttr__init_weights(m);
+    } else {
+        /* A fresh serving model has an all-zero tower (every score 0) until
+         * weights are copied in (ttr_model_to_serving) or loaded. */
+        uint32_t i;
+        for (i = 0; i < m->n_rel; i++) {
+            ttr__dense *d = &m->rel[i];
+            memset(d->packed, 0, ttr_gemm_f32_packed_size(d->out, d->in) * sizeof(float));
+            memset(d->b->w, 0, d->out * sizeof(float));
+        }
+        for (i = 0; i < cfg->n_features; i++) {
+            m->norm_mean[i] = 0.0f;
+            m->norm_scale[i] = 1.0f;
+        }
+        if (m->bref_mean) {
+            memset(m->bref_mean, 0, m->f_out * sizeof(float));
+            m->bref_count = 0.0;
+        }
+    }
+    *out = m;
+    return TTR_OK;
+}
+
+const ttr_config *ttr_model_config(const ttr_model *m)
+{
+    return m ? &m->cfg : NULL;
+}
+
+ttr_mode ttr_model_mode(const ttr_model *m)
+{
+    return m ? m->mode : TTR_MODE_TRAIN;
+}
+
+int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale)
+{
+    uint32_t i, F;
+    if (!m || !mean || !scale)
+        return TTR_ERR_ARG;
+    F = m->cfg.n_features;
+    for (i = 0; i < F; i++)
+        if (!isfinite(mean[i]) || !isfinite(scale[i]))
+            return TTR_ERR_NONFINITE;
+    memcpy(m->norm_mean, mean, F * sizeof(float));
+    memcpy(m->norm_scale, scale, F * sizeof(float));
+    return TTR_OK;
+}
+
+void ttr_get_normalization(const ttr_model *m, float *mean, float *scale)
+{
+    if (!m)
+        return;
+    if (mean)
+        memcpy(mean, m->norm_mean, m->cfg.n_features * sizeof(float));
+    if (scale)
+        memcpy(scale, m->norm_scale, m->cfg.n_features * sizeof(float));
+}

@@ -1,0 +1,121 @@
+/* Private: the model's layout in its arena and the pieces the training and
+ * serving code share. Everything a model owns lives in the arena given to
+ * ttr_model_init(); this struct sits at its (aligned) start. */
+#ifndef TTR_SRC_MODEL_H
+#define TTR_SRC_MODEL_H
+
+#include "ttrank.h"
+
+#define TTR__MAGIC 0x54545231u /* "TTR1" */
+#define TTR__MAX_TENSORS 64
+#define TTR__ALIGN 64
+
+/* A trainable parameter tensor (rows x cols, row-major) with its gradient
+ * and optimizer state (Adam: s1 = first moment, s2 = second; SGD: s1 =
+ * velocity). g, s1, s2 are NULL in serving models. */
+typedef struct ttr__tensor {
+    const char *name;
+    float *w, *g, *s1, *s2;
+    uint32_t rows, cols;
+    int decay; /* L2 applies (weight matrices and embeddings, not biases) */
+} ttr__tensor;
+
+/* A dense layer: y = W x + b, W out x in. `packed` is W in the kernel's
+ * panel layout, refreshed after every update. */
+typedef struct ttr__dense {
+    uint32_t in, out;
+    ttr__tensor *W, *b;
+    float *packed;
+} ttr__dense;
+
+/* Slot embedding e(p, k) = E_row[row] + E_col[col] (+ E_ctx[k]), or E_unk
+ * for a dropped slot, followed by an optional hidden ReLU layer and the
+ * output layer. */
+typedef struct ttr__bias_tower {
+    ttr__tensor *E_row, *E_col, *E_ctx, *E_unk;
+    int has_hidden;
+    ttr__dense hid, out;
+} ttr__bias_tower;
+
+/* Per-list scratch, sized for max_items items. Lifetimes are one list:
+ * forward writes, backward reads and the next list overwrites. */
+typedef struct ttr__scratch {
+    float *xn;                            /* N x F normalised features */
+    float *act[TTR_MAX_HIDDEN + 1];       /* relevance activations: act[l] = output of layer l */
+    float *dact[2];                       /* ping-pong gradients, N x max width */
+    float *e[TTR_MAX_COMPONENTS];         /* slot embeddings per bias tower, N x d_e */
+    float *bh[TTR_MAX_COMPONENTS];        /* bias hidden activations, N x bias_hidden */
+    float *bo[TTR_MAX_COMPONENTS];        /* bias outputs, N x out */
+    float *de, *dbh, *dbo;                /* bias-tower gradients, N x ... */
+    float *z, *dz;                        /* N x max(K, D, 2) logits and their gradients */
+    float *df;                            /* N x out(f): gradient of the relevance output */
+    /* XPA */
+    float *q, *k, *p, *ht, *et, *dp, *dht, *det, *dq, *dk, *dh;
+    int *dropped;                         /* N: slot dropout decisions */
+    /* staged running statistics, committed after a successful step */
+    float *stage_bref;                    /* D: sum of b over the batch's items */
+    float *stage_attn;                    /* P x P: sums of a(p, p') over the batch */
+    float *stage_attn_n;                  /* P: attending items per slot in the batch */
+} ttr__scratch;
+
+struct ttr_model {
+    uint32_t magic;
+    ttr_config cfg;
+    ttr_mode mode;
+    uint32_t n_slots;      /* rows * cols */
+    uint32_t f_out;        /* outputs of the relevance tower: 1, or D for dot */
+    uint32_t b_out;        /* outputs of a bias tower: 1, or D for dot */
+    uint32_t h_dim;        /* width of h(x), the relevance tower's last hidden activation */
+    uint32_t n_bias;       /* bias towers: 0 (naive), K (MixEM), else 1 */
+    uint32_t n_tensors;
+    ttr__tensor tensors[TTR__MAX_TENSORS];
+    float *norm_mean, *norm_scale;
+    uint32_t n_rel;                          /* layers of the relevance tower */
+    ttr__dense rel[TTR_MAX_HIDDEN + 1];
+    ttr__bias_tower bias[TTR_MAX_COMPONENTS];
+    ttr__tensor *gain, *phi;                 /* MixEM: K gains, K mixing logits */
+    ttr__dense wq, wk;                       /* XPA: d_e -> d_a, no bias */
+    ttr__tensor *u, *v, *c0;                 /* XPA: h~ weights, e~ weights, offset */
+    float *bref_mean;                        /* dot: running mean of b over training items (D) */
+    double bref_count;                       /* items in that mean */
+    float *attn_mean, *attn_n;               /* XPA: P x P running mean of a(p, p'), and the
+                                                number of attending items per slot p */
+    uint64_t rng;                            /* slot dropout stream */
+    uint64_t step;                           /* optimizer steps taken */
+    ttr__scratch s;
+};
+
+/* Deterministic generator (splitmix64): the same stream on every target. */
+uint64_t ttr__rng_next(uint64_t *state);
+float ttr__rng_uniform(uint64_t *state); /* [0, 1) */
+
+/* Arena layout: runs in two phases with the same code, measuring (base NULL)
+ * then committing, so ttr_arena_bytes is exact by construction. */
+typedef struct ttr__layout {
+    unsigned char *base; /* NULL while measuring */
+    size_t used;
+} ttr__layout;
+void *ttr__alloc(ttr__layout *l, size_t bytes);
+int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l);
+
+/* Weight initialisation from cfg->seed (model.c). */
+void ttr__init_weights(ttr_model *m);
+/* Repack every dense layer's W after an update. */
+void ttr__repack(ttr_model *m);
+
+/* Forward and backward over a batch (train.c). With grads != 0 the
+ * gradients of every tensor are overwritten (scaled by 1 / lists), and the
+ * staged statistics filled; with training != 0 slot dropout is drawn from
+ * *rng. Returns the mean loss per list through *loss, or an error. Does not
+ * change weights. click_probs (optional) receives P(click) per item. */
+int ttr__forward_backward(ttr_model *m, const ttr_batch *b, int grads, int training,
+                          uint64_t *rng, double *loss, float *click_probs);
+
+/* Input checks shared by every batch entry point. */
+int ttr__check_batch(const ttr_model *m, const ttr_batch *b);
+
+/* Relevance tower forward for n <= max_items items into the scratch:
+ * normalises x, fills act[]; returns the output rows (n x f_out). */
+const float *ttr__rel_forward(ttr_model *m, size_t n, const float *x, size_t ldx);
+
+#endif

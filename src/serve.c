@@ -1,0 +1,198 @@
+/* Scoring with the relevance tower, serving copies, and the read-outs of
+ * the bias side (slot curves, MixEM weights, the dot reference vector, XPA's
+ * attention map). */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+/* Normalise n rows of x into xn; 0 if every value is finite. */
+static int normalise(const ttr_model *m, size_t n, const float *x, size_t ldx, float *xn)
+{
+    uint32_t F = m->cfg.n_features;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t t = 0; t < F; t++) {
+            float v = x[i * ldx + t];
+            bad |= !isfinite(v);
+            xn[i * F + t] = (v - m->norm_mean[t]) * m->norm_scale[t];
+        }
+    return bad;
+}
+
+const float *ttr__rel_forward(ttr_model *m, size_t n, const float *x, size_t ldx)
+{
+    const float *in = m->s.xn;
+    if (normalise(m, n, x, ldx, m->s.xn))
+        return NULL;
+    for (uint32_t l = 0; l < m->n_rel; l++) {
+        ttr__dense *d = &m->rel[l];
+        ttr_gemm_f32(n, d->out, d->in, d->packed, in, d->in, d->b->w, m->s.act[l], d->out,
+                     l + 1 < m->n_rel);
+        in = m->s.act[l];
+    }
+    return in;
+}
+
+/* b(p, ctx) of the dot model's bias tower for one slot into out (D). */
+static void dot_bias_vector(ttr_model *m, uint32_t slot, uint32_t ctx, float *out)
+{
+    const ttr_config *c = &m->cfg;
+    ttr__bias_tower *bt = &m->bias[0];
+    float *e = m->s.de, *h = m->s.dbh; /* scratch rows */
+    uint32_t row = slot / c->cols, col = slot % c->cols, j;
+    for (j = 0; j < c->embed_dim; j++)
+        e[j] = bt->E_row->w[row * c->embed_dim + j] + bt->E_col->w[col * c->embed_dim + j] +
+               (bt->E_ctx ? bt->E_ctx->w[ctx * c->embed_dim + j] : 0.0f);
+    const float *in = e;
+    if (bt->has_hidden) {
+        ttr_gemv_f32(bt->hid.out, bt->hid.in, bt->hid.packed, e, bt->hid.b->w, h, 1);
+        in = h;
+    }
+    ttr_gemv_f32(bt->out.out, bt->out.in, bt->out.packed, in, bt->out.b->w, out, 0);
+}
+
+/* The dot model's serving reference vector. */
+static void dot_reference(ttr_model *m, float *bref)
+{
+    uint32_t D = m->f_out, j;
+    if (m->mode == TTR_MODE_TRAIN && m->cfg.dot_serving == TTR_DOT_REF_TOP) {
+        dot_bias_vector(m, 0, 0, bref);
+        return;
+    }
+    if (m->mode == TTR_MODE_TRAIN && m->bref_count == 0.0) {
+        /* nothing seen yet: the bias tower's value at the top slot */
+        dot_bias_vector(m, 0, 0, bref);
+        return;
+    }
+    for (j = 0; j < D; j++)
+        bref[j] = m->bref_mean[j];
+}
+
+int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+{
+    if (!m || m->magic != TTR__MAGIC || (n && (!x || !scores)) || ldx < m->cfg.n_features)
+        return TTR_ERR_ARG;
+    if (m->mode == TTR_MODE_SERVE_S8)
+        return TTR_ERR_UNSUPPORTED;
+    size_t N = m->cfg.max_items;
+    float bref[64];
+    if (m->cfg.variant == TTR_DOT)
+        dot_reference(m, bref);
+    for (size_t i0 = 0; i0 < n; i0 += N) {
+        size_t c = n - i0 < N ? n - i0 : N;
+        const float *f = ttr__rel_forward(m, c, x + i0 * ldx, ldx);
+        if (!f)
+            return TTR_ERR_NONFINITE;
+        if (m->cfg.variant == TTR_DOT) {
+            for (size_t i = 0; i < c; i++)
+                scores[i0 + i] = ttr_dot_f32(m->f_out, f + i * m->f_out, bref);
+        } else {
+            memcpy(scores + i0, f, c * sizeof(float));
+        }
+    }
+    return TTR_OK;
+}
+
+int ttr_bias_curve(const ttr_model *cm, uint32_t component, uint32_t context, float *out)
+{
+    ttr_model *m = (ttr_model *)cm; /* scratch only: the model's values are not changed */
+    if (!m || !out)
+        return TTR_ERR_ARG;
+    const ttr_config *c = &m->cfg;
+    if (m->mode != TTR_MODE_TRAIN || c->variant == TTR_NAIVE || c->variant == TTR_DOT)
+        return TTR_ERR_UNSUPPORTED;
+    if (component >= m->n_bias || context >= (c->n_contexts ? c->n_contexts : 1))
+        return TTR_ERR_ARG;
+    ttr__bias_tower *bt = &m->bias[component];
+    uint32_t de = c->embed_dim, p, j;
+    float *e = m->s.de, *h = m->s.dbh; /* scratch rows, used one slot at a time */
+    for (p = 0; p < m->n_slots; p++) {
+        uint32_t row = p / c->cols, col = p % c->cols;
+        for (j = 0; j < de; j++)
+            e[j] = bt->E_row->w[row * de + j] + bt->E_col->w[col * de + j] +
+                   (bt->E_ctx ? bt->E_ctx->w[context * de + j] : 0.0f);
+        const float *in = e;
+        if (bt->has_hidden) {
+            ttr_gemv_f32(bt->hid.out, bt->hid.in, bt->hid.packed, e, bt->hid.b->w, h, 1);
+            in = h;
+        }
+        ttr_gemv_f32(1, bt->out.in, bt->out.packed, in, bt->out.b->w, out + p, 0);
+    }
+    return TTR_OK;
+}
+
+int ttr_mixem_params(const ttr_model *m, float *pi, float *gain)
+{
+    if (!m)
+        return TTR_ERR_ARG;
+    if (m->cfg.variant != TTR_MIXEM || m->mode != TTR_MODE_TRAIN)
+        return TTR_ERR_UNSUPPORTED;
+    uint32_t K = m->cfg.components, i;
+    if (pi) {
+        float mx = m->phi->w[0], sum = 0.0f;
+        for (i = 1; i < K; i++)
+            mx = m->phi->w[i] > mx ? m->phi->w[i] : mx;
+        for (i = 0; i < K; i++)
+            sum += pi[i] = expf(m->phi->w[i] - mx);
+        for (i = 0; i < K; i++)
+            pi[i] /= sum;
+    }
+    if (gain)
+        memcpy(gain, m->gain->w, K * sizeof(float));
+    return TTR_OK;
+}
+
+int ttr_dot_reference(const ttr_model *cm, float *b_ref, uint32_t context, float *b_slots)
+{
+    ttr_model *m = (ttr_model *)cm; /* scratch only */
+    if (!m || !b_ref)
+        return TTR_ERR_ARG;
+    if (m->cfg.variant != TTR_DOT)
+        return TTR_ERR_UNSUPPORTED;
+    if (b_slots && (m->mode != TTR_MODE_TRAIN ||
+                    context >= (m->cfg.n_contexts ? m->cfg.n_contexts : 1)))
+        return m->mode != TTR_MODE_TRAIN ? TTR_ERR_UNSUPPORTED : TTR_ERR_ARG;
+    dot_reference(m, b_ref);
+    if (b_slots)
+        for (uint32_t p = 0; p < m->n_slots; p++)
+            dot_bias_vector(m, p, context, b_slots + (size_t)p * m->f_out);
+    return TTR_OK;
+}
+
+int ttr_xpa_attention(const ttr_model *m, float *out)
+{
+    if (!m || !out)
+        return TTR_ERR_ARG;
+    if (m->cfg.variant != TTR_XPA || m->mode != TTR_MODE_TRAIN)
+        return TTR_ERR_UNSUPPORTED;
+    uint32_t P = m->n_slots;
+    for (uint32_t p = 0; p < P; p++)
+        for (uint32_t q = 0; q < P; q++)
+            out[(size_t)p * P + q] = m->attn_mean[(size_t)p * P + q];
+    return TTR_OK;
+}
+
+int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena, size_t bytes)
+{
+    if (!train || !out || train->mode != TTR_MODE_TRAIN)
+        return TTR_ERR_ARG;
+    ttr_model *s;
+    int err = ttr_model_init(&s, &train->cfg, TTR_MODE_SERVE_F32, arena, bytes);
+    if (err)
+        return err;
+    for (uint32_t l = 0; l < train->n_rel; l++) {
+        const ttr__dense *a = &train->rel[l];
+        memcpy(s->rel[l].packed, a->packed,
+               ttr_gemm_f32_packed_size(a->out, a->in) * sizeof(float));
+        memcpy(s->rel[l].b->w, a->b->w, a->out * sizeof(float));
+    }
+    memcpy(s->norm_mean, train->norm_mean, train->cfg.n_features * sizeof(float));
+    memcpy(s->norm_scale, train->norm_scale, train->cfg.n_features * sizeof(float));
+    if (train->cfg.variant == TTR_DOT) {
+        dot_reference((ttr_model *)train, s->bref_mean); /* scratch only */
+        s->bref_count = 1.0;
+    }
+    *out = s;
+    return TTR_OK;
+}

@@ -1,0 +1,571 @@
+/* Training: input checks, forward and backward of every variant over a
+ * batch of lists, and the optimizer step.
+ *
+ * Lists are processed one at a time through the per-list scratch (sized for
+ * max_items), gradients accumulate in the tensors' g buffers, and the update
+ * is applied only after the whole batch produced a finite loss and gradient,
+ * so a rejected batch leaves weights, optimizer state and running
+ * statistics untouched. Per-item loss arithmetic is done in double: it is a
+ * few operations per item next to the towers' thousands. */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+int ttr__check_batch(const ttr_model *m, const ttr_batch *b)
+{
+    if (!m || m->magic != TTR__MAGIC || !b)
+        return TTR_ERR_ARG;
+    if (m->mode != TTR_MODE_TRAIN)
+        return TTR_ERR_UNSUPPORTED;
+    const ttr_config *c = &m->cfg;
+    if (b->n_lists > c->max_batch || (b->n_lists && !b->offsets))
+        return TTR_ERR_ARG;
+    size_t first = b->n_lists ? b->offsets[0] : 0, l, i;
+    for (l = 0; l < b->n_lists; l++) {
+        if (b->offsets[l + 1] < b->offsets[l] || b->offsets[l + 1] - b->offsets[l] > c->max_items)
+            return TTR_ERR_ARG;
+        if (b->contexts && b->contexts[l] >= (c->n_contexts ? c->n_contexts : 1))
+            return TTR_ERR_ARG;
+    }
+    size_t last = b->n_lists ? b->offsets[b->n_lists] : 0;
+    if (last > first && (!b->x || !b->slots || !b->clicks || b->ldx < c->n_features))
+        return TTR_ERR_ARG;
+    for (i = first; i < last; i++)
+        if (b->slots[i] >= m->n_slots || b->clicks[i] > 1)
+            return TTR_ERR_ARG;
+    for (i = first; i < last; i++)
+        for (uint32_t t = 0; t < c->n_features; t++)
+            if (!isfinite(b->x[i * b->ldx + t]))
+                return TTR_ERR_NONFINITE;
+    return TTR_OK;
+}
+
+static double softplus_d(double z)
+{
+    return z > 0.0 ? z + log1p(exp(-z)) : log1p(exp(z));
+}
+
+static double sigmoid_d(double z)
+{
+    if (z >= 0.0)
+        return 1.0 / (1.0 + exp(-z));
+    double e = exp(z);
+    return e / (1.0 + e);
+}
+
+/* b.g[j] += sum_i d[i][j] */
+static void colsum_acc(size_t n, uint32_t cols, const float *d, float *g)
+{
+    for (size_t i = 0; i < n; i++)
+        ttr_axpy_f32(cols, 1.0f, d + i * cols, g);
+}
+
+/* ---- bias towers --------------------------------------------------------- */
+
+static void bias_forward(ttr_model *m, uint32_t c, size_t n, const uint16_t *slots,
+                         uint32_t ctx, int training, uint64_t *rng)
+{
+    const ttr_config *cfg = &m->cfg;
+    ttr__bias_tower *bt = &m->bias[c];
+    uint32_t de = cfg->embed_dim;
+    float *e = m->s.e[c];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t row = slots[i] / cfg->cols, col = slots[i] % cfg->cols;
+        int drop = 0;
+        if (bt->E_unk && training && cfg->slot_dropout > 0.0f)
+            drop = ttr__rng_uniform(rng) < cfg->slot_dropout;
+        if (c == 0)
+            m->s.dropped[i] = drop;
+        for (uint32_t j = 0; j < de; j++)
+            e[i * de + j] = drop ? bt->E_unk->w[j]
+                                 : bt->E_row->w[row * de + j] + bt->E_col->w[col * de + j] +
+                                       (bt->E_ctx ? bt->E_ctx->w[ctx * de + j] : 0.0f);
+    }
+    const float *in = e;
+    if (bt->has_hidden) {
+        ttr_gemm_f32(n, bt->hid.out, bt->hid.in, bt->hid.packed, e, de, bt->hid.b->w, m->s.bh[c],
+                     bt->hid.out, 1);
+        in = m->s.bh[c];
+    }
+    ttr_gemm_f32(n, bt->out.out, bt->out.in, bt->out.packed, in, bt->out.in, bt->out.b->w,
+                 m->s.bo[c], bt->out.out, 0);
+}
+
+/* From dL/d(output) in s.dbo to dL/de in s.de (overwritten), with the
+ * tower's weight gradients accumulated. */
+static void bias_backward_to_e(ttr_model *m, uint32_t c, size_t n)
+{
+    ttr__bias_tower *bt = &m->bias[c];
+    uint32_t de = m->cfg.embed_dim;
+    const float *in = bt->has_hidden ? m->s.bh[c] : m->s.e[c];
+    ttr_outer_acc_f32(n, bt->out.out, bt->out.in, m->s.dbo, bt->out.out, in, bt->out.in,
+                      bt->out.W->g, bt->out.in);
+    colsum_acc(n, bt->out.out, m->s.dbo, bt->out.b->g);
+    if (!bt->has_hidden) {
+        ttr_backprop_input_f32(n, bt->out.out, de, bt->out.W->w, de, m->s.dbo, bt->out.out,
+                               m->s.de, de, 0);
+        return;
+    }
+    uint32_t bh = bt->hid.out;
+    ttr_backprop_input_f32(n, bt->out.out, bh, bt->out.W->w, bh, m->s.dbo, bt->out.out, m->s.dbh,
+                           bh, 0);
+    ttr_relu_bwd_f32(n * bh, m->s.bh[c], m->s.dbh, m->s.dbh);
+    ttr_outer_acc_f32(n, bh, de, m->s.dbh, bh, m->s.e[c], de, bt->hid.W->g, de);
+    colsum_acc(n, bh, m->s.dbh, bt->hid.b->g);
+    ttr_backprop_input_f32(n, bh, de, bt->hid.W->w, de, m->s.dbh, bh, m->s.de, de, 0);
+}
+
+/* Scatter dL/de (s.de) into the embedding tables' gradients. */
+static void bias_scatter_e(ttr_model *m, uint32_t c, size_t n, const uint16_t *slots,
+                           uint32_t ctx)
+{
+    const ttr_config *cfg = &m->cfg;
+    ttr__bias_tower *bt = &m->bias[c];
+    uint32_t de = cfg->embed_dim;
+    for (size_t i = 0; i < n; i++) {
+        const float *d = m->s.de + i * de;
+        if (c == 0 && m->s.dropped[i]) {
+            ttr_axpy_f32(de, 1.0f, d, bt->E_unk->g);
+            continue;
+        }
+        uint32_t row = slots[i] / cfg->cols, col = slots[i] % cfg->cols;
+        ttr_axpy_f32(de, 1.0f, d, bt->E_row->g + (size_t)row * de);
+        ttr_axpy_f32(de, 1.0f, d, bt->E_col->g + (size_t)col * de);
+        if (bt->E_ctx)
+            ttr_axpy_f32(de, 1.0f, d, bt->E_ctx->g + (size_t)ctx * de);
+    }
+}
+
+/* ---- relevance tower ------------------------------------------------------ */
+
+/* Backward from df (s.df, n x f_out); dh (n x h_dim, may be NULL) is an
+ * extra gradient on h(x), the input of the last layer. */
+static void rel_backward(ttr_model *m, size_t n, const float *dh)
+{
+    const float *g = m->s.df;
+    int buf = 0;
+    for (uint32_t l = m->n_rel; l-- > 0;) {
+        ttr__dense *d = &m->rel[l];
+        const float *in = l ? m->s.act[l - 1] : m->s.xn;
+        ttr_outer_acc_f32(n, d->out, d->in, g, d->out, in, d->in, d->W->g, d->in);
+        colsum_acc(n, d->out, g, d->b->g);
+        if (l == 0)
+            break;
+        float *gin = m->s.dact[buf];
+        buf ^= 1;
+        ttr_backprop_input_f32(n, d->out, d->in, d->W->w, d->in, g, d->out, gin, d->in, 0);
+        if (dh && l + 1 == m->n_rel)
+            ttr_axpy_f32(n * d->in, 1.0f, dh, gin);
+        ttr_relu_bwd_f32(n * d->in, m->s.act[l - 1], gin, gin);
+        g = gin;
+    }
+}
+
+/* ---- per-variant heads ---------------------------------------------------- */
+
+/* Pointwise BCE on logits z (stride 1): returns the loss, writes
+ * dz = (sigma(z) - c) * scale and, if probs, sigma(z). */
+static double bce_head(size_t n, const float *z, const uint8_t *c, float scale, float *dz,
+                       float *probs)
+{
+    double loss = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double zi = z[i], s = sigmoid_d(zi);
+        loss += softplus_d(zi) - c[i] * zi;
+        if (dz)
+            dz[i] = (float)((s - c[i]) * scale);
+        if (probs)
+            probs[i] = (float)s;
+    }
+    return loss;
+}
+
+/* Listwise softmax cross-entropy: L = -sum_i c_i log softmax(z)_i. */
+static double softmax_head(size_t n, const float *z, const uint8_t *c, float scale, float *dz,
+                           float *probs)
+{
+    double mx = z[0], sum = 0.0, clicks = 0.0, loss = 0.0;
+    size_t i;
+    for (i = 1; i < n; i++)
+        mx = z[i] > mx ? z[i] : mx;
+    for (i = 0; i < n; i++) {
+        sum += exp(z[i] - mx);
+        clicks += c[i];
+    }
+    double lse = mx + log(sum);
+    for (i = 0; i < n; i++) {
+        double p = exp(z[i] - lse);
+        loss -= c[i] * (z[i] - lse);
+        if (dz)
+            dz[i] = (float)((clicks * p - c[i]) * scale);
+        if (probs)
+            probs[i] = (float)sigmoid_d(z[i]); /* per-item click probability of the logit */
+    }
+    return loss;
+}
+
+/* PAL: P(click) = sigma(f) sigma(g), BCE on that product. */
+static double pal_head(ttr_model *m, size_t n, const float *f, const float *g, const uint8_t *c,
+                       float scale, float *probs)
+{
+    double loss = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double a = sigmoid_d(f[i]), b = sigmoid_d(g[i]);
+        double na = sigmoid_d(-f[i]), nb = sigmoid_d(-g[i]); /* 1 - a, 1 - b without cancellation */
+        double p = a * b, np = na + a * nb;                  /* 1 - ab = (1 - a) + a (1 - b) */
+        double logp = -softplus_d(-f[i]) - softplus_d(-g[i]);
+        loss -= c[i] ? logp : log(np);
+        /* dL/df = (p - c)(1 - a) / (1 - p), dL/dg = (p - c)(1 - b) / (1 - p) */
+        double df = c[i] ? -na : p * na / np;
+        double dg = c[i] ? -nb : p * nb / np;
+        if (m->s.df) {
+            m->s.df[i] = (float)(df * scale);
+            m->s.dbo[i] = (float)(dg * scale);
+        }
+        if (probs)
+            probs[i] = (float)p;
+    }
+    return loss;
+}
+
+/* Dot: z_i = r_i . b_i. */
+static double dot_head(ttr_model *m, size_t n, const float *r, const uint8_t *c, float scale,
+                       int grads, float *probs)
+{
+    uint32_t D = m->f_out;
+    const float *b = m->s.bo[0];
+    for (size_t i = 0; i < n; i++)
+        m->s.z[i] = ttr_dot_f32(D, r + i * D, b + i * D);
+    double loss = bce_head(n, m->s.z, c, scale, m->s.dz, probs);
+    if (grads)
+        for (size_t i = 0; i < n; i++) {
+            for (uint32_t j = 0; j < D; j++) {
+                m->s.df[i * D + j] = m->s.dz[i] * b[i * D + j];
+                m->s.dbo[i * D + j] = m->s.dz[i] * r[i * D + j];
+            }
+            ttr_axpy_f32(D, 1.0f, b + i * D, m->s.stage_bref);
+        }
+    return loss;
+}
+
+/* MixEM: L = -logsumexp_m(log pi_m + ll_m), ll_m = -sum_i BCE(w_m f_i + g_mi, c_i). */
+static double mixem_head(ttr_model *m, size_t n, const float *f, const uint8_t *c, float scale,
+                         int grads, float *probs)
+{
+    uint32_t K = m->cfg.components, k;
+    double logpi[TTR_MAX_COMPONENTS], a[TTR_MAX_COMPONENTS], gamma[TTR_MAX_COMPONENTS];
+    double mx = m->phi->w[0], sum = 0.0;
+    for (k = 1; k < K; k++)
+        mx = m->phi->w[k] > mx ? m->phi->w[k] : mx;
+    for (k = 0; k < K; k++)
+        sum += exp(m->phi->w[k] - mx);
+    for (k = 0; k < K; k++)
+        logpi[k] = m->phi->w[k] - mx - log(sum);
+    double amax = -INFINITY;
+    for (k = 0; k < K; k++) {
+        double ll = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double z = (double)m->gain->w[k] * f[i] + m->s.bo[k][i];
+            m->s.z[i * K + k] = (float)z;
+            ll -= softplus_d(z) - c[i] * z;
+        }
+        a[k] = logpi[k] + ll;
+        amax = a[k] > amax ? a[k] : amax;
+    }
+    double asum = 0.0;
+    for (k = 0; k < K; k++)
+        asum += exp(a[k] - amax);
+    double lse = amax + log(asum);
+    for (k = 0; k < K; k++)
+        gamma[k] = exp(a[k] - lse);
+    if (probs)
+        for (size_t i = 0; i < n; i++) {
+            double p = 0.0;
+            for (k = 0; k < K; k++)
+                p += exp(logpi[k]) * sigmoid_d(m->s.z[i * K + k]);
+            probs[i] = (float)p;
+        }
+    if (grads) {
+        for (size_t i = 0; i < n; i++) {
+            double dfi = 0.0;
+            for (k = 0; k < K; k++) {
+                double dz = gamma[k] * (sigmoid_d(m->s.z[i * K + k]) - c[i]) * scale;
+                m->s.dz[i * K + k] = (float)dz;
+                dfi += dz * m->gain->w[k];
+                m->gain->g[k] += (float)(dz * f[i]);
+            }
+            m->s.df[i] = (float)dfi;
+        }
+        for (k = 0; k < K; k++)
+            m->phi->g[k] += (float)((exp(logpi[k]) - gamma[k]) * scale);
+    }
+    return -lse;
+}
+
+/* XPA forward: attention of the list's slots over each other; z = f + g +
+ * u . h~ + v . e~ + c0 into s.z. */
+static void xpa_forward(ttr_model *m, size_t n, const float *f, const uint16_t *slots,
+                        int grads)
+{
+    uint32_t da = m->cfg.attn_dim, de = m->cfg.embed_dim, H = m->h_dim, P = m->n_slots;
+    const float *e = m->s.e[0];
+    const float *h = m->n_rel > 1 ? m->s.act[m->n_rel - 2] : m->s.xn;
+    ttr__scratch *s = &m->s;
+    ttr_gemm_f32(n, da, de, m->wq.packed, e, de, NULL, s->q, da, 0);
+    ttr_gemm_f32(n, da, de, m->wk.packed, e, de, NULL, s->k, da, 0);
+    ttr_attn_probs_f32(n, da, s->q, da, s->k, da, 1.0f / sqrtf((float)da), NULL, s->p, n);
+    ttr_attn_apply_f32(n, H, s->p, n, h, H, s->ht, H);
+    ttr_attn_apply_f32(n, de, s->p, n, e, de, s->et, de);
+    for (size_t i = 0; i < n; i++)
+        s->z[i] = f[i] + s->bo[0][i] + ttr_dot_f32(H, s->ht + i * H, m->u->w) +
+                  ttr_dot_f32(de, s->et + i * de, m->v->w) + m->c0->w[0];
+    if (grads)
+        for (size_t j = 0; j < n; j++) {
+            for (size_t q = 0; q < n; q++)
+                s->stage_attn[(size_t)slots[j] * P + slots[q]] += s->p[j * n + q];
+            s->stage_attn_n[slots[j]] += 1.0f;
+        }
+}
+
+/* XPA backward of everything but the towers: from dz (s.dz) to the
+ * attention parameters, dL/dh into s.dh and dL/de added into s.de. */
+static void xpa_backward(ttr_model *m, size_t n)
+{
+    uint32_t da = m->cfg.attn_dim, de = m->cfg.embed_dim, H = m->h_dim;
+    const float *e = m->s.e[0];
+    const float *h = m->n_rel > 1 ? m->s.act[m->n_rel - 2] : m->s.xn;
+    ttr__scratch *s = &m->s;
+    for (size_t i = 0; i < n; i++) {
+        float d = s->dz[i];
+        m->c0->g[0] += d;
+        ttr_axpy_f32(H, d, s->ht + i * H, m->u->g);
+        ttr_axpy_f32(de, d, s->et + i * de, m->v->g);
+        for (uint32_t j = 0; j < H; j++)
+            s->dht[i * H + j] = d * m->u->w[j];
+        for (uint32_t j = 0; j < de; j++)
+            s->det[i * de + j] = d * m->v->w[j];
+    }
+    memset(s->dp, 0, n * n * sizeof(float));
+    memset(s->dh, 0, n * H * sizeof(float));
+    memset(s->dq, 0, n * da * sizeof(float));
+    memset(s->dk, 0, n * da * sizeof(float));
+    ttr_attn_apply_bwd_f32(n, H, s->p, n, h, H, s->dht, H, s->dp, n, s->dh, H);
+    ttr_attn_apply_bwd_f32(n, de, s->p, n, e, de, s->det, de, s->dp, n, s->de, de);
+    ttr_attn_probs_bwd_f32(n, da, s->q, da, s->k, da, 1.0f / sqrtf((float)da), s->p, n, s->dp, n,
+                           s->dq, da, s->dk, da);
+    ttr_outer_acc_f32(n, da, de, s->dq, da, e, de, m->wq.W->g, de);
+    ttr_outer_acc_f32(n, da, de, s->dk, da, e, de, m->wk.W->g, de);
+    ttr_backprop_input_f32(n, da, de, m->wq.W->w, de, s->dq, da, s->de, de, 1);
+    ttr_backprop_input_f32(n, da, de, m->wk.W->w, de, s->dk, da, s->de, de, 1);
+}
+
+/* ---- the batch ------------------------------------------------------------ */
+
+int ttr__forward_backward(ttr_model *m, const ttr_batch *b, int grads, int training,
+                          uint64_t *rng, double *loss_out, float *click_probs)
+{
+    const ttr_config *cfg = &m->cfg;
+    size_t lists = 0, l, i;
+    uint32_t k;
+    for (l = 0; l < b->n_lists; l++)
+        lists += b->offsets[l + 1] > b->offsets[l];
+    if (grads) {
+        for (i = 0; i < m->n_tensors; i++) {
+            ttr__tensor *t = &m->tensors[i];
+            memset(t->g, 0, (size_t)t->rows * t->cols * sizeof(float));
+        }
+        if (m->s.stage_bref)
+            memset(m->s.stage_bref, 0, m->f_out * sizeof(float));
+        if (m->s.stage_attn) {
+            memset(m->s.stage_attn, 0, (size_t)m->n_slots * m->n_slots * sizeof(float));
+            memset(m->s.stage_attn_n, 0, m->n_slots * sizeof(float));
+        }
+    }
+    float scale = lists ? 1.0f / (float)lists : 0.0f;
+    double total = 0.0;
+    for (l = 0; l < b->n_lists; l++) {
+        size_t base = b->offsets[l], n = b->offsets[l + 1] - base;
+        if (!n)
+            continue;
+        const uint16_t *slots = b->slots + base;
+        const uint8_t *clicks = b->clicks + base;
+        uint32_t ctx = b->contexts ? b->contexts[l] : 0;
+        float *probs = click_probs ? click_probs + (base - b->offsets[0]) : NULL;
+        const float *f = ttr__rel_forward(m, n, b->x + base * b->ldx, b->ldx);
+        if (!f)
+            return TTR_ERR_NONFINITE;
+        for (k = 0; k < m->n_bias; k++)
+            bias_forward(m, k, n, slots, ctx, training, rng);
+
+        double loss = 0.0;
+        switch (cfg->variant) {
+        case TTR_NAIVE:
+        case TTR_ADDITIVE:
+            for (i = 0; i < n; i++)
+                m->s.z[i] = f[i] + (cfg->variant == TTR_ADDITIVE ? m->s.bo[0][i] : 0.0f);
+            loss = cfg->loss == TTR_LOSS_SOFTMAX
+                       ? softmax_head(n, m->s.z, clicks, scale, grads ? m->s.df : NULL, probs)
+                       : bce_head(n, m->s.z, clicks, scale, grads ? m->s.df : NULL, probs);
+            if (grads && cfg->variant == TTR_ADDITIVE)
+                memcpy(m->s.dbo, m->s.df, n * sizeof(float));
+            break;
+        case TTR_PAL:
+            loss = pal_head(m, n, f, m->s.bo[0], clicks, grads ? scale : 0.0f, probs);
+            break;
+        case TTR_DOT:
+            loss = dot_head(m, n, f, clicks, scale, grads, probs);
+            break;
+        case TTR_MIXEM:
+            loss = mixem_head(m, n, f, clicks, scale, grads, probs);
+            break;
+        case TTR_XPA:
+            xpa_forward(m, n, f, slots, grads);
+            loss = bce_head(n, m->s.z, clicks, scale, m->s.dz, probs);
+            if (grads) {
+                memcpy(m->s.df, m->s.dz, n * sizeof(float));
+                memcpy(m->s.dbo, m->s.dz, n * sizeof(float));
+            }
+            break;
+        }
+        total += loss;
+        if (!grads)
+            continue;
+
+        /* backward: bias side first (XPA adds its attention terms into s.de) */
+        for (k = 0; k < m->n_bias; k++) {
+            if (cfg->variant == TTR_MIXEM)
+                for (i = 0; i < n; i++)
+                    m->s.dbo[i] = m->s.dz[i * cfg->components + k];
+            bias_backward_to_e(m, k, n);
+            if (cfg->variant == TTR_XPA)
+                xpa_backward(m, n);
+            bias_scatter_e(m, k, n, slots, ctx);
+        }
+        rel_backward(m, n, cfg->variant == TTR_XPA ? m->s.dh : NULL);
+    }
+    *loss_out = lists ? total / (double)lists : 0.0;
+    return TTR_OK;
+}
+
+/* ---- optimizer ------------------------------------------------------------ */
+
+static double grad_norm(const ttr_model *m)
+{
+    double s = 0.0;
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        const ttr__tensor *t = &m->tensors[i];
+        for (size_t j = 0, n = (size_t)t->rows * t->cols; j < n; j++)
+            s += (double)t->g[j] * t->g[j];
+    }
+    return sqrt(s);
+}
+
+static void apply_update(ttr_model *m, float gscale)
+{
+    const ttr_config *c = &m->cfg;
+    double t = (double)(m->step + 1);
+    float bc1 = (float)(1.0 - pow(c->beta1, t)), bc2 = (float)(1.0 - pow(c->beta2, t));
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        ttr__tensor *tn = &m->tensors[i];
+        size_t n = (size_t)tn->rows * tn->cols;
+        for (size_t j = 0; j < n; j++) {
+            float g = tn->g[j] * gscale;
+            if (c->optimizer == TTR_OPT_ADAM) {
+                tn->s1[j] = c->beta1 * tn->s1[j] + (1.0f - c->beta1) * g;
+                tn->s2[j] = c->beta2 * tn->s2[j] + (1.0f - c->beta2) * g * g;
+                float mh = tn->s1[j] / bc1, vh = tn->s2[j] / bc2;
+                tn->w[j] -= c->lr * mh / (sqrtf(vh) + c->adam_eps);
+            } else {
+                tn->s1[j] = c->momentum * tn->s1[j] + g;
+                tn->w[j] -= c->lr * tn->s1[j];
+            }
+        }
+    }
+}
+
+/* Fold the batch's staged statistics into the running means. */
+static void commit_stats(ttr_model *m, size_t items)
+{
+    if (m->cfg.variant == TTR_DOT && items) {
+        double total = m->bref_count + (double)items;
+        for (uint32_t j = 0; j < m->f_out; j++)
+            m->bref_mean[j] +=
+                (float)((m->s.stage_bref[j] - (double)items * m->bref_mean[j]) / total);
+        m->bref_count = total;
+    }
+    if (m->cfg.variant == TTR_XPA) {
+        uint32_t P = m->n_slots;
+        for (uint32_t p = 0; p < P; p++) {
+            float add = m->s.stage_attn_n[p];
+            if (add == 0.0f)
+                continue;
+            float total = m->attn_n[p] + add;
+            for (uint32_t q = 0; q < P; q++) {
+                float *mean = &m->attn_mean[(size_t)p * P + q];
+                *mean += (m->s.stage_attn[(size_t)p * P + q] - add * *mean) / total;
+            }
+            m->attn_n[p] = total;
+        }
+    }
+}
+
+int ttr_train(ttr_model *m, const ttr_batch *b, ttr_train_stats *stats)
+{
+    int err = ttr__check_batch(m, b);
+    if (err)
+        return err;
+    uint64_t rng = m->rng;
+    double loss;
+    err = ttr__forward_backward(m, b, 1, 1, &rng, &loss, NULL);
+    if (err)
+        return err;
+    if (m->cfg.l2 > 0.0f)
+        for (uint32_t i = 0; i < m->n_tensors; i++) {
+            ttr__tensor *t = &m->tensors[i];
+            if (t->decay)
+                ttr_axpy_f32((size_t)t->rows * t->cols, m->cfg.l2, t->w, t->g);
+        }
+    double norm = grad_norm(m);
+    if (!isfinite(loss) || !isfinite(norm))
+        return TTR_ERR_NONFINITE;
+    size_t items = b->n_lists ? b->offsets[b->n_lists] - b->offsets[0] : 0;
+    if (stats) {
+        stats->loss = loss;
+        stats->grad_norm = norm;
+        stats->lists = b->n_lists;
+        stats->items = items;
+    }
+    if (!items)
+        return TTR_OK;
+    float gscale = 1.0f;
+    if (m->cfg.clip_norm > 0.0f && norm > m->cfg.clip_norm)
+        gscale = (float)(m->cfg.clip_norm / norm);
+    apply_update(m, gscale);
+    commit_stats(m, items);
+    m->rng = rng;
+    m->step++;
+    ttr__repack(m);
+    return TTR_OK;
+}
+
+int ttr_eval_loss(ttr_model *m, const ttr_batch *b, double *loss)
+{
+    int err = ttr__check_batch(m, b);
+    if (err)
+        return err;
+    if (!loss)
+        return TTR_ERR_ARG;
+    return ttr__forward_backward(m, b, 0, 0, NULL, loss, NULL);
+}
+
+int ttr_click_probs(ttr_model *m, const ttr_batch *b, float *out)
+{
+    int err = ttr__check_batch(m, b);
+    if (err)
+        return err;
+    if (!out)
+        return TTR_ERR_ARG;
+    double loss;
+    return ttr__forward_backward(m, b, 0, 0, NULL, &loss, out);
+}
