@@ -30,26 +30,62 @@ static float *alloc_f(ttr__layout *l, size_t n)
     return ttr__alloc(l, n * sizeof(float));
 }
 
-/* Register a parameter tensor; in train mode it also gets its gradient and
- * optimizer state. */
+/* Register a parameter tensor with its values and optimizer state; its
+ * gradient is placed later, in the per-step region (alloc_gradients). */
 static ttr__tensor *tensor(ttr_model *m, ttr__layout *l, const char *name, uint32_t rows,
                            uint32_t cols, int decay, int need_values)
 {
-    ttr__tensor *t = &m->tensors[m->n_tensors++];
+    ttr__tensor t;
     size_t n = (size_t)rows * cols;
-    t->name = name;
-    t->rows = rows;
-    t->cols = cols;
-    t->decay = decay;
-    t->w = need_values ? alloc_f(l, n) : NULL;
-    t->g = t->s1 = t->s2 = NULL;
+    t.name = name;
+    t.rows = rows;
+    t.cols = cols;
+    t.decay = decay;
+    t.w = need_values ? alloc_f(l, n) : NULL;
+    t.g = t.s1 = t.s2 = NULL;
+    m->grad_floats += n;
     if (m->mode == TTR_MODE_TRAIN) {
-        t->g = alloc_f(l, n);
-        t->s1 = alloc_f(l, n);
+        t.s1 = alloc_f(l, n);
         if (m->cfg.optimizer == TTR_OPT_ADAM)
-            t->s2 = alloc_f(l, n);
+            t.s2 = alloc_f(l, n);
     }
-    return t;
+    /* while measuring there is no table: only the count matters */
+    if (!m->tensors || m->n_tensors >= m->cap_tensors) {
+        m->n_tensors++;
+        return NULL;
+    }
+    m->tensors[m->n_tensors] = t;
+    return &m->tensors[m->n_tensors++];
+}
+
+static void alloc_gradients(ttr_model *m, ttr__layout *l)
+{
+    if (m->mode != TTR_MODE_TRAIN)
+        return;
+    /* one block, so that measuring (which has no tensor table) needs only the total */
+    float *g = alloc_f(l, m->grad_floats);
+    for (uint32_t i = 0; i < m->n_tensors && m->tensors; i++) {
+        m->tensors[i].g = g;
+        g += (size_t)m->tensors[i].rows * m->tensors[i].cols;
+    }
+}
+
+/* How many tensors ttr__plan registers for a configuration. */
+static uint32_t tensor_count(const ttr_config *c, ttr_mode mode)
+{
+    uint32_t n = 2 * (c->n_hidden + 1);
+    if (mode != TTR_MODE_TRAIN)
+        return n;
+    uint32_t towers = c->variant == TTR_NAIVE ? 0 : c->variant == TTR_MIXEM ? c->components : 1;
+    uint32_t per = 2 + (c->n_contexts ? 1 : 0) +
+                   (c->variant == TTR_ADDITIVE || c->variant == TTR_PAL ? 1 : 0) +
+                   (c->bias_hidden ? 2 : 0) + 2;
+    n += towers * per;
+    if (c->variant == TTR_MIXEM)
+        n += 2;
+    if (c->variant == TTR_XPA)
+        n += 5;
+    return n;
 }
 
 static void dense(ttr_model *m, ttr__layout *l, ttr__dense *d, const char *wname,
@@ -92,6 +128,8 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     if (!train)
         m->n_bias = 0;
     (void)ttr__alloc(l, sizeof *m); /* the struct itself heads the arena */
+    m->cap_tensors = tensor_count(cfg, mode);
+    m->tensors = ttr__alloc(l, m->cap_tensors * sizeof(ttr__tensor));
 
     m->norm_mean = alloc_f(l, F);
     m->norm_scale = alloc_f(l, F);
@@ -136,7 +174,10 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     if (cfg->variant == TTR_DOT)
         m->bref_mean = alloc_f(l, m->f_out);
 
-    /* Per-list scratch. */
+    /* The per-step region: gradients, then the per-list scratch. */
+    m->step_begin = l->base ? l->base + ((l->used + TTR__ALIGN - 1) & ~(size_t)(TTR__ALIGN - 1))
+                            : NULL;
+    alloc_gradients(m, l);
     ttr__scratch *s = &m->s;
     s->xn = alloc_f(l, (size_t)N * F);
     for (i = 0; i < m->n_rel; i++)
@@ -186,7 +227,7 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
         if (cfg->variant == TTR_DOT)
             s->stage_bref = alloc_f(l, m->f_out);
     }
-    return TTR_OK;
+    return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
 }
 
 size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode)
@@ -323,7 +364,8 @@ int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *
     /* The struct heads the arena and holds pointers into itself (tensor
      * handles), so it is planned in place, never copied. */
     ttr_model *m = (ttr_model *)(void *)l.base;
-    ttr__plan(m, cfg, mode, &l);
+    if (ttr__plan(m, cfg, mode, &l) != TTR_OK || l.used + TTR__ALIGN - 1 != need)
+        return TTR_ERR_ARG; /* unreachable: the plan is the same code as the size query */
     if (mode == TTR_MODE_TRAIN) {
         ttr__init_weights(m);
     } else {

@@ -7,7 +7,6 @@
 #include "ttrank.h"
 
 #define TTR__MAGIC 0x54545231u /* "TTR1" */
-#define TTR__MAX_TENSORS 64
 #define TTR__ALIGN 64
 
 /* A trainable parameter tensor (rows x cols, row-major) with its gradient
@@ -67,8 +66,9 @@ struct ttr_model {
     uint32_t b_out;        /* outputs of a bias tower: 1, or D for dot */
     uint32_t h_dim;        /* width of h(x), the relevance tower's last hidden activation */
     uint32_t n_bias;       /* bias towers: 0 (naive), K (MixEM), else 1 */
-    uint32_t n_tensors;
-    ttr__tensor tensors[TTR__MAX_TENSORS];
+    uint32_t n_tensors, cap_tensors;
+    size_t grad_floats;                      /* total size of all tensors */
+    ttr__tensor *tensors;                    /* cap_tensors entries, in the arena */
     float *norm_mean, *norm_scale;
     uint32_t n_rel;                          /* layers of the relevance tower */
     ttr__dense rel[TTR_MAX_HIDDEN + 1];
@@ -82,6 +82,8 @@ struct ttr_model {
                                                 number of attending items per slot p */
     uint64_t rng;                            /* slot dropout stream */
     uint64_t step;                           /* optimizer steps taken */
+    unsigned char *step_begin;               /* start of the per-step region: gradients and
+                                                scratch; everything before it is the model */
     ttr__scratch s;
 };
 
