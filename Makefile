@@ -1,16 +1,24 @@
 # ttrank build.
 #
-#   make                         native library, tool and tests (build/<arch>-<compiler>/)
+#   make                         native library, tool and tests (build/<target>-<compiler>/)
 #   make COMPILER=clang          same with clang
 #   make TOOLCHAIN=toolchains/aarch64-linux-gnu.mk [COMPILER=clang]   cross build
-#   make SANITIZE=1              ASan+UBSan build (build/<arch>-<compiler>-san/)
+#   make TOOLCHAIN=toolchains/android-arm64-v8a.mk ANDROID_NDK=...    Android (build only)
+#   make SANITIZE=1              ASan+UBSan build (build/<target>-<compiler>-san/)
 #   make test                    build and run the test binary of this configuration
-#   make check                   the whole suite: every target and compiler (see .ci/run)
+#   make smoke                   run the ttrank tool of this configuration once
+#   make check                   the whole suite: every target and compiler, under
+#                                qemu-user for ARM (scripts/check.sh; installs its
+#                                packages with apt first when run as root)
+#   make install PREFIX=/usr/local [DESTDIR=...]   headers, libraries, ttrank.pc
 #   make bench                   kernel benchmark on this machine
 #
 # Intrinsics live only in arch/ files named *_avx2.c, *_neon.c, *_neondot.c;
 # only those get ISA flags, so everything else runs on the baseline CPU of the
 # target and the library picks kernels at run time.
+#
+# Every build directory remembers the flags it was built with (.flags-*):
+# changing COMPILER flags, TEST_HARNESS, EXTRA_CFLAGS... rebuilds what they affect.
 
 COMPILER ?= gcc
 TOOLCHAIN ?=
@@ -20,6 +28,8 @@ endif
 
 # Set by a toolchain file for cross builds; native builds use the host.
 TTR_ARCH ?= $(shell uname -m)
+# Name of the target in build directory names (Android files set their ABI).
+TTR_TARGET ?= $(TTR_ARCH)
 ifeq ($(COMPILER),clang)
 CC := $(or $(CC_clang),clang)
 else
@@ -31,7 +41,7 @@ RUN ?=
 # criterion (libcriterion) or shim (tests/shim: a non-forking subset, for targets without it)
 TEST_HARNESS ?= criterion
 
-BUILD ?= build/$(TTR_ARCH)-$(COMPILER)$(if $(SANITIZE),-san)
+BUILD ?= build/$(TTR_TARGET)-$(COMPILER)$(if $(SANITIZE),-san)
 
 WARN := -Wall -Wextra -Werror -Wvla -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -41,10 +51,13 @@ OPT := $(if $(SANITIZE),-O1 -g -fno-omit-frame-pointer $(SAN_FLAGS),-O2 -g)
 CFLAGS_BASE := -std=c99 $(WARN) $(OPT) -ffp-contract=off -fPIC -fvisibility=hidden \
                -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(ARCH_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_BASE := $(if $(SANITIZE),$(SAN_FLAGS)) $(ARCH_LDFLAGS) $(EXTRA_LDFLAGS)
-LIBS := -lm -lpthread
+# System libraries of the library (also Libs.private of ttrank.pc). Toolchain
+# files may replace them (Android's bionic has pthreads in libc: SYS_LIBS := -lm).
+SYS_LIBS ?= -lm -lpthread
+LIBS := $(SYS_LIBS)
 
 # ---- sources --------------------------------------------------------------
-LIB_SRCS := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/cli/%,$(wildcard src/*.c src/*/*.c))
 ifeq ($(TTR_ARCH),x86_64)
 ARCH_DIR := arch/x86
 else ifneq ($(filter aarch64 armv7,$(TTR_ARCH)),)
@@ -78,55 +91,127 @@ TEST_LIBS := -lcriterion
 endif
 TEST_CFLAGS += -Itests $(CRITERION_CFLAGS)
 
+VERSION := 0.1.0
 SOVERSION := 0
 LIB_A := $(BUILD)/libttrank.a
+# The real file is libttrank.so.$(VERSION); libttrank.so.0 (the SONAME) and
+# libttrank.so are symlinks to it, as installed.
 LIB_SO := $(BUILD)/libttrank.so
+LIB_SO_REAL := $(BUILD)/libttrank.so.$(VERSION)
+LIB_SO_NAME := $(BUILD)/libttrank.so.$(SOVERSION)
 TOOL := $(BUILD)/ttrank
 TEST_BIN := $(BUILD)/ttrank-tests
 
-HEADERS := $(wildcard include/*.h) $(wildcard src/*.h) $(wildcard arch/*/*.h)
+HEADERS := $(wildcard include/*.h src/*.h src/*/*.h arch/*/*.h)
 
-.PHONY: all lib test bench clean
-all: $(LIB_A) $(LIB_SO) $(TOOL) $(TEST_BIN)
-lib: $(LIB_A) $(LIB_SO)
+# ---- flag stamps: rebuild when a configuration's flags change --------------
+FLAGS_LIB_TEXT := $(CC) | $(CFLAGS_BASE) | $(FLAGS_avx2) | $(FLAGS_neon) | $(FLAGS_neonfma) | $(FLAGS_neondot)
+FLAGS_TEST_TEXT := $(TEST_HARNESS) | $(TEST_CFLAGS) | $(CRITERION_LDFLAGS) | $(TEST_LIBS)
+FLAGS_LINK_TEXT := $(LDFLAGS_BASE) | $(LIBS)
+STAMP_LIB := $(BUILD)/.flags-lib
+STAMP_TEST := $(BUILD)/.flags-test
+STAMP_LINK := $(BUILD)/.flags-link
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+ifeq ($(filter check,$(MAKECMDGOALS)),)
+define write_stamp
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(1) 2>/dev/null)" = '$(subst ','\'',$(2))' ] || \
+        printf '%s\n' '$(subst ','\'',$(2))' > $(1); })
+endef
+$(call write_stamp,$(STAMP_LIB),$(FLAGS_LIB_TEXT))
+$(call write_stamp,$(STAMP_TEST),$(FLAGS_TEST_TEXT))
+$(call write_stamp,$(STAMP_LINK),$(FLAGS_LINK_TEXT))
+endif
+endif
+$(BUILD)/.flags-%:
+	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/%_avx2.o: %_avx2.c $(HEADERS)
+.PHONY: all lib tool tests test smoke bench check install uninstall clean help
+all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
+lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
+tool: $(TOOL)
+tests: $(TEST_BIN)
+
+$(BUILD)/%_avx2.o: %_avx2.c $(HEADERS) $(STAMP_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(FLAGS_avx2) -c $< -o $@
-$(BUILD)/%_neon.o: %_neon.c $(HEADERS)
+$(BUILD)/%_neon.o: %_neon.c $(HEADERS) $(STAMP_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(FLAGS_neon) -DTTR_NEON_FMA=0 -c $< -o $@
-$(BUILD)/%_neon.fma.o: %_neon.c $(HEADERS)
+$(BUILD)/%_neon.fma.o: %_neon.c $(HEADERS) $(STAMP_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(FLAGS_neonfma) -DTTR_NEON_FMA=1 -c $< -o $@
-$(BUILD)/%_neondot.o: %_neondot.c $(HEADERS)
+$(BUILD)/%_neondot.o: %_neondot.c $(HEADERS) $(STAMP_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(FLAGS_neondot) -c $< -o $@
-$(BUILD)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h tests/shim/*/*.h)
+$(BUILD)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h tests/shim/*/*.h) $(STAMP_LIB) $(STAMP_TEST)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(TEST_CFLAGS) -c $< -o $@
-$(BUILD)/%.o: %.c $(HEADERS)
+$(BUILD)/%.o: %.c $(HEADERS) $(STAMP_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
-$(LIB_SO): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libttrank.so.$(SOVERSION) $(LDFLAGS_BASE) $^ -o $@ $(LIBS)
+$(LIB_SO_REAL): $(LIB_OBJS) $(STAMP_LINK)
+	$(CC) -shared -Wl,-soname,libttrank.so.$(SOVERSION) $(LDFLAGS_BASE) $(LIB_OBJS) -o $@ $(LIBS)
+$(LIB_SO_NAME) $(LIB_SO): $(LIB_SO_REAL)
+	ln -sf $(notdir $<) $@
 
-$(TOOL): $(CLI_OBJS) $(LIB_A)
-	$(CC) $(LDFLAGS_BASE) $^ -o $@ $(LIBS)
+$(TOOL): $(CLI_OBJS) $(LIB_A) $(STAMP_LINK)
+	$(CC) $(LDFLAGS_BASE) $(CLI_OBJS) $(LIB_A) -o $@ $(LIBS)
 
-$(TEST_BIN): $(TEST_OBJS) $(LIB_A)
-	$(CC) $(LDFLAGS_BASE) $(CRITERION_LDFLAGS) $^ -o $@ $(TEST_LIBS) $(LIBS)
+$(TEST_BIN): $(TEST_OBJS) $(LIB_A) $(STAMP_LINK) $(STAMP_TEST)
+	$(CC) $(LDFLAGS_BASE) $(CRITERION_LDFLAGS) $(TEST_OBJS) $(LIB_A) -o $@ $(TEST_LIBS) $(LIBS)
 
 # Run this configuration's tests (RUN is qemu-user for cross builds).
 test: $(TEST_BIN)
 	$(RUN) $(TEST_BIN) $(TEST_ARGS)
 
+# Run the tool once (a per-target smoke test of the static link and the CLI).
+SMOKE_ARGS ?= --help
+smoke: $(TOOL)
+	$(RUN) $(TOOL) $(SMOKE_ARGS)
+
 bench: $(TOOL)
 	$(RUN) $(TOOL) bench $(BENCH_ARGS)
 
+# The whole suite (see scripts/check.sh for its configurations and variables).
+check:
+	@bash scripts/check.sh
+
+# ---- install ---------------------------------------------------------------
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PUBLIC_HEADERS := $(wildcard include/*.h)
+
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+             -e 's|@LIBS_PRIVATE@|$(strip $(LIBS))|g'
+
+# ttrank.pc is written on every install (PREFIX and LIBDIR are not in the stamps).
+install: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL)
+	$(PC_SED) ttrank.pc.in > $(BUILD)/ttrank.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf libttrank.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libttrank.so.$(SOVERSION)
+	ln -sf libttrank.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libttrank.so
+	install -m 644 $(BUILD)/ttrank.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HEADERS)))
+	rm -f $(DESTDIR)$(LIBDIR)/libttrank.a $(DESTDIR)$(LIBDIR)/libttrank.so \
+	      $(DESTDIR)$(LIBDIR)/libttrank.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libttrank.so.$(VERSION) \
+	      $(DESTDIR)$(PKGCONFIGDIR)/ttrank.pc $(DESTDIR)$(BINDIR)/ttrank
+
 clean:
 	rm -rf build
+
+help:
+	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile

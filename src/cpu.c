@@ -5,6 +5,7 @@
  * compiled for the baseline target: it must not execute any instruction the
  * CPU might lack, so XGETBV is emitted as raw bytes only after CPUID says
  * OSXSAVE is there. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,8 +125,9 @@ int ttr_parse_cpu_mask(const char *text, unsigned *mask)
     if (text[0] < '0' || text[0] > '9')
         return TTR_ERR_ARG;
     char *end;
+    errno = 0;
     unsigned long v = strtoul(text, &end, 0);
-    if (*end || v > 0xfffffffful)
+    if (*end || errno == ERANGE || v > 0xfffffffful) /* ERANGE: 32-bit long */
         return TTR_ERR_ARG;
     *mask = (unsigned)v;
     return TTR_OK;
@@ -135,7 +137,7 @@ const char *ttr_cpu_path_name(unsigned flags)
 {
     if (flags & TTR_CPU_AVX2)
         return "avx2";
-    if ((flags & TTR_CPU_NEON) && (flags & TTR_CPU_NEON_DOT) && (flags & TTR_CPU_NEON_FMA))
+    if ((flags & TTR_CPU_NEON) && (flags & TTR_CPU_NEON_DOT))
         return "neondot";
     if ((flags & TTR_CPU_NEON) && (flags & TTR_CPU_NEON_FMA))
         return "neonfma";

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install what `make check` needs on Debian 12 (bookworm). Idempotent: when
+# every package is already installed it does nothing (no apt-get update), so
+# repeated runs are fast. Needs root (or sudo) only when something is missing.
+#   scripts/install-deps.sh          install what is missing
+#   scripts/install-deps.sh --list   print the package list
+set -euo pipefail
+
+# libc6-dev-*-cross and qemu-user-binfmt are only Recommends of the cross gcc
+# and of qemu-user: listed so that --no-install-recommends can't drop them.
+# qemu-user-static is NOT wanted (it conflicts with qemu-user-binfmt).
+PKGS=(make gcc clang pkg-config libcriterion-dev
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+      gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+      qemu-user qemu-user-binfmt)
+
+if [ "${1:-}" = --list ]; then
+    printf '%s\n' "${PKGS[@]}"
+    exit 0
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+    case "$st" in ii*) ;; *) missing+=("$p") ;; esac
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#PKGS[@]} packages present, apt skipped"
+    exit 0
+fi
+
+echo "install-deps: installing: ${missing[*]}"
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=sudo
+    else
+        echo "install-deps: not root and no sudo; install these by hand: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+start=$(date +%s)
+$SUDO apt-get update -qq
+# Install the whole list so versions stay consistent with each other.
+$SUDO apt-get install -y -qq --no-install-recommends "${PKGS[@]}" </dev/null
+echo "install-deps: done in $(( $(date +%s) - start )) s"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Check `make install`: install the native build into a temporary prefix,
+# compile a small program against it with pkg-config (shared and fully
+# static, which needs Libs.private), run both, and check a DESTDIR install
+# (files under DESTDIR, paths in ttrank.pc without it). Leaves nothing behind.
+#   scripts/test-install.sh [make arguments, e.g. COMPILER=clang]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+CC=${CC:-cc}
+TMP=$(mktemp -d /tmp/ttrank-install.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+step() { printf 'test-install: %s\n' "$*"; }
+
+step "make install PREFIX=$TMP/usr"
+make --no-print-directory -j"${JOBS:-2}" "$@" install PREFIX="$TMP/usr" >"$TMP/install.log" 2>&1 ||
+    { cat "$TMP/install.log"; exit 1; }
+(cd "$TMP/usr" && find . ! -type d | sort | while read -r f; do
+    if [ -L "$f" ]; then echo "  $f -> $(readlink "$f")"; else echo "  $f"; fi
+done)
+
+lib=$TMP/usr/lib
+[ -f "$lib/libttrank.a" ] && [ -f "$lib/libttrank.so.0.1.0" ] || { step "libraries missing"; exit 1; }
+[ "$(readlink "$lib/libttrank.so")" = libttrank.so.0.1.0 ] &&
+    [ "$(readlink "$lib/libttrank.so.0")" = libttrank.so.0.1.0 ] || { step "bad .so symlinks"; exit 1; }
+soname=$(readelf -d "$lib/libttrank.so.0.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = libttrank.so.0 ] || { step "SONAME is '$soname', want libttrank.so.0"; exit 1; }
+step "SONAME $soname"
+for h in include/*.h; do
+    [ -f "$TMP/usr/include/$(basename "$h")" ] || { step "header $h not installed"; exit 1; }
+done
+
+export PKG_CONFIG_PATH=$lib/pkgconfig
+step "pkg-config --cflags --libs ttrank: $(pkg-config --cflags --libs ttrank)"
+step "pkg-config --static --libs ttrank: $(pkg-config --static --libs ttrank)"
+[ "$(pkg-config --modversion ttrank)" = "$(sed -n 's/^VERSION := //p' Makefile)" ] ||
+    { step "pkg-config version mismatch"; exit 1; }
+
+cat >"$TMP/use.c" <<'C'
+#include <stdio.h>
+#include <ttr_kernels.h>
+
+int main(void)
+{
+    float x[5] = {1, 2, 3, 4, 5}, y[5] = {5, 4, 3, 2, 1};
+    float d = ttr_dot_f32(5, x, y);
+    printf("ttrank via pkg-config: path %s, dot %g, %s\n",
+           ttr_cpu_path_name(ttr_cpu_flags()), (double)d, ttr_strerror(TTR_OK));
+    return d == 35.0f ? 0 : 1;
+}
+C
+FLAGS="-std=c99 -Wall -Wextra -Werror -pedantic"
+# shellcheck disable=SC2046,SC2086
+$CC $FLAGS $(pkg-config --cflags ttrank) "$TMP/use.c" -o "$TMP/use-shared" $(pkg-config --libs ttrank)
+readelf -d "$TMP/use-shared" | grep -q 'NEEDED.*\[libttrank.so.0\]' || { step "not linked to libttrank.so.0"; exit 1; }
+step "shared: $(LD_LIBRARY_PATH=$lib "$TMP/use-shared")"
+# shellcheck disable=SC2046,SC2086
+$CC $FLAGS -static $(pkg-config --cflags ttrank) "$TMP/use.c" -o "$TMP/use-static" $(pkg-config --static --libs ttrank)
+step "static: $("$TMP/use-static")"
+
+step "make install PREFIX=/usr/local DESTDIR=$TMP/stage"
+make --no-print-directory "$@" install PREFIX=/usr/local DESTDIR="$TMP/stage" >"$TMP/install2.log" 2>&1 ||
+    { cat "$TMP/install2.log"; exit 1; }
+pc=$TMP/stage/usr/local/lib/pkgconfig/ttrank.pc
+[ -f "$pc" ] && [ -L "$TMP/stage/usr/local/lib/libttrank.so" ] || { step "DESTDIR layout wrong"; exit 1; }
+grep -qx 'prefix=/usr/local' "$pc" && ! grep -q "$TMP" "$pc" || { step "ttrank.pc has DESTDIR in it"; exit 1; }
+step "ok"
