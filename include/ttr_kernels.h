@@ -171,11 +171,13 @@ TTR_API void ttr_outer_acc_f32(size_t n, size_t m, size_t k,
  * ------------------------------------------------------------------------ */
 #define TTR_S8_PANEL 16
 #define TTR_S8_KPAD(k) (((k) + 3u) & ~(size_t)3u)
+#define TTR_S8_MIN_RANGE 1e-36f
 
 /* Quantize each of n rows of x (n x k, ldx >= k) into q (n x TTR_S8_KPAD(k),
  * ldq >= TTR_S8_KPAD(k); bytes k..KPAD(k)-1 of each row are set to 0) and
- * scale[i] = max_t |x[i][t]| / 127 (0 for an all-zero row, whose q is 0).
- * Inputs must be finite. Bit-exact on every path. */
+ * scale[i] = max_t |x[i][t]| / 127. A row whose max |x| is below
+ * TTR_S8_MIN_RANGE (all zero, or so small that 127 / max|x| would overflow)
+ * gets q = 0 and scale 0. Inputs must be finite. Bit-exact on every path. */
 TTR_API void ttr_quantize_s8(size_t n, size_t k, const float *x, size_t ldx,
                      int8_t *q, size_t ldq, float *scale);
 

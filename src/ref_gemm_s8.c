@@ -28,7 +28,7 @@ void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *
             if (a > maxabs)
                 maxabs = a;
         }
-        if (maxabs > 0.0f) {
+        if (maxabs >= TTR_S8_MIN_RANGE) {
             float inv = 127.0f / maxabs;
             for (size_t t = 0; t < k; t++) {
                 float r = round_half_even(xi[t] * inv);

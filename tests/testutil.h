@@ -23,7 +23,8 @@ void tu_fill_uniform(tu_rng *r, float *x, size_t n, float lo, float hi);
  * past a 64-byte boundary, with 256 bytes of 0xA5 sentinel on each side.
  * The usable part is filled with the sentinel too, so a test can also check
  * the parts of an output the kernel must not touch (tu_untouched_*).
- * tu_guard_ok() checks both guard zones; tu_free() releases. */
+ * tu_guard_ok() checks both guard zones; tu_free() releases. For float
+ * buffers keep misalign a multiple of 4: C (and UBSan) require it. */
 void *tu_alloc(size_t bytes, size_t misalign);
 int tu_guard_ok(const void *p);
 void tu_free(void *p);

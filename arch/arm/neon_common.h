@@ -19,6 +19,17 @@
 #define TTR_VMLAQ(acc, a, b) vaddq_f32((acc), vmulq_f32((a), (b)))
 #endif
 
+/* Small matrix products of gemm_f32_neon.c, shared with attn_neon.c (each
+ * build flavour has its own pair):
+ *   mm_nn: c[i][t] = (accumulate ? c[i][t] : 0) + alpha sum_s a[i][s] b[s][t]
+ *   mm_tn: c[j][t] += alpha sum_s a[s][j] b[s][t]  */
+void TTR_NEON_FN(ttr__neon_mm_nn)(size_t rows, size_t cols, size_t kred, const float *a,
+                                  size_t lda, const float *b, size_t ldb, float alpha, float *c,
+                                  size_t ldc, int accumulate);
+void TTR_NEON_FN(ttr__neon_mm_tn)(size_t nred, size_t rows, size_t cols, const float *a,
+                                  size_t lda, const float *b, size_t ldb, float alpha, float *c,
+                                  size_t ldc);
+
 /* Horizontal sum of 4 lanes (armv7 has no vaddvq_f32). */
 static inline float ttr__hsum_neon(float32x4_t v)
 {

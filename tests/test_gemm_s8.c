@@ -1,0 +1,388 @@
+/* int8 kernels: ttr_quantize_s8, ttr_gemm_s8_pack, ttr_gemm_s8 / ttr_gemv_s8.
+ *
+ * Every vector path must be bit-exact with the scalar reference, so results
+ * under each mask of tu_masks() are compared with memcmp against the mask-0
+ * result; the scalar reference itself is checked against an independent
+ * int64 computation. Outputs live in guarded buffers (tu_alloc) with strides
+ * larger than needed, so writes outside the documented ranges are caught.
+ *
+ * Only the Criterion subset of tests/shim/criterion/criterion.h is used (the
+ * same file runs on armv7 through the shim): many cases per Test(). */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "ttr_kernels.h"
+
+static void restore_mask(void)
+{
+    ttr_set_cpu_mask(TTR_CPU_ALL);
+}
+
+TestSuite(gemm_s8, .fini = restore_mask);
+
+static const size_t k_sizes[] = {0, 1, 2, 3, 4, 5, 15, 16, 17, 31, 33, 46, 64, 100, 256, 700};
+static const size_t n_sizes[] = {1, 2, 3, 4, 5, 7, 100};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int8_t rand_s8(tu_rng *r, int lo, int hi) /* in [lo, hi] */
+{
+    return (int8_t)(lo + (int)(tu_u32(r) % (uint32_t)(hi - lo + 1)));
+}
+
+/* ---------------------------------------------------------------------------
+ * quantize
+ * ------------------------------------------------------------------------- */
+
+/* Quantize under `mask` into fresh guarded buffers; checks sentinels. */
+static void run_quantize(unsigned mask, size_t n, size_t k, const float *x, size_t ldx,
+                         size_t ldq, size_t mis, int8_t **q_out, float **s_out)
+{
+    size_t kpad = TTR_S8_KPAD(k);
+    int8_t *q = tu_alloc(n * ldq + 1, mis);
+    float *s = tu_alloc(n * sizeof(float) + 1, 4 * (mis % 16)); /* floats: 4-byte aligned */
+    ttr_set_cpu_mask(mask);
+    ttr_quantize_s8(n, k, x, ldx, q, ldq, s);
+    cr_assert(tu_guard_ok(q) && tu_guard_ok(s), "quantize n=%zu k=%zu mask=%#x: guard", n, k,
+              mask);
+    cr_assert(tu_untouched_2d(q, 1, n * ldq, n, kpad, ldq),
+              "quantize n=%zu k=%zu mask=%#x: wrote outside rows[0, KPAD)", n, k, mask);
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = k; t < kpad; t++)
+            cr_assert_eq(q[i * ldq + t], 0, "quantize: padding not zeroed");
+    *q_out = q;
+    *s_out = s;
+}
+
+Test(gemm_s8, quantize_bit_exact)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(11);
+    for (size_t ki = 0; ki < COUNT(k_sizes); ki++) {
+        size_t k = k_sizes[ki], n = 5, ldx = k + 3, ldq = TTR_S8_KPAD(k) + 5;
+        float *x = tu_alloc((n * ldx + 1) * sizeof(float), 4 * (ki % 4) + 4);
+        for (size_t i = 0; i < n * ldx; i++)
+            x[i] = NAN; /* the gaps between rows must never be read */
+        for (size_t i = 0; i < n; i++) {
+            float *xi = x + i * ldx;
+            float amp = i == 3 ? 1e-30f : i == 4 ? 3e20f : 4.0f;
+            tu_fill_uniform(&rng, xi, k, -amp, amp);
+            if (i == 1) /* all zero, including -0 */
+                for (size_t t = 0; t < k; t++)
+                    xi[t] = t % 2 ? -0.0f : 0.0f;
+            if (i == 2 && k > 0) { /* ties: maxabs 127 gives inv 1, so q = rne(x) */
+                for (size_t t = 0; t < k; t++)
+                    xi[t] = (float)((int)(t % 50) - 25) + 0.5f;
+                xi[k - 1] = -127.0f;
+            }
+        }
+        int8_t *q0, *qm;
+        float *s0, *sm;
+        run_quantize(0, n, k, x, ldx, ldq, 0, &q0, &s0);
+        /* independent expectations for the zero row and the tie row */
+        for (size_t t = 0; t < k; t++) {
+            cr_assert_eq(q0[1 * ldq + t], 0);
+            if (t + 1 < k) {
+                int v = (int)(t % 50) - 25;      /* x = v + 0.5 */
+                int even = v % 2 == 0 ? v : v + 1; /* the even neighbour of v + 0.5 */
+                cr_assert_eq(q0[2 * ldq + t], even, "tie k=%zu t=%zu: %d", k, t,
+                             q0[2 * ldq + t]);
+            }
+        }
+        if (k > 0) {
+            cr_assert_eq(s0[1], 0.0f);
+            cr_assert_eq(s0[2], 1.0f);
+        }
+        for (int mi = 0; mi < nm; mi++) {
+            run_quantize(masks[mi], n, k, x, ldx, ldq, (size_t)mi * 7 + 3, &qm, &sm);
+            for (size_t i = 0; i < n; i++)
+                cr_assert(!memcmp(q0 + i * ldq, qm + i * ldq, TTR_S8_KPAD(k)),
+                          "quantize %s k=%zu row %zu: q differs", names[mi], k, i);
+            cr_assert(!memcmp(s0, sm, n * sizeof(float)), "quantize %s k=%zu: scale differs",
+                      names[mi], k);
+            tu_free(qm);
+            tu_free(sm);
+        }
+        tu_free(q0);
+        tu_free(s0);
+        tu_free(x);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * pack
+ * ------------------------------------------------------------------------- */
+
+Test(gemm_s8, pack_layout_and_range)
+{
+    tu_rng rng = tu_rng_seed(12);
+    static const size_t ms[] = {1, 3, 15, 16, 17, 33};
+    static const size_t ks[] = {0, 1, 3, 4, 5, 17, 46};
+    for (size_t mi = 0; mi < COUNT(ms); mi++)
+        for (size_t ki = 0; ki < COUNT(ks); ki++) {
+            size_t m = ms[mi], k = ks[ki], ldw = k + 2, kpad = TTR_S8_KPAD(k);
+            size_t mpad = (m + 15) / 16 * 16, bytes = ttr_gemm_s8_packed_size(m, k);
+            cr_assert_eq(bytes, mpad * kpad);
+            int8_t *w = tu_alloc(m * ldw + 1, 1);
+            for (size_t i = 0; i < m * ldw; i++)
+                w[i] = rand_s8(&rng, -127, 127);
+            int8_t *pk = tu_alloc(bytes + 1, 3);
+            cr_assert_eq(ttr_gemm_s8_pack(m, k, w, ldw, pk), TTR_OK);
+            cr_assert(tu_guard_ok(pk));
+            cr_assert(tu_untouched_2d(pk, 1, bytes + 1, bytes, 1, 1)); /* nothing past the end */
+            for (size_t j = 0; j < mpad; j++)
+                for (size_t t = 0; t < kpad; t++) {
+                    /* panel of 16 outputs, block of 4 inputs = 64 bytes, r * 4 + t % 4 */
+                    size_t off = (j / 16) * 16 * kpad + (t / 4) * 64 + (j % 16) * 4 + t % 4;
+                    int8_t want = j < m && t < k ? w[j * ldw + t] : 0;
+                    cr_assert_eq(pk[off], want, "pack m=%zu k=%zu j=%zu t=%zu", m, k, j, t);
+                }
+            if (m * k > 0) { /* one -128 anywhere is rejected */
+                w[(m - 1) * ldw + (k - 1) / 2] = -128;
+                cr_assert_eq(ttr_gemm_s8_pack(m, k, w, ldw, pk), TTR_ERR_RANGE);
+                w[0] = -128;
+                cr_assert_eq(ttr_gemm_s8_pack(m, k, w, ldw, pk), TTR_ERR_RANGE);
+                /* ... but -128 in the row gap beyond k is not a weight */
+                w[0] = 1;
+                w[(m - 1) * ldw + (k - 1) / 2] = 2;
+                w[k] = -128;
+                cr_assert_eq(ttr_gemm_s8_pack(m, k, w, ldw, pk), TTR_OK);
+            }
+            tu_free(pk);
+            tu_free(w);
+        }
+}
+
+/* ---------------------------------------------------------------------------
+ * gemm
+ * ------------------------------------------------------------------------- */
+
+typedef struct s8_case {
+    size_t n, m, k, ldq, ldy;
+    int8_t *w, *packed, *q;
+    float *xs, *ws, *b; /* b may be NULL */
+    int relu;
+} s8_case;
+
+/* Random case; extremes: 0 random, 1 saturated (weights +-127, activations
+ * -128 / 127). */
+static void make_case(s8_case *c, tu_rng *r, size_t n, size_t m, size_t k, int extremes,
+                      int with_b, int relu, size_t mis)
+{
+    size_t kpad = TTR_S8_KPAD(k);
+    c->n = n;
+    c->m = m;
+    c->k = k;
+    c->ldq = kpad + (mis % 3) * 4 + (mis % 2); /* >= KPAD, sometimes not a multiple of 4 */
+    c->ldy = m + (mis % 4);
+    c->relu = relu;
+    c->w = tu_alloc(m * k + 1, mis);
+    for (size_t i = 0; i < m * k; i++)
+        c->w[i] = extremes ? (tu_u32(r) % 4 ? -127 : 127) : rand_s8(r, -127, 127);
+    c->packed = tu_alloc(ttr_gemm_s8_packed_size(m, k) + 1, mis + 1);
+    cr_assert_eq(ttr_gemm_s8_pack(m, k, c->w, k, c->packed), TTR_OK);
+    c->q = tu_alloc(n * c->ldq + 1, mis + 2);
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < c->ldq; t++) {
+            int8_t v = extremes ? (tu_u32(r) % 4 ? -128 : 127) : rand_s8(r, -128, 127);
+            /* padding k..KPAD is zero (contract); beyond KPAD: garbage never read */
+            c->q[i * c->ldq + t] = t < k ? v : t < kpad ? 0 : (int8_t)0x5a;
+        }
+    c->xs = tu_alloc(n * sizeof(float) + 1, 4 * ((mis + 3) % 16));
+    c->ws = tu_alloc(m * sizeof(float) + 1, 4 * ((mis + 5) % 16));
+    tu_fill_uniform(r, c->xs, n, 1e-4f, 0.05f);
+    tu_fill_uniform(r, c->ws, m, 1e-4f, 0.05f);
+    if (n > 0)
+        c->xs[0] = 0.0f; /* an all-zero input row */
+    c->b = NULL;
+    if (with_b) {
+        c->b = tu_alloc(m * sizeof(float) + 1, 4 * ((mis + 7) % 16));
+        tu_fill_uniform(r, c->b, m, -3.0f, 3.0f);
+    }
+}
+
+static void free_case(s8_case *c)
+{
+    tu_free(c->w);
+    tu_free(c->packed);
+    tu_free(c->q);
+    tu_free(c->xs);
+    tu_free(c->ws);
+    tu_free(c->b);
+}
+
+/* Run ttr_gemm_s8 (or ttr_gemv_s8 when n == 1 and gemv) under `mask` into a
+ * fresh guarded y; checks that only y's n x m block was written. */
+static float *run_gemm(const s8_case *c, unsigned mask, size_t mis, int gemv)
+{
+    size_t ldy = gemv ? c->m : c->ldy;
+    size_t total = c->n * ldy + 3;
+    float *y = tu_alloc(total * sizeof(float), 4 * (mis % 16));
+    ttr_set_cpu_mask(mask);
+    if (gemv)
+        ttr_gemv_s8(c->m, c->k, c->packed, c->q, c->xs[0], c->ws, c->b, y, c->relu);
+    else
+        ttr_gemm_s8(c->n, c->m, c->k, c->packed, c->q, c->ldq, c->xs, c->ws, c->b, y, ldy,
+                    c->relu);
+    cr_assert(tu_guard_ok(y), "gemm_s8 n=%zu m=%zu k=%zu mask=%#x: guard", c->n, c->m, c->k,
+              mask);
+    cr_assert(tu_untouched_2d(y, sizeof(float), total, c->n, c->m, ldy),
+              "gemm_s8 n=%zu m=%zu k=%zu mask=%#x: wrote outside y", c->n, c->m, c->k, mask);
+    return y;
+}
+
+/* y under every mask == y under mask 0, byte for byte. */
+static void check_paths(const s8_case *c, const unsigned *masks, const char **names, int nm,
+                        int gemv)
+{
+    size_t ldy = gemv ? c->m : c->ldy;
+    float *ref = run_gemm(c, 0, 0, gemv);
+    for (int mi = 1; mi < nm; mi++) {
+        float *y = run_gemm(c, masks[mi], (size_t)mi * 4 + 1, gemv);
+        for (size_t i = 0; i < c->n; i++)
+            cr_assert(!memcmp(y + i * ldy, ref + i * ldy, c->m * sizeof(float)),
+                      "gemm_s8 %s n=%zu m=%zu k=%zu relu=%d b=%d: row %zu differs", names[mi],
+                      c->n, c->m, c->k, c->relu, c->b != NULL, i);
+        tu_free(y);
+    }
+    tu_free(ref);
+}
+
+Test(gemm_s8, gemm_bit_exact_all_shapes)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(13);
+    size_t rot = 0;
+    for (size_t mi = 0; mi < COUNT(k_sizes); mi++)
+        for (size_t ki = 0; ki < COUNT(k_sizes); ki++) {
+            size_t m = k_sizes[mi], k = k_sizes[ki];
+            if (m == 0)
+                continue; /* covered below */
+            /* rotate through the batch sizes, smaller batches for the big shapes */
+            size_t n = n_sizes[rot++ % COUNT(n_sizes)];
+            while (n > 1 && n * m * k > 400000)
+                n /= 2;
+            s8_case c;
+            make_case(&c, &rng, n, m, k, 0, rot % 3 != 0, (int)(rot % 2), rot % 64);
+            check_paths(&c, masks, names, nm, 0);
+            free_case(&c);
+        }
+    /* every batch size on a few shapes (full register tiles and remainders) */
+    static const size_t shapes[][2] = {{17, 33}, {46, 64}, {64, 46}, {1, 1}, {16, 4}};
+    for (size_t s = 0; s < COUNT(shapes); s++)
+        for (size_t ni = 0; ni < COUNT(n_sizes); ni++) {
+            s8_case c;
+            make_case(&c, &rng, n_sizes[ni], shapes[s][0], shapes[s][1], 0, (int)(ni % 2),
+                      (int)(s % 2), ni + s);
+            check_paths(&c, masks, names, nm, 0);
+            free_case(&c);
+        }
+    /* sizes 0: nothing is written */
+    for (int mi = 0; mi < nm; mi++) {
+        float *y = tu_alloc(64, 0);
+        int8_t pk[64] = {0}, q[64] = {0};
+        float xs[4] = {1, 1, 1, 1}, ws[4] = {1, 1, 1, 1};
+        ttr_set_cpu_mask(masks[mi]);
+        ttr_gemm_s8(0, 3, 4, pk, q, 4, xs, ws, NULL, y, 3, 0);
+        ttr_gemm_s8(3, 0, 4, pk, q, 4, xs, ws, NULL, y, 3, 0);
+        cr_assert(tu_guard_ok(y) && tu_untouched_2d(y, 1, 64, 0, 0, 1), "%s: size 0 wrote",
+                  names[mi]);
+        tu_free(y);
+    }
+}
+
+Test(gemm_s8, gemv_and_extremes)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(14);
+    /* ttr_gemv_s8, both relu settings, with and without bias */
+    static const size_t gv[][2] = {{1, 1}, {7, 5}, {16, 16}, {33, 46}, {64, 46}, {256, 256},
+                                   {100, 700}};
+    for (size_t s = 0; s < COUNT(gv); s++)
+        for (int v = 0; v < 4; v++) {
+            s8_case c;
+            make_case(&c, &rng, 1, gv[s][0], gv[s][1], 0, v & 1, v >> 1, s + (size_t)v);
+            c.xs[0] = 0.01f;
+            check_paths(&c, masks, names, nm, 1);
+            free_case(&c);
+        }
+    /* saturated operands, long k (int32 accumulation) */
+    /* (the AVX2 path precomputes |q| for 4 rows up to k = 1024, 1 row up to 4096) */
+    static const size_t ex[][3] = {{5, 17, 4096}, {3, 16, 4093}, {9, 33, 64}, {4, 3, 255},
+                                   {4, 20, 1024}, {4, 20, 1028}, {5, 17, 1500}, {1, 18, 4100}};
+    for (size_t s = 0; s < COUNT(ex); s++)
+        for (int v = 0; v < 2; v++) {
+            s8_case c;
+            make_case(&c, &rng, ex[s][0], ex[s][1], ex[s][2], 1, v, v, s * 2 + (size_t)v);
+            check_paths(&c, masks, names, nm, 0);
+            free_case(&c);
+        }
+    /* the worst case of the int16 pair sums: w = -127, q = -128 everywhere
+     * (each maddubs lane would be 2 * 128 * 127 = 32512) and w = 127, q = -128 */
+    for (int sign = 0; sign < 2; sign++) {
+        s8_case c;
+        make_case(&c, &rng, 5, 16, 4096, 1, 1, 0, 9);
+        for (size_t i = 0; i < 16 * 4096; i++)
+            c.w[i] = sign ? 127 : -127;
+        cr_assert_eq(ttr_gemm_s8_pack(16, 4096, c.w, 4096, c.packed), TTR_OK);
+        for (size_t i = 0; i < 5; i++)
+            for (size_t t = 0; t < 4096; t++)
+                c.q[i * c.ldq + t] = -128;
+        for (size_t i = 0; i < 5; i++)
+            c.xs[i] = 1.0f;
+        for (size_t j = 0; j < 16; j++)
+            c.ws[j] = 1.0f;
+        for (int mi = 0; mi < nm; mi++) {
+            float *y = run_gemm(&c, masks[mi], 5, 0);
+            float want = (sign ? -1.0f : 1.0f) * 4096.0f * 128.0f * 127.0f; /* exact in f32 */
+            for (size_t i = 0; i < 5; i++)
+                for (size_t j = 0; j < 16; j++)
+                    cr_assert_eq(y[i * c.ldy + j], want + c.b[j], "%s sat: y[%zu][%zu] = %.9g",
+                                 names[mi], i, j, (double)y[i * c.ldy + j]);
+            tu_free(y);
+        }
+        free_case(&c);
+    }
+}
+
+/* The scalar reference against an independent int64 computation on the
+ * unpacked weights, with the epilogue spelled out here. */
+Test(gemm_s8, reference_vs_int64)
+{
+    tu_rng rng = tu_rng_seed(15);
+    static const size_t sh[][3] = {{3, 1, 1}, {4, 17, 5}, {2, 33, 46}, {5, 16, 256},
+                                   {2, 3, 4096}, {1, 64, 700}};
+    for (size_t s = 0; s < COUNT(sh); s++)
+        for (int v = 0; v < 4; v++) {
+            s8_case c;
+            make_case(&c, &rng, sh[s][0], sh[s][1], sh[s][2], v >= 2, v & 1, v & 1, s);
+            float *y = run_gemm(&c, 0, 0, 0);
+            for (size_t i = 0; i < c.n; i++)
+                for (size_t j = 0; j < c.m; j++) {
+                    int64_t acc = 0;
+                    for (size_t t = 0; t < c.k; t++)
+                        acc += (int64_t)c.w[j * c.k + t] * (int64_t)c.q[i * c.ldq + t];
+                    cr_assert(acc < INT32_MAX && acc > INT32_MIN);
+                    volatile float sc = c.xs[i] * c.ws[j];
+                    volatile float want = (float)acc * sc;
+                    want = want + (c.b ? c.b[j] : 0.0f);
+                    if (c.relu && !(want > 0.0f))
+                        want = 0.0f;
+                    float got = y[i * c.ldy + j], wnt = want;
+                    cr_assert(!memcmp(&got, &wnt, sizeof got),
+                              "ref n=%zu m=%zu k=%zu [%zu][%zu]: %.9g vs %.9g", c.n, c.m, c.k, i,
+                              j, (double)got, (double)want);
+                }
+            tu_free(y);
+            free_case(&c);
+        }
+}
