@@ -1,7 +1,208 @@
-/* PLACEHOLDER: dot-product int8 kernel not written yet. */
+/* int8 dense layer with the Armv8.2 dot-product instructions (aarch64 only;
+ * this file alone is built with -march=armv8.2-a+dotprod and is installed
+ * only when AT_HWCAP has ASIMDDP). Quantization stays the NEON one.
+ *
+ * The packed layout was chosen for SDOT: one 16-byte load from a panel is
+ * 4 outputs x 4 inputs (output r's weights at 4r), exactly the four int32
+ * lanes x four int8 products of SDOT. vdotq_laneq_s32(acc, w, x, l) takes
+ * the 4 activations of block l of a 16-byte activation load, so 16 inputs
+ * of one item cost one load. Products go straight into int32 lanes (no int16
+ * stage, no overflow concern: 4 products per lane per instruction, and with
+ * k <= 2^16 a lane stays below 2^16 * 127 * 128 < 2^30).
+ *
+ * Tile: 4 items x 16 outputs = 16 accumulators + 4 activation vectors + 4
+ * weight vectors (24 of the 32 registers); each weight vector is used by 4
+ * SDOTs (one per item). The epilogue is the reference's, unfused:
+ * y = relu?((float)acc * (xscale * wscale) + b); aarch64 NEON is IEEE (FPCR,
+ * no flush on Linux), so it is bit-exact as is. */
+#include <arm_neon.h>
+#include <string.h>
+
 #include "arm_kernels.h"
+
+#if !defined(__aarch64__) || !defined(__ARM_FEATURE_DOTPROD)
+#error "gemm_s8_neondot.c is for aarch64 with -march=armv8.2-a+dotprod"
+#endif
+
+typedef struct dot_panel {
+    float ws[TTR_S8_PANEL];
+    float bs[TTR_S8_PANEL]; /* +0.0f where b is NULL and beyond mc */
+    size_t mc;
+    int relu;
+} dot_panel;
+
+static void dot_panel_init(dot_panel *pp, size_t mc, const float *wscale, const float *b, int relu)
+{
+    memset(pp, 0, sizeof *pp);
+    memcpy(pp->ws, wscale, mc * sizeof(float));
+    if (b)
+        memcpy(pp->bs, b, mc * sizeof(float));
+    pp->mc = mc;
+    pp->relu = relu;
+}
+
+static inline float32x4_t dot_epi4(int32x4_t acc, float32x4_t vxs, const float *ws,
+                                   const float *bs, int relu)
+{
+    float32x4_t s = vmulq_f32(vxs, vld1q_f32(ws));
+    float32x4_t v = vmulq_f32(vcvtq_f32_s32(acc), s);
+    v = vaddq_f32(v, vld1q_f32(bs));
+    if (relu) /* v > 0 ? v : +0.0f (NaN -> 0 too, like the reference) */
+        v = vreinterpretq_f32_u32(
+            vandq_u32(vreinterpretq_u32_f32(v), vcgtq_f32(v, vdupq_n_f32(0.0f))));
+    return v;
+}
+
+static inline void dot_finish(int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3, float xs,
+                              const dot_panel *pp, float *y)
+{
+    float32x4_t vxs = vdupq_n_f32(xs);
+    float32x4_t v0 = dot_epi4(a0, vxs, pp->ws, pp->bs, pp->relu);
+    float32x4_t v1 = dot_epi4(a1, vxs, pp->ws + 4, pp->bs + 4, pp->relu);
+    float32x4_t v2 = dot_epi4(a2, vxs, pp->ws + 8, pp->bs + 8, pp->relu);
+    float32x4_t v3 = dot_epi4(a3, vxs, pp->ws + 12, pp->bs + 12, pp->relu);
+    if (pp->mc == TTR_S8_PANEL) {
+        vst1q_f32(y, v0);
+        vst1q_f32(y + 4, v1);
+        vst1q_f32(y + 8, v2);
+        vst1q_f32(y + 12, v3);
+    } else {
+        float tmp[TTR_S8_PANEL];
+        vst1q_f32(tmp, v0);
+        vst1q_f32(tmp + 4, v1);
+        vst1q_f32(tmp + 8, v2);
+        vst1q_f32(tmp + 12, v3);
+        memcpy(y, tmp, pp->mc * sizeof(float)); /* never past the m-th output */
+    }
+}
+
+/* One block's 4 activations broadcast to the 4 words (for the last blocks,
+ * where a 16-byte load could pass the end of the row). */
+static inline int8x16_t dot_load_x1(const int8_t *x)
+{
+    uint32_t u;
+    memcpy(&u, x, sizeof u);
+    return vreinterpretq_s8_u32(vdupq_n_u32(u));
+}
+
+/* Block l of a 16-input step for one item: 4 SDOTs over the 16 outputs. */
+#define DOT_LANE(A, w0, w1, w2, w3, xv, l)              \
+    do {                                                \
+        A##0 = vdotq_laneq_s32(A##0, (w0), (xv), (l));  \
+        A##1 = vdotq_laneq_s32(A##1, (w1), (xv), (l));  \
+        A##2 = vdotq_laneq_s32(A##2, (w2), (xv), (l));  \
+        A##3 = vdotq_laneq_s32(A##3, (w3), (xv), (l));  \
+    } while (0)
+#define DOT_BCAST(A, w0, w1, w2, w3, xv)                \
+    do {                                                \
+        A##0 = vdotq_s32(A##0, (w0), (xv));             \
+        A##1 = vdotq_s32(A##1, (w1), (xv));             \
+        A##2 = vdotq_s32(A##2, (w2), (xv));             \
+        A##3 = vdotq_s32(A##3, (w3), (xv));             \
+    } while (0)
+
+/* 4 items (x[0..3]) x one panel. */
+#define DOT_STEP4(l)                                                    \
+    do {                                                                \
+        int8x16_t w0 = vld1q_s8(w + 64 * (l)), w1 = vld1q_s8(w + 64 * (l) + 16); \
+        int8x16_t w2 = vld1q_s8(w + 64 * (l) + 32), w3 = vld1q_s8(w + 64 * (l) + 48); \
+        DOT_LANE(a, w0, w1, w2, w3, v0, l);                             \
+        DOT_LANE(c, w0, w1, w2, w3, v1, l);                             \
+        DOT_LANE(d, w0, w1, w2, w3, v2, l);                             \
+        DOT_LANE(e, w0, w1, w2, w3, v3, l);                             \
+    } while (0)
+
+static inline void dot_tile4(const int8_t *w, size_t nb, const int8_t *const x[4], float xs0,
+                             float xs1, float xs2, float xs3, const dot_panel *pp, float *y0,
+                             float *y1, float *y2, float *y3)
+{
+    const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    int32x4_t c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+    int32x4_t d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+    int32x4_t e0 = a0, e1 = a0, e2 = a0, e3 = a0;
+    size_t bk = 0;
+    for (; bk + 4 <= nb; bk += 4, w += 256) {
+        int8x16_t v0 = vld1q_s8(x0 + 4 * bk), v1 = vld1q_s8(x1 + 4 * bk);
+        int8x16_t v2 = vld1q_s8(x2 + 4 * bk), v3 = vld1q_s8(x3 + 4 * bk);
+        DOT_STEP4(0);
+        DOT_STEP4(1);
+        DOT_STEP4(2);
+        DOT_STEP4(3);
+    }
+    for (; bk < nb; bk++, w += 64) {
+        int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
+        int8x16_t w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
+        int8x16_t v0 = dot_load_x1(x0 + 4 * bk), v1 = dot_load_x1(x1 + 4 * bk);
+        int8x16_t v2 = dot_load_x1(x2 + 4 * bk), v3 = dot_load_x1(x3 + 4 * bk);
+        DOT_BCAST(a, w0, w1, w2, w3, v0);
+        DOT_BCAST(c, w0, w1, w2, w3, v1);
+        DOT_BCAST(d, w0, w1, w2, w3, v2);
+        DOT_BCAST(e, w0, w1, w2, w3, v3);
+    }
+    dot_finish(a0, a1, a2, a3, xs0, pp, y0);
+    dot_finish(c0, c1, c2, c3, xs1, pp, y1);
+    dot_finish(d0, d1, d2, d3, xs2, pp, y2);
+    dot_finish(e0, e1, e2, e3, xs3, pp, y3);
+}
+
+/* 1 item x one panel (the GEMV case, latency-bound): two accumulator sets,
+ * even and odd blocks, so 8 SDOT chains are in flight. */
+static inline void dot_tile1(const int8_t *w, size_t nb, const int8_t *x, float xs,
+                             const dot_panel *pp, float *y)
+{
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    int32x4_t c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+    size_t bk = 0;
+    for (; bk + 4 <= nb; bk += 4, w += 256) {
+        int8x16_t v = vld1q_s8(x + 4 * bk);
+        int8x16_t w0, w1, w2, w3;
+        w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
+        DOT_LANE(a, w0, w1, w2, w3, v, 0);
+        w0 = vld1q_s8(w + 64), w1 = vld1q_s8(w + 80), w2 = vld1q_s8(w + 96), w3 = vld1q_s8(w + 112);
+        DOT_LANE(c, w0, w1, w2, w3, v, 1);
+        w0 = vld1q_s8(w + 128), w1 = vld1q_s8(w + 144), w2 = vld1q_s8(w + 160), w3 = vld1q_s8(w + 176);
+        DOT_LANE(a, w0, w1, w2, w3, v, 2);
+        w0 = vld1q_s8(w + 192), w1 = vld1q_s8(w + 208), w2 = vld1q_s8(w + 224), w3 = vld1q_s8(w + 240);
+        DOT_LANE(c, w0, w1, w2, w3, v, 3);
+    }
+    for (; bk < nb; bk++, w += 64) {
+        int8x16_t v = dot_load_x1(x + 4 * bk);
+        DOT_BCAST(a, vld1q_s8(w), vld1q_s8(w + 16), vld1q_s8(w + 32), vld1q_s8(w + 48), v);
+    }
+    dot_finish(vaddq_s32(a0, c0), vaddq_s32(a1, c1), vaddq_s32(a2, c2), vaddq_s32(a3, c3), xs, pp,
+               y);
+}
+
+static void gemm_s8_neondot(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                            size_t ldq, const float *xscale, const float *wscale, const float *b,
+                            float *y, size_t ldy, int relu)
+{
+    size_t kpad = TTR_S8_KPAD(k), nb = kpad / 4;
+    if (n == 0)
+        return;
+    /* Panel outside, items inside: the panel's 16 * kpad weight bytes stay
+     * in L1 while the items stream past them. */
+    for (size_t j0 = 0; j0 < m; j0 += TTR_S8_PANEL) {
+        const int8_t *w = packed + j0 * kpad;
+        size_t mc = m - j0 < TTR_S8_PANEL ? m - j0 : TTR_S8_PANEL;
+        dot_panel pp;
+        dot_panel_init(&pp, mc, wscale + j0, b ? b + j0 : NULL, relu);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            const int8_t *const x[4] = {q + i * ldq, q + (i + 1) * ldq, q + (i + 2) * ldq,
+                                        q + (i + 3) * ldq};
+            dot_tile4(w, nb, x, xscale[i], xscale[i + 1], xscale[i + 2], xscale[i + 3], &pp,
+                      y + i * ldy + j0, y + (i + 1) * ldy + j0, y + (i + 2) * ldy + j0,
+                      y + (i + 3) * ldy + j0);
+        }
+        for (; i < n; i++)
+            dot_tile1(w, nb, q + i * ldq, xscale[i], &pp, y + i * ldy + j0);
+    }
+}
 
 void ttr__init_gemm_s8_neondot(ttr__kernels *t)
 {
-    (void)t;
+    t->gemm_s8 = gemm_s8_neondot;
+    t->isa[TTR_K_GEMM_S8] = "neondot";
 }
