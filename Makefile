@@ -102,7 +102,7 @@ LIB_SO_NAME := $(BUILD)/libttrank.so.$(SOVERSION)
 TOOL := $(BUILD)/ttrank
 TEST_BIN := $(BUILD)/ttrank-tests
 
-HEADERS := $(wildcard include/*.h src/*.h src/*/*.h arch/*/*.h)
+HEADERS := $(wildcard include/*.h src/*.h src/*/*.h arch/*/*.h) $(wildcard bench/*.h)
 
 # ---- flag stamps: rebuild when a configuration's flags change --------------
 FLAGS_LIB_TEXT := $(CC) | $(CFLAGS_BASE) | $(FLAGS_avx2) | $(FLAGS_neon) | $(FLAGS_neonfma) | $(FLAGS_neondot)

@@ -1,10 +1,113 @@
-/* PLACEHOLDER main: replaced by the command-line tool. */
+/* ttrank — command-line tool: a small dispatcher over the commands.
+ *
+ *   ttrank COMMAND [OPTIONS]     run a command (`ttrank COMMAND --help` for its options)
+ *   ttrank --help | help [CMD]   list the commands (or CMD's help)
+ *   ttrank --version             version, compiler and the CPU's kernel path
+ *
+ * Each command is `int fn(int argc, char **argv)` with argv[0] the command
+ * name; its return value is the exit status (0 ok, 1 failure, 2 usage). To add
+ * a command, add a row to g_commands. */
 #include <stdio.h>
+#include <string.h>
 
+#include "../../bench/bench.h"
 #include "ttr_kernels.h"
+#include "ttrank.h"
 
-int main(void)
+#ifndef TTR_VERSION_STRING /* from ttrank.h */
+#define TTR_VERSION_STRING "unknown"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command g_commands[] = {
+    {"bench", ttr_bench_main, "time the numeric kernels on this CPU (--json for scripts)"},
+};
+#define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
+
+static void usage(FILE *f)
 {
-    printf("ttrank: path %s\n", ttr_cpu_path_name(ttr_cpu_flags()));
-    return 0;
+    fprintf(f, "Usage: ttrank COMMAND [OPTIONS]\n"
+               "       ttrank --help | --version\n"
+               "\n"
+               "Train and serve two-tower position-debiased ranking models on the device.\n"
+               "\n"
+               "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", g_commands[i].name, g_commands[i].summary);
+    fprintf(f, "\n"
+               "Run 'ttrank COMMAND --help' for the options of a command.\n"
+               "Environment: TTR_CPU_MASK=scalar|avx2|neon|neonfma|neondot limits the kernel\n"
+               "paths (see ttr_kernels.h).\n");
+}
+
+static void version(void)
+{
+#if defined(__clang__)
+    const char *cc = "clang " __clang_version__;
+#elif defined(__GNUC__)
+    const char *cc = "gcc " __VERSION__;
+#else
+    const char *cc = "unknown compiler";
+#endif
+    printf("ttrank %s (%s; kernel path: %s)\n", TTR_VERSION_STRING, cc,
+           ttr_cpu_path_name(ttr_cpu_flags()));
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(name, g_commands[i].name))
+            return &g_commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    fprintf(stderr, "ttrank: unknown command '%s' (try 'ttrank --help')\n", name);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        version();
+        return 0;
+    }
+    if (!strcmp(cmd, "help")) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        const command *c = find_command(argv[2]);
+        if (!c)
+            return unknown_command(argv[2]);
+        char help[] = "--help";
+        char *args[3];
+        args[0] = argv[2];
+        args[1] = help;
+        args[2] = NULL;
+        return c->run(2, args);
+    }
+    if (cmd[0] == '-') {
+        fprintf(stderr, "ttrank: unknown option '%s' (try 'ttrank --help')\n", cmd);
+        return 2;
+    }
+    const command *c = find_command(cmd);
+    if (!c)
+        return unknown_command(cmd);
+    return c->run(argc - 1, argv + 1);
 }
