@@ -218,6 +218,19 @@ static void run_dot(bctx *c)
     g_sink += ttr_dot_f32(c->s.k, c->x, c->y);
 }
 
+/* Optimizer steps over k parameters: w = y, g = x, first moment / velocity
+ * = dx, second moment = dy. Repeated steps keep every value bounded. */
+static void run_adam(bctx *c)
+{
+    ttr_adam_step st;
+    ttr_adam_step_init(&st, 1e-3f, 0.9f, 0.999f, 1e-8f, 10);
+    ttr_adam_f32(c->s.k, c->y, c->x, c->dx, c->dy, 1.0f, &st);
+}
+static void run_momentum(bctx *c)
+{
+    ttr_momentum_f32(c->s.k, c->y, c->x, c->dx, 1.0f, 1e-3f, 0.9f);
+}
+
 static const bkernel g_kernels[] = {
     {"gemv_f32", TTR_K_GEMM_F32, -1, F_GEMV, run_gemv_f32},
     {"gemm_f32", TTR_K_GEMM_F32, -1, F_GEMM, run_gemm_f32},
@@ -238,6 +251,8 @@ static const bkernel g_kernels[] = {
     {"axpy", TTR_K_AXPY, -1, F_VEC, run_axpy},
     {"scale", TTR_K_SCALE, -1, F_VEC, run_scale},
     {"dot", TTR_K_DOT, -1, F_VEC, run_dot},
+    {"adam", TTR_K_ADAM, -1, F_VEC, run_adam},
+    {"momentum", TTR_K_MOMENTUM, -1, F_VEC, run_momentum},
 };
 #define B_NKERNELS (sizeof g_kernels / sizeof g_kernels[0])
 
@@ -428,7 +443,9 @@ static int ctx_setup(bctx *c, enum bfam fam, const bshape *s)
             break;
         fill_uniform(c->x, k, -8.0f, 8.0f);
         fill_uniform(c->y, k, -1.0f, 1.0f);
-        fill_uniform(c->dy, k, -1.0f, 1.0f);
+        /* dy doubles as Adam's second moment: keep it non-negative */
+        fill_uniform(c->dy, k, 0.0f, 1.0f);
+        fill_uniform(c->dx, k, -0.1f, 0.1f);
         break;
     }
     if (!ok) {
@@ -514,6 +531,10 @@ static void metrics(const bkernel *kd, const bshape *s, double *flops, double *b
         } else if (!strcmp(nm, "dot")) {
             *flops = 2.0 * k;
             *bytes = 8.0 * k;
+        } else if (!strcmp(nm, "adam")) {
+            *bytes = 28.0 * k; /* read w g m v, write w m v */
+        } else if (!strcmp(nm, "momentum")) {
+            *bytes = 20.0 * k; /* read w g vel, write w vel */
         } else if (!strcmp(nm, "scale")) {
             *flops = k;
             *bytes = 8.0 * k;
@@ -1065,6 +1086,7 @@ static void usage(FILE *f)
         "                   8, 16, 32)\n"
         "  vexp, vsigmoid, vsoftplus   element-wise on n floats in [-8, 8]\n"
         "  relu_bwd, axpy, scale, dot  the other vector helpers (n = 64..4096, m = 1)\n"
+        "  adam, momentum        optimizer steps over n parameters\n"
         "\n"
         "Timing: one warm-up call, then the calls per sample R are calibrated (unless\n"
         "--reps) so that a sample lasts >= --min-time; each sample times R back-to-back\n"

@@ -92,6 +92,8 @@ typedef enum ttr_kernel_id {
     TTR_K_AXPY,             /* ttr_axpy_f32 */
     TTR_K_SCALE,            /* ttr_scale_f32 */
     TTR_K_DOT,              /* ttr_dot_f32 */
+    TTR_K_ADAM,             /* ttr_adam_f32 */
+    TTR_K_MOMENTUM,         /* ttr_momentum_f32 */
     TTR_K_COUNT
 } ttr_kernel_id;
 
@@ -277,6 +279,42 @@ TTR_API void ttr_scale_f32(size_t n, float a, float *x);
 
 /* Returns sum_i x[i] * y[i]. Tolerance: 1e-5 * sum_i |x[i] y[i]| + 1e-30. */
 TTR_API float ttr_dot_f32(size_t n, const float *x, const float *y);
+
+/* ------------------------------------------------------------------------
+ * Optimizer updates (in place over n parameters; w, g, m, v distinct)
+ *
+ * Optimizer state decays geometrically and would otherwise spend its life as
+ * denormals, which are slow on x86 and flushed by armv7 NEON: new state
+ * values with magnitude below TTR_OPT_FLUSH are stored as 0 on every path.
+ * ------------------------------------------------------------------------ */
+#define TTR_OPT_FLUSH 1e-30f
+
+/* Constants of one Adam step t >= 1, with bias corrections folded in (the
+ * usual efficient form, algebraically equal to lr m^ / (sqrt(v^) + eps)):
+ *   lr_t  = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+ *   eps_t = eps * sqrt(1 - beta2^t)
+ * ttr_adam_step_init() fills it. */
+typedef struct ttr_adam_step {
+    float beta1, beta2, lr_t, eps_t;
+} ttr_adam_step;
+
+/* The constants of step t (>= 1) for lr > 0, beta1, beta2 in [0, 1), eps > 0. */
+TTR_API void ttr_adam_step_init(ttr_adam_step *s, float lr, float beta1, float beta2, float eps,
+                                uint64_t t);
+
+/* Adam, with the gradient scaled first (global-norm clipping):
+ *   gs = g[i] * gscale
+ *   m[i] = beta1 m[i] + (1 - beta1) gs;   v[i] = beta2 v[i] + (1 - beta2) gs^2
+ *   w[i] -= lr_t * m[i] / (sqrt(v[i]) + eps_t)
+ * Tolerance vs scalar: m, v within 2e-7 relative; the step lr_t m / (...)
+ * within 1e-6 relative (reciprocal estimates on armv7; exact elsewhere). */
+TTR_API void ttr_adam_f32(size_t n, float *w, const float *g, float *m, float *v, float gscale,
+                          const ttr_adam_step *s);
+
+/* SGD with momentum: vel[i] = momentum vel[i] + g[i] gscale; w[i] -= lr vel[i].
+ * Tolerance vs scalar: 2e-7 relative to |momentum vel| + |g gscale|, and to |w| + |lr vel|. */
+TTR_API void ttr_momentum_f32(size_t n, float *w, const float *g, float *vel, float gscale,
+                              float lr, float momentum);
 
 #ifdef __cplusplus
 }

@@ -132,7 +132,8 @@ TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
 /* Per-feature affine normalisation applied to every feature vector before
  * the towers: x'[t] = (x[t] - mean[t]) * scale[t]. Both arrays have
  * n_features finite entries (scale may be 0 to ignore a feature). Defaults:
- * mean 0, scale 1. TTR_ERR_NONFINITE on NaN/Inf. */
+ * mean 0, scale 1. TTR_ERR_NONFINITE on NaN/Inf; TTR_ERR_UNSUPPORTED on a
+ * serving copy, whose normalisation is folded into its first layer. */
 TTR_API int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale);
 TTR_API void ttr_get_normalization(const ttr_model *m, float *mean, float *scale);
 
@@ -201,8 +202,11 @@ TTR_API int ttr_dot_reference(const ttr_model *m, float *b_ref, uint32_t context
 
 /* Train-mode model -> serving copy: builds a TTR_MODE_SERVE_F32 model in
  * `arena` (ttr_arena_bytes(cfg, TTR_MODE_SERVE_F32) bytes) holding the
- * relevance tower, the normalisation and, for dot, the current b_ref. The
- * training model is not changed. Errors as ttr_model_init. */
+ * relevance tower and, for dot, the current b_ref. The normalisation is
+ * folded into the first layer (W' = W diag(scale), b' = b - W' mean), so the
+ * copy reads features in place; its scores equal the training model's
+ * within float rounding. The training model is not changed. Errors as
+ * ttr_model_init. */
 TTR_API int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena,
                                  size_t bytes);
 

@@ -40,6 +40,10 @@ typedef void (*ttr__relu_bwd_fn)(size_t n, const float *y, const float *dy, floa
 typedef void (*ttr__axpy_fn)(size_t n, float a, const float *x, float *y);
 typedef void (*ttr__scale_fn)(size_t n, float a, float *x);
 typedef float (*ttr__dot_fn)(size_t n, const float *x, const float *y);
+typedef void (*ttr__adam_fn)(size_t n, float *w, const float *g, float *m, float *v, float gscale,
+                             const ttr_adam_step *s);
+typedef void (*ttr__momentum_fn)(size_t n, float *w, const float *g, float *vel, float gscale,
+                                 float lr, float momentum);
 
 typedef struct ttr__kernels {
     ttr__gemm_f32_fn gemm_f32;
@@ -56,6 +60,8 @@ typedef struct ttr__kernels {
     ttr__axpy_fn axpy;
     ttr__scale_fn scale;
     ttr__dot_fn dot;
+    ttr__adam_fn adam;
+    ttr__momentum_fn momentum;
     /* isa[id]: the path name of the entry for ttr_kernel_id id */
     const char *isa[TTR_K_COUNT];
 } ttr__kernels;
@@ -92,6 +98,10 @@ void ttr__relu_bwd_c(size_t n, const float *y, const float *dy, float *dx);
 void ttr__axpy_c(size_t n, float a, const float *x, float *y);
 void ttr__scale_c(size_t n, float a, float *x);
 float ttr__dot_c(size_t n, const float *x, const float *y);
+void ttr__adam_c(size_t n, float *w, const float *g, float *m, float *v, float gscale,
+                 const ttr_adam_step *s);
+void ttr__momentum_c(size_t n, float *w, const float *g, float *vel, float gscale, float lr,
+                     float momentum);
 
 /* Arch upgrades: each overrides the entries it implements for `flags`
  * (already masked) and records their path names. Defined in arch/. */

@@ -17,7 +17,7 @@ static void build_table(void)
         ttr__gemm_f32_c, ttr__backprop_in_f32_c, ttr__outer_acc_f32_c, ttr__quantize_s8_c,
         ttr__gemm_s8_c, ttr__attn_probs_c, ttr__attn_apply_c, ttr__attn_apply_bwd_c,
         ttr__attn_probs_bwd_c, ttr__vexp_c, ttr__vsigmoid_c, ttr__vsoftplus_c, ttr__relu_bwd_c,
-        ttr__axpy_c, ttr__scale_c, ttr__dot_c, {0}};
+        ttr__axpy_c, ttr__scale_c, ttr__dot_c, ttr__adam_c, ttr__momentum_c, {0}};
     ttr__kernels t = scalar;
     for (int i = 0; i < TTR_K_COUNT; i++)
         t.isa[i] = "scalar";
@@ -156,4 +156,16 @@ void ttr_scale_f32(size_t n, float a, float *x)
 float ttr_dot_f32(size_t n, const float *x, const float *y)
 {
     return ttr__kernels_get()->dot(n, x, y);
+}
+
+void ttr_adam_f32(size_t n, float *w, const float *g, float *m, float *v, float gscale,
+                  const ttr_adam_step *s)
+{
+    ttr__kernels_get()->adam(n, w, g, m, v, gscale, s);
+}
+
+void ttr_momentum_f32(size_t n, float *w, const float *g, float *vel, float gscale, float lr,
+                      float momentum)
+{
+    ttr__kernels_get()->momentum(n, w, g, vel, gscale, lr, momentum);
 }

@@ -405,6 +405,8 @@ int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale)
     uint32_t i, F;
     if (!m || !mean || !scale)
         return TTR_ERR_ARG;
+    if (m->norm_folded)
+        return TTR_ERR_UNSUPPORTED; /* already folded into the first layer's weights */
     F = m->cfg.n_features;
     for (i = 0; i < F; i++)
         if (!isfinite(mean[i]) || !isfinite(scale[i]))

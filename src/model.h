@@ -70,6 +70,7 @@ struct ttr_model {
     size_t grad_floats;                      /* total size of all tensors */
     ttr__tensor *tensors;                    /* cap_tensors entries, in the arena */
     float *norm_mean, *norm_scale;
+    int norm_folded;                         /* serving copies: normalisation is in rel[0] */
     uint32_t n_rel;                          /* layers of the relevance tower */
     ttr__dense rel[TTR_MAX_HIDDEN + 1];
     ttr__bias_tower bias[TTR_MAX_COMPONENTS];

@@ -14,11 +14,18 @@ void ttr_gemm_f32_pack(size_t m, size_t k, const float *w, size_t ldw, float *pa
     size_t panels = (m + TTR_F32_PANEL - 1) / TTR_F32_PANEL;
     for (size_t p = 0; p < panels; p++) {
         float *dst = packed + p * TTR_F32_PANEL * k;
-        for (size_t t = 0; t < k; t++)
-            for (size_t r = 0; r < TTR_F32_PANEL; r++) {
-                size_t j = p * TTR_F32_PANEL + r;
-                dst[t * TTR_F32_PANEL + r] = j < m ? w[j * ldw + t] : 0.0f;
+        /* row by row: reads stay contiguous (training repacks after every step) */
+        for (size_t r = 0; r < TTR_F32_PANEL; r++) {
+            size_t j = p * TTR_F32_PANEL + r;
+            if (j < m) {
+                const float *src = w + j * ldw;
+                for (size_t t = 0; t < k; t++)
+                    dst[t * TTR_F32_PANEL + r] = src[t];
+            } else {
+                for (size_t t = 0; t < k; t++)
+                    dst[t * TTR_F32_PANEL + r] = 0.0f;
             }
+        }
     }
 }
 

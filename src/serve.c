@@ -7,29 +7,43 @@
 #include "model.h"
 
 /* Normalise n rows of x into xn; 0 if every value is finite. */
-static int normalise(const ttr_model *m, size_t n, const float *x, size_t ldx, float *xn)
+/* 1 if any of n rows of F values is NaN or Inf. Integer tests on the bit
+ * patterns (exponent all ones) vectorise, where isfinite() calls may not. */
+static int any_nonfinite(size_t n, uint32_t F, const float *x, size_t ldx)
 {
-    uint32_t F = m->cfg.n_features;
-    int bad = 0;
-    for (size_t i = 0; i < n; i++)
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * ldx;
         for (uint32_t t = 0; t < F; t++) {
-            float v = x[i * ldx + t];
-            bad |= !isfinite(v);
-            xn[i * F + t] = (v - m->norm_mean[t]) * m->norm_scale[t];
+            uint32_t bits;
+            memcpy(&bits, row + t, sizeof bits);
+            bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
         }
-    return bad;
+    }
+    return bad != 0;
 }
 
 const float *ttr__rel_forward(ttr_model *m, size_t n, const float *x, size_t ldx)
 {
+    uint32_t F = m->cfg.n_features;
     const float *in = m->s.xn;
-    if (normalise(m, n, x, ldx, m->s.xn))
+    size_t ldin = F;
+    if (any_nonfinite(n, F, x, ldx))
         return NULL;
+    if (m->norm_folded) {
+        in = x; /* serving: the normalisation lives in the first layer */
+        ldin = ldx;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (uint32_t t = 0; t < F; t++)
+                m->s.xn[i * F + t] = (x[i * ldx + t] - m->norm_mean[t]) * m->norm_scale[t];
+    }
     for (uint32_t l = 0; l < m->n_rel; l++) {
         ttr__dense *d = &m->rel[l];
-        ttr_gemm_f32(n, d->out, d->in, d->packed, in, d->in, d->b->w, m->s.act[l], d->out,
+        ttr_gemm_f32(n, d->out, d->in, d->packed, in, ldin, d->b->w, m->s.act[l], d->out,
                      l + 1 < m->n_rel);
         in = m->s.act[l];
+        ldin = d->out;
     }
     return in;
 }
@@ -181,14 +195,39 @@ int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena, s
     int err = ttr_model_init(&s, &train->cfg, TTR_MODE_SERVE_F32, arena, bytes);
     if (err)
         return err;
-    for (uint32_t l = 0; l < train->n_rel; l++) {
+    for (uint32_t l = 1; l < train->n_rel; l++) {
         const ttr__dense *a = &train->rel[l];
         memcpy(s->rel[l].packed, a->packed,
                ttr_gemm_f32_packed_size(a->out, a->in) * sizeof(float));
         memcpy(s->rel[l].b->w, a->b->w, a->out * sizeof(float));
     }
-    memcpy(s->norm_mean, train->norm_mean, train->cfg.n_features * sizeof(float));
-    memcpy(s->norm_scale, train->norm_scale, train->cfg.n_features * sizeof(float));
+    /* Fold the normalisation into the first layer, so that serving reads
+     * features in place: W'[j][t] = W[j][t] scale[t] and
+     * b'[j] = b[j] - sum_t W'[j][t] mean[t]. The packed layout holds W'[j][t]
+     * at panel(j)[t * 16 + j % 16], so it is rescaled in place. */
+    const ttr__dense *a = &train->rel[0];
+    ttr__dense *d = &s->rel[0];
+    uint32_t F = train->cfg.n_features;
+    for (uint32_t j = 0; j < a->out; j++) {
+        double shift = 0.0;
+        for (uint32_t t = 0; t < F; t++) {
+            float wt = a->W->w[(size_t)j * F + t] * train->norm_scale[t];
+            shift += (double)wt * train->norm_mean[t];
+        }
+        d->b->w[j] = (float)((double)a->b->w[j] - shift);
+    }
+    {
+        float *pk = d->packed;
+        size_t panels = (a->out + TTR_F32_PANEL - 1) / TTR_F32_PANEL;
+        memcpy(pk, a->packed, ttr_gemm_f32_packed_size(a->out, a->in) * sizeof(float));
+        for (size_t p = 0; p < panels; p++)
+            for (uint32_t t = 0; t < F; t++)
+                for (uint32_t r = 0; r < TTR_F32_PANEL; r++)
+                    pk[(p * F + t) * TTR_F32_PANEL + r] *= train->norm_scale[t];
+    }
+    memcpy(s->norm_mean, train->norm_mean, F * sizeof(float));
+    memcpy(s->norm_scale, train->norm_scale, F * sizeof(float));
+    s->norm_folded = 1;
     if (train->cfg.variant == TTR_DOT) {
         dot_reference((ttr_model *)train, s->bref_mean); /* scratch only */
         s->bref_count = 1.0;

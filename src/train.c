@@ -455,47 +455,24 @@ static double grad_norm(const ttr_model *m)
     double s = 0.0;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const ttr__tensor *t = &m->tensors[i];
-        for (size_t j = 0, n = (size_t)t->rows * t->cols; j < n; j++)
-            s += (double)t->g[j] * t->g[j];
+        size_t n = (size_t)t->rows * t->cols;
+        s += ttr_dot_f32(n, t->g, t->g);
     }
     return sqrt(s);
-}
-
-/* Optimizer state decays geometrically towards zero and would spend most of
- * its life as denormals, which cost ~100 cycles per operation on x86 cores
- * (and are flushed anyway by armv7 NEON). Values below 1e-30 are flushed
- * to 0 here, on every path, so all targets compute the same thing. */
-static float flush_tiny(float v)
-{
-    return fabsf(v) < 1e-30f ? 0.0f : v;
 }
 
 static void apply_update(ttr_model *m, float gscale)
 {
     const ttr_config *c = &m->cfg;
-    double t = (double)(m->step + 1);
-    float bc1 = (float)(1.0 - pow(c->beta1, t)), bc2 = (float)(1.0 - pow(c->beta2, t));
-    float b1 = c->beta1, b2 = c->beta2, lr = c->lr, eps = c->adam_eps, mom = c->momentum;
+    ttr_adam_step st;
+    ttr_adam_step_init(&st, c->lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         ttr__tensor *tn = &m->tensors[i];
         size_t n = (size_t)tn->rows * tn->cols;
-        float *w = tn->w, *g = tn->g, *s1 = tn->s1, *s2 = tn->s2;
-        if (c->optimizer == TTR_OPT_ADAM) {
-            for (size_t j = 0; j < n; j++) {
-                float gj = g[j] * gscale;
-                float m1 = flush_tiny(b1 * s1[j] + (1.0f - b1) * gj);
-                float m2 = flush_tiny(b2 * s2[j] + (1.0f - b2) * (gj * gj));
-                s1[j] = m1;
-                s2[j] = m2;
-                w[j] -= lr * (m1 / bc1) / (sqrtf(m2 / bc2) + eps);
-            }
-        } else {
-            for (size_t j = 0; j < n; j++) {
-                float v = flush_tiny(mom * s1[j] + g[j] * gscale);
-                s1[j] = v;
-                w[j] -= lr * v;
-            }
-        }
+        if (c->optimizer == TTR_OPT_ADAM)
+            ttr_adam_f32(n, tn->w, tn->g, tn->s1, tn->s2, gscale, &st);
+        else
+            ttr_momentum_f32(n, tn->w, tn->g, tn->s1, gscale, c->lr, c->momentum);
     }
 }
 

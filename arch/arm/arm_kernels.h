@@ -16,6 +16,8 @@ void ttr__init_attn_neon(ttr__kernels *t);        /* the four attention entries 
 void ttr__init_attn_neonfma(ttr__kernels *t);
 void ttr__init_vec_neon(ttr__kernels *t);         /* vexp .. dot */
 void ttr__init_vec_neonfma(ttr__kernels *t);
+void ttr__init_optim_neon(ttr__kernels *t);       /* adam, momentum (no fused ops: one build used) */
+void ttr__init_optim_neonfma(ttr__kernels *t);
 void ttr__init_gemm_s8_neon(ttr__kernels *t);     /* quantize_s8, gemm_s8 (widening multiply-accumulate) */
 void ttr__init_gemm_s8_neonfma(ttr__kernels *t);  /* the same code built twice; unused */
 void ttr__init_gemm_s8_neondot(ttr__kernels *t);  /* gemm_s8 with SDOT (aarch64) */

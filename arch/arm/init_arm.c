@@ -16,6 +16,7 @@ void ttr__kernels_init_arm(ttr__kernels *t, unsigned flags)
         ttr__init_vec_neon(t);
     }
     ttr__init_gemm_s8_neon(t);
+    ttr__init_optim_neon(t);
 #if defined(__aarch64__)
     if (flags & TTR_CPU_NEON_DOT)
         ttr__init_gemm_s8_neondot(t);

@@ -10,4 +10,5 @@ void ttr__kernels_init_x86(ttr__kernels *t, unsigned flags)
     ttr__init_gemm_s8_avx2(t);
     ttr__init_attn_avx2(t);
     ttr__init_vec_avx2(t);
+    ttr__init_optim_avx2(t);
 }
