@@ -110,7 +110,7 @@ TTR_API void ttr_config_default(ttr_config *cfg, ttr_variant variant, uint32_t n
 TTR_API int ttr_config_check(const ttr_config *cfg, const char **bad_field);
 
 /* Exact bytes ttr_model_init() needs for `cfg` in `mode` (0 if cfg is
- * invalid). Includes the model header, weights, packed weights, optimizer
+ * invalid, or if the size does not fit in size_t on this target). Includes the model header, weights, packed weights, optimizer
  * state and every per-step buffer; alignment slack included. */
 TTR_API size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode);
 

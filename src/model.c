@@ -20,6 +20,12 @@ float ttr__rng_uniform(uint64_t *state)
 
 void *ttr__alloc(ttr__layout *l, size_t bytes)
 {
+    /* A large valid configuration can exceed a 32-bit size_t: saturate and
+     * flag it rather than wrap to a small size. */
+    if (l->overflow || l->used > SIZE_MAX - 2 * TTR__ALIGN - bytes) {
+        l->overflow = 1;
+        return NULL;
+    }
     size_t at = (l->used + TTR__ALIGN - 1) & ~(size_t)(TTR__ALIGN - 1);
     l->used = at + bytes;
     return l->base ? l->base + at : NULL;
@@ -27,6 +33,10 @@ void *ttr__alloc(ttr__layout *l, size_t bytes)
 
 static float *alloc_f(ttr__layout *l, size_t n)
 {
+    if (n > SIZE_MAX / sizeof(float)) {
+        l->overflow = 1;
+        return NULL;
+    }
     return ttr__alloc(l, n * sizeof(float));
 }
 
@@ -233,11 +243,13 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
 size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode)
 {
     ttr_model probe;
-    ttr__layout l = {NULL, 0};
+    ttr__layout l = {NULL, 0, 0};
     if (ttr_config_check(cfg, NULL) != TTR_OK ||
         (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32))
         return 0;
     ttr__plan(&probe, cfg, mode, &l);
+    if (l.overflow || l.used > SIZE_MAX - TTR__ALIGN)
+        return 0; /* does not fit this target's address space */
     return l.used + TTR__ALIGN - 1; /* slack to align an arbitrary buffer */
 }
 
@@ -358,9 +370,11 @@ int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *
         (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32))
         return TTR_ERR_ARG;
     size_t need = ttr_arena_bytes(cfg, mode);
+    if (need == 0)
+        return TTR_ERR_NOMEM; /* larger than this target can address */
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    ttr__layout l = {align_up(arena), 0};
+    ttr__layout l = {align_up(arena), 0, 0};
     /* The struct heads the arena and holds pointers into itself (tensor
      * handles), so it is planned in place, never copied. */
     ttr_model *m = (ttr_model *)(void *)l.base;

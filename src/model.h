@@ -97,6 +97,7 @@ float ttr__rng_uniform(uint64_t *state); /* [0, 1) */
 typedef struct ttr__layout {
     unsigned char *base; /* NULL while measuring */
     size_t used;
+    int overflow;        /* the plan does not fit in size_t (32-bit targets) */
 } ttr__layout;
 void *ttr__alloc(ttr__layout *l, size_t bytes);
 int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l);

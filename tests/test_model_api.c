@@ -352,3 +352,26 @@ Test(model_api, readouts)
     }
     free(a);
 }
+
+/* A valid but huge configuration: more than 4 GiB of arena. On 32-bit
+ * targets the size cannot be represented and the query says 0 (init then
+ * fails with NOMEM) instead of wrapping to a small number. */
+Test(model_api, huge_configuration_does_not_wrap)
+{
+    ttr_config c;
+    ttr_config_default(&c, TTR_XPA, 65536);
+    c.hidden[0] = 4096;
+    c.hidden[1] = 4096;
+    c.rows = 32;
+    c.cols = 32;
+    c.max_items = 1024;
+    size_t need = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+    if (sizeof(size_t) == 4) {
+        cr_assert_eq(need, 0);
+        unsigned char small[64];
+        ttr_model *m;
+        cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, small, sizeof small), TTR_ERR_NOMEM);
+    } else {
+        cr_assert_gt((double)need, 4.0 * 1024 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,147 @@
+/* ttrank — the .ttr model file: saving and loading models and training
+ * checkpoints, through caller callbacks or POSIX files.
+ *
+ * Memory: nothing here allocates. Saving and loading stream through the
+ * callbacks with a fixed stack buffer (about 1.5 KiB); a loaded model lives
+ * in the caller's arena exactly like one built by ttr_model_init().
+ *
+ * The file (format version 1) is little-endian on every target, whatever the
+ * host; every field is written byte by byte:
+ *
+ *   offset size  field
+ *   0      4     magic "TTRK"
+ *   4      4     u32 format version (1)
+ *   8      4     u32 mode: 0 train, 1 serve f32, 2 serve int8 (reserved)
+ *   12     4     u32 flags: bit 0 = optimizer state present (train mode
+ *                only); bit 1 = the normalisation is folded into rel.0's
+ *                weights and bias (serving copies; norm.* are then kept for
+ *                information only); every other bit must be 0
+ *   16     120   ttr_config, field by field in declaration order: variant,
+ *                n_features, n_hidden, hidden[0..3], rows, cols, n_contexts,
+ *                embed_dim, bias_hidden, dot_dim, components, attn_dim,
+ *                max_items, max_batch, loss, optimizer (u32 each); lr, beta1,
+ *                beta2, adam_eps, momentum, l2, clip_norm, slot_dropout
+ *                (f32 each, IEEE-754 bits); dot_serving (u32); seed (u64)
+ *   136    8     u64 optimizer steps taken
+ *   144    8     u64 state of the slot-dropout generator
+ *   152    8     f64 dot: items in the running mean of b (b_ref count)
+ *   160    4     u32 number of tensor records that follow
+ *   164    ...   tensor records, any order, each:
+ *                  u32 name length (1..32), the name (no terminator),
+ *                  u32 dtype (0 = f32; 1 = int8 with one f32 scale per row,
+ *                  reserved for int8 serving), u32 rows, u32 cols,
+ *                  u32 optimizer arrays that follow the values (0, 1 SGD
+ *                  velocity, 2 Adam moments), then the values: rows*cols f32
+ *                  row-major (dtype 1: rows*cols int8 then rows f32 scales),
+ *                  then each optimizer array (rows*cols f32).
+ *   end-4  4     u32 CRC-32 (IEEE 802.3, reflected 0xEDB88320, init and
+ *                final xor 0xFFFFFFFF) of every byte before it.
+ *
+ * Records: every parameter tensor of the model under its name ("rel.0.w",
+ * "bias0.row", "xpa.wq", ... as the model names them), plus "norm.mean" and
+ * "norm.scale" (1 x n_features), for dot "dot.bref" (1 x D, the running mean
+ * of b), for XPA train models "xpa.attn_mean" (P x P) and "xpa.attn_n"
+ * (1 x P). Serving models hold the relevance tower only; its weights are
+ * stored unpacked (row-major, out x in) and repacked on load, so the file
+ * does not depend on the kernels' panel layout. Exactly the records the
+ * configuration and mode imply must be present, each once.
+ *
+ * A checkpoint (train mode, with_optimizer_state = 1) holds everything that
+ * training depends on: weights, optimizer state, step counter, generator
+ * state, normalisation and running statistics. Training resumed from it
+ * continues bit for bit as if it had not stopped (same ISA path). A train
+ * model saved without optimizer state loads with zeroed optimizer state,
+ * step 0 and the generator state of a fresh model from its seed.
+ *
+ * Errors: TTR_ERR_ARG (NULL pointer, bad mode), TTR_ERR_IO (a callback or
+ * system call failed), TTR_ERR_FORMAT (wrong magic, unknown mode, flag or
+ * dtype, an unknown, duplicate or missing tensor, a truncated file, a bad
+ * CRC, trailing bytes after a file's CRC), TTR_ERR_RANGE (a configuration
+ * out of range, a length or shape that disagrees with the configuration),
+ * TTR_ERR_UNSUPPORTED (a newer format version, an int8 serving file),
+ * TTR_ERR_NOMEM (the arena is shorter than ttr_arena_bytes of the file's
+ * configuration and mode), TTR_ERR_NONFINITE (NaN/Inf in a value, a
+ * negative count or Adam second moment; reported only once the CRC has
+ * matched, so a corrupted file reads as TTR_ERR_FORMAT). */
+#ifndef TTR_IO_H
+#define TTR_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ttrank.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TTR_FILE_VERSION 1u
+
+/* Output callback: write all n bytes of data. Returns 0 on success, any
+ * other value on failure (the save then stops with TTR_ERR_IO). */
+typedef int (*ttr_write_fn)(void *ctx, const void *data, size_t n);
+
+/* Input callback: store up to n bytes in buf and return how many (1..n);
+ * 0 means the end of the data, a negative value a read error. Short reads
+ * are fine: the loader asks again. n is at most a few KiB per call. */
+typedef ptrdiff_t (*ttr_read_fn)(void *ctx, void *buf, size_t n);
+
+/* CRC-32 (IEEE) of n bytes, continuing from crc (start with 0):
+ * ttr_crc32(0, "123456789", 9) == 0xCBF43926. */
+TTR_API uint32_t ttr_crc32(uint32_t crc, const void *data, size_t n);
+
+/* Write model m (train or serve f32) as a .ttr stream. with_optimizer_state
+ * (train mode only; ignored for serving models) adds the optimizer state,
+ * making a checkpoint. The model is not changed. Errors: TTR_ERR_ARG,
+ * TTR_ERR_IO, TTR_ERR_UNSUPPORTED (int8 serving models, for now). */
+TTR_API int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn write,
+                           void *ctx);
+
+/* First pass of a load: read the header and configuration (the first 136
+ * bytes) and check them, so the caller can size the arena with
+ * ttr_arena_bytes(cfg, *mode). The stream is consumed: reopen or rewind it
+ * for ttr_model_load(). Either output may be NULL. */
+TTR_API int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode);
+
+/* Load a whole .ttr stream into `arena` (`bytes` long, any alignment):
+ * a model of the file's configuration and mode, ready to score (and, for
+ * train files, to train). Reads exactly the model's bytes, so a model may be
+ * followed by other data in a stream. Every length, count, dtype and shape
+ * is checked against the configuration before anything is stored; the CRC
+ * is checked at the end. On error *out is not set and the arena's content
+ * is unspecified. */
+TTR_API int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
+                           void *ctx);
+
+/* Memory streams for the callbacks above. A reader serves data[pos..size).
+ * A writer appends at data[size]; with data == NULL it only counts bytes
+ * (a size query: save, then read .size); with data it fails once cap would
+ * be exceeded. Initialise with {buf, len, 0} / {buf, cap, 0}. */
+typedef struct ttr_mem_reader {
+    const void *data;
+    size_t size, pos;
+} ttr_mem_reader;
+typedef struct ttr_mem_writer {
+    void *data;
+    size_t cap, size;
+} ttr_mem_writer;
+TTR_API ptrdiff_t ttr_mem_read(void *reader, void *buf, size_t n);
+TTR_API int ttr_mem_write(void *writer, const void *data, size_t n);
+
+/* Files (POSIX). ttr_model_save_file writes `path`.tmp, fsyncs it, renames
+ * it over `path` and fsyncs the directory: a crash or failure at any point
+ * leaves the previous `path` intact (a failed save removes the .tmp; a
+ * killed one may leave it behind, and the next save replaces it). Two
+ * concurrent saves to the same path are not supported. path must be shorter
+ * than 4092 bytes (else TTR_ERR_ARG). */
+TTR_API int ttr_model_save_file(const ttr_model *m, const char *path, int with_optimizer_state);
+
+/* ttr_model_load_config / ttr_model_load on a file; load_file also rejects
+ * bytes after the CRC (TTR_ERR_FORMAT). */
+TTR_API int ttr_model_load_file_config(const char *path, ttr_config *cfg, ttr_mode *mode);
+TTR_API int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,671 @@
+/* The .ttr model file (layout in include/ttr_io.h): streaming save and load
+ * through caller callbacks, a fixed stack buffer, no allocation. Every value
+ * is encoded byte by byte in little-endian order, so the file is the same
+ * whatever the host's byte order and struct layout. */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+#include "ttr_io.h"
+
+#define IO_MAGIC "TTRK"
+#define IO_HEADER_BYTES 136u  /* magic, version, mode, flags, config */
+#define IO_STATE_BYTES 28u    /* step, rng, bref_count, record count */
+#define IO_NAME_MAX 32u
+#define IO_MAX_RECORDS 256u   /* far above what any configuration needs */
+#define IO_FLAG_STATE 1u
+#define IO_FLAG_FOLDED 2u     /* serving: normalisation folded into rel.0 */
+#define IO_DTYPE_F32 0u
+#define IO_DTYPE_S8 1u
+#define IO_CHUNK 256u         /* floats converted per step */
+
+/* ---- CRC-32 (IEEE, reflected), half-byte table -------------------------- */
+
+static const uint32_t crc_nibble[16] = {
+    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+    0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+    0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+
+uint32_t ttr_crc32(uint32_t crc, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ crc_nibble[crc & 15u];
+        crc = (crc >> 4) ^ crc_nibble[crc & 15u];
+    }
+    return ~crc;
+}
+
+/* ---- little-endian encoding ----------------------------------------------- */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static uint64_t f64_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+static double bits_f64(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* ---- the configuration block (120 bytes) ---------------------------------- */
+
+static void encode_config(unsigned char *p, const ttr_config *c)
+{
+    uint32_t u[19];
+    float f[8];
+    unsigned i;
+    u[0] = (uint32_t)c->variant;
+    u[1] = c->n_features;
+    u[2] = c->n_hidden;
+    for (i = 0; i < 4; i++)
+        u[3 + i] = c->hidden[i];
+    u[7] = c->rows;
+    u[8] = c->cols;
+    u[9] = c->n_contexts;
+    u[10] = c->embed_dim;
+    u[11] = c->bias_hidden;
+    u[12] = c->dot_dim;
+    u[13] = c->components;
+    u[14] = c->attn_dim;
+    u[15] = c->max_items;
+    u[16] = c->max_batch;
+    u[17] = (uint32_t)c->loss;
+    u[18] = (uint32_t)c->optimizer;
+    f[0] = c->lr;
+    f[1] = c->beta1;
+    f[2] = c->beta2;
+    f[3] = c->adam_eps;
+    f[4] = c->momentum;
+    f[5] = c->l2;
+    f[6] = c->clip_norm;
+    f[7] = c->slot_dropout;
+    for (i = 0; i < 19; i++)
+        put_u32(p + 4 * i, u[i]);
+    for (i = 0; i < 8; i++)
+        put_u32(p + 76 + 4 * i, f32_bits(f[i]));
+    put_u32(p + 108, (uint32_t)c->dot_serving);
+    put_u64(p + 112, c->seed);
+}
+
+/* Enumerations are range-checked as u32 before conversion, so no
+ * out-of-range value is ever stored in an enum. */
+static int decode_config(const unsigned char *p, ttr_config *c)
+{
+    uint32_t u[19];
+    float f[8];
+    unsigned i;
+    for (i = 0; i < 19; i++)
+        u[i] = get_u32(p + 4 * i);
+    for (i = 0; i < 8; i++)
+        f[i] = bits_f32(get_u32(p + 76 + 4 * i));
+    uint32_t dot_serving = get_u32(p + 108);
+    if (u[0] > TTR_XPA || u[17] > TTR_LOSS_SOFTMAX || u[18] > TTR_OPT_SGD ||
+        dot_serving > TTR_DOT_REF_TOP)
+        return TTR_ERR_RANGE;
+    memset(c, 0, sizeof *c);
+    c->variant = (ttr_variant)u[0];
+    c->n_features = u[1];
+    c->n_hidden = u[2];
+    for (i = 0; i < 4; i++)
+        c->hidden[i] = u[3 + i];
+    c->rows = u[7];
+    c->cols = u[8];
+    c->n_contexts = u[9];
+    c->embed_dim = u[10];
+    c->bias_hidden = u[11];
+    c->dot_dim = u[12];
+    c->components = u[13];
+    c->attn_dim = u[14];
+    c->max_items = u[15];
+    c->max_batch = u[16];
+    c->loss = (ttr_loss)u[17];
+    c->optimizer = (ttr_optimizer)u[18];
+    c->lr = f[0];
+    c->beta1 = f[1];
+    c->beta2 = f[2];
+    c->adam_eps = f[3];
+    c->momentum = f[4];
+    c->l2 = f[5];
+    c->clip_norm = f[6];
+    c->slot_dropout = f[7];
+    c->dot_serving = (ttr_dot_serving)dot_serving;
+    c->seed = get_u64(p + 112);
+    return ttr_config_check(c, NULL) == TTR_OK ? TTR_OK : TTR_ERR_RANGE;
+}
+
+/* ---- what a model holds: its records ---------------------------------------- */
+
+/* One record: a named f32 array of rows x cols, stored plainly (w) or in the
+ * packed panel layout of a dense layer (packed, k = cols), with optional
+ * optimizer arrays. */
+typedef struct io_rec {
+    const char *name;
+    uint32_t rows, cols;
+    float *w;          /* plain row-major values, or NULL when packed */
+    float *packed;     /* serving weights: ttr_gemm_f32_pack layout */
+    float *s1, *s2;
+    int nonneg;        /* values must also be >= 0 (counts) */
+} io_rec;
+
+static const char *const stat_names[5] = {"norm.mean", "norm.scale", "dot.bref", "xpa.attn_mean",
+                                          "xpa.attn_n"};
+
+/* Number of records of model m (tensors first, then the statistics). */
+static uint32_t rec_count(const ttr_model *m)
+{
+    uint32_t n = m->n_tensors + 2;
+    if (m->bref_mean)
+        n++;
+    if (m->attn_mean)
+        n += 2;
+    return n;
+}
+
+/* Record i of model m (i < rec_count(m)). */
+static io_rec rec_get(const ttr_model *m, uint32_t i)
+{
+    io_rec r;
+    memset(&r, 0, sizeof r);
+    if (i < m->n_tensors) {
+        const ttr__tensor *t = &m->tensors[i];
+        r.name = t->name;
+        r.rows = t->rows;
+        r.cols = t->cols;
+        r.w = t->w;
+        r.s1 = t->s1;
+        r.s2 = t->s2;
+        if (!t->w) /* a serving model's weight matrix: only its packed form exists */
+            for (uint32_t l = 0; l < m->n_rel; l++)
+                if (m->rel[l].W == t)
+                    r.packed = m->rel[l].packed;
+        return r;
+    }
+    i -= m->n_tensors;
+    r.rows = 1;
+    if (i < 2) {
+        r.name = stat_names[i];
+        r.cols = m->cfg.n_features;
+        r.w = i ? m->norm_scale : m->norm_mean;
+        return r;
+    }
+    i -= 2;
+    if (m->bref_mean) {
+        if (i == 0) {
+            r.name = stat_names[2];
+            r.cols = m->f_out;
+            r.w = m->bref_mean;
+            return r;
+        }
+        i--;
+    }
+    if (i == 0) {
+        r.name = stat_names[3];
+        r.rows = r.cols = m->n_slots;
+        r.w = m->attn_mean;
+    } else {
+        r.name = stat_names[4];
+        r.cols = m->n_slots;
+        r.w = m->attn_n;
+        r.nonneg = 1;
+    }
+    return r;
+}
+
+/* Index of element (row, col) in the packed layout of a rows x k matrix. */
+static size_t packed_index(uint32_t row, uint32_t col, uint32_t k)
+{
+    return (size_t)(row / TTR_F32_PANEL) * TTR_F32_PANEL * k + (size_t)col * TTR_F32_PANEL +
+           row % TTR_F32_PANEL;
+}
+
+/* ---- saving ---------------------------------------------------------------- */
+
+typedef struct io_out {
+    ttr_write_fn fn;
+    void *ctx;
+    uint32_t crc;
+    size_t len;
+    int err;
+    unsigned char buf[1024];
+} io_out;
+
+static void out_flush(io_out *o)
+{
+    if (o->len && !o->err) {
+        o->crc = ttr_crc32(o->crc, o->buf, o->len);
+        if (o->fn(o->ctx, o->buf, o->len) != 0)
+            o->err = TTR_ERR_IO;
+    }
+    o->len = 0;
+}
+
+static void out_bytes(io_out *o, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n && !o->err) {
+        size_t k = sizeof o->buf - o->len;
+        if (k > n)
+            k = n;
+        memcpy(o->buf + o->len, p, k);
+        o->len += k;
+        p += k;
+        n -= k;
+        if (o->len == sizeof o->buf)
+            out_flush(o);
+    }
+}
+
+static void out_u32(io_out *o, uint32_t v)
+{
+    unsigned char b[4];
+    put_u32(b, v);
+    out_bytes(o, b, 4);
+}
+
+static void out_f32(io_out *o, float v)
+{
+    out_u32(o, f32_bits(v));
+}
+
+static void out_array(io_out *o, const float *a, size_t n)
+{
+    for (size_t i = 0; i < n && !o->err; i++)
+        out_f32(o, a[i]);
+}
+
+int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn write, void *ctx)
+{
+    io_out o;
+    unsigned char h[IO_HEADER_BYTES + IO_STATE_BYTES];
+    uint32_t i, n_rec;
+    if (!m || m->magic != TTR__MAGIC || !write)
+        return TTR_ERR_ARG;
+    if (m->mode == TTR_MODE_SERVE_S8)
+        return TTR_ERR_UNSUPPORTED;
+    if (m->mode != TTR_MODE_TRAIN && m->mode != TTR_MODE_SERVE_F32)
+        return TTR_ERR_ARG;
+    int state = m->mode == TTR_MODE_TRAIN && with_optimizer_state;
+    n_rec = rec_count(m);
+
+    o.fn = write;
+    o.ctx = ctx;
+    o.crc = 0;
+    o.len = 0;
+    o.err = 0;
+    memcpy(h, IO_MAGIC, 4);
+    put_u32(h + 4, TTR_FILE_VERSION);
+    put_u32(h + 8, (uint32_t)m->mode);
+    put_u32(h + 12, (state ? IO_FLAG_STATE : 0u) | (m->norm_folded ? IO_FLAG_FOLDED : 0u));
+    encode_config(h + 16, &m->cfg);
+    put_u64(h + 136, m->step);
+    put_u64(h + 144, m->rng);
+    put_u64(h + 152, f64_bits(m->bref_count));
+    put_u32(h + 160, n_rec);
+    out_bytes(&o, h, sizeof h);
+
+    for (i = 0; i < n_rec && !o.err; i++) {
+        io_rec r = rec_get(m, i);
+        size_t n = (size_t)r.rows * r.cols;
+        uint32_t len = (uint32_t)strlen(r.name), n_state = 0;
+        if (state)
+            n_state = r.s2 ? 2 : r.s1 ? 1 : 0;
+        out_u32(&o, len);
+        out_bytes(&o, r.name, len);
+        out_u32(&o, IO_DTYPE_F32);
+        out_u32(&o, r.rows);
+        out_u32(&o, r.cols);
+        out_u32(&o, n_state);
+        if (r.packed) {
+            for (uint32_t row = 0; row < r.rows && !o.err; row++)
+                for (uint32_t col = 0; col < r.cols; col++)
+                    out_f32(&o, r.packed[packed_index(row, col, r.cols)]);
+        } else {
+            out_array(&o, r.w, n);
+        }
+        if (n_state >= 1)
+            out_array(&o, r.s1, n);
+        if (n_state >= 2)
+            out_array(&o, r.s2, n);
+    }
+    out_flush(&o);
+    if (o.err)
+        return o.err;
+    unsigned char tail[4];
+    put_u32(tail, o.crc);
+    return write(ctx, tail, 4) != 0 ? TTR_ERR_IO : TTR_OK;
+}
+
+/* ---- loading --------------------------------------------------------------- */
+
+typedef struct io_in {
+    ttr_read_fn fn;
+    void *ctx;
+    uint32_t crc;
+} io_in;
+
+/* Read exactly n bytes (and add them to the CRC). */
+static int in_bytes(io_in *in, void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ptrdiff_t r = in->fn(in->ctx, p + got, n - got);
+        if (r < 0 || (size_t)r > n - got)
+            return TTR_ERR_IO;
+        if (r == 0)
+            return TTR_ERR_FORMAT; /* truncated */
+        got += (size_t)r;
+    }
+    in->crc = ttr_crc32(in->crc, buf, n);
+    return TTR_OK;
+}
+
+static int read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *flags)
+{
+    unsigned char h[IO_HEADER_BYTES];
+    int err = in_bytes(in, h, sizeof h);
+    if (err)
+        return err;
+    if (memcmp(h, IO_MAGIC, 4) != 0)
+        return TTR_ERR_FORMAT;
+    uint32_t version = get_u32(h + 4), md = get_u32(h + 8);
+    *flags = get_u32(h + 12);
+    if (version == 0)
+        return TTR_ERR_FORMAT;
+    if (version > TTR_FILE_VERSION)
+        return TTR_ERR_UNSUPPORTED;
+    if (md > TTR_MODE_SERVE_S8)
+        return TTR_ERR_FORMAT;
+    if (md == TTR_MODE_SERVE_S8)
+        return TTR_ERR_UNSUPPORTED;
+    if ((*flags & ~(IO_FLAG_STATE | IO_FLAG_FOLDED)) ||
+        ((*flags & IO_FLAG_STATE) && md != TTR_MODE_TRAIN) ||
+        ((*flags & IO_FLAG_FOLDED) && md == TTR_MODE_TRAIN))
+        return TTR_ERR_FORMAT;
+    *mode = (ttr_mode)md;
+    return decode_config(h + 16, cfg);
+}
+
+int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode)
+{
+    io_in in = {read, ctx, 0};
+    ttr_config c;
+    ttr_mode md;
+    uint32_t flags;
+    if (!read)
+        return TTR_ERR_ARG;
+    int err = read_header(&in, &c, &md, &flags);
+    if (err)
+        return err;
+    if (cfg)
+        *cfg = c;
+    if (mode)
+        *mode = md;
+    return TTR_OK;
+}
+
+/* Where a record's values go while streaming: plain or packed. */
+typedef struct io_sink {
+    float *w, *packed;
+    uint32_t cols, row, col;
+} io_sink;
+
+static void sink_put(io_sink *s, float v)
+{
+    if (s->packed) {
+        s->packed[packed_index(s->row, s->col, s->cols)] = v;
+        if (++s->col == s->cols) {
+            s->col = 0;
+            s->row++;
+        }
+    } else {
+        *s->w++ = v;
+    }
+}
+
+/* Stream n floats into a sink; *bad collects NaN/Inf (and, with nonneg,
+ * negative values) so that a CRC error is reported in preference. */
+static int in_floats(io_in *in, io_sink *s, size_t n, int nonneg, int *bad)
+{
+    unsigned char b[4 * IO_CHUNK];
+    while (n) {
+        size_t k = n < IO_CHUNK ? n : IO_CHUNK;
+        int err = in_bytes(in, b, 4 * k);
+        if (err)
+            return err;
+        for (size_t i = 0; i < k; i++) {
+            float v = bits_f32(get_u32(b + 4 * i));
+            if (!isfinite(v) || (nonneg && v < 0.0f)) {
+                *bad = 1;
+                v = 0.0f;
+            }
+            sink_put(s, v);
+        }
+        n -= k;
+    }
+    return TTR_OK;
+}
+
+/* A conservative estimate (in bytes, as a double) of ttr_arena_bytes, used
+ * only where size_t is narrower than 64 bits, to refuse configurations whose
+ * size would not fit in size_t before asking for it. */
+static double arena_estimate(const ttr_config *c)
+{
+    double F = c->n_features, N = c->max_items, de = c->embed_dim, bh = c->bias_hidden;
+    double D = c->variant == TTR_DOT ? c->dot_dim : 1, K = c->components, da = c->attn_dim;
+    double P = (double)c->rows * c->cols, w = 0, s = 0, maxw = F + de + bh + D, sumh = 0;
+    double in = F;
+    for (uint32_t i = 0; i < c->n_hidden; i++) {
+        w += (in + 1) * (c->hidden[i] + 16);
+        in = c->hidden[i];
+        sumh += in;
+        maxw += in;
+    }
+    w += (in + 1) * (D + 16);
+    double H = in;
+    w += K * ((c->rows + c->cols + c->n_contexts + 1.0) * de + (de + 1) * (bh + 16) +
+              (bh + de + 1) * (D + 16));
+    w += 2 * (de + 1) * (da + 16) + H + de + 1 + 2 * K + 3 * P * P + 2 * P + 3 * F + D;
+    s = N * (F + sumh + D + 2 * maxw + K * (de + bh + D) + de + bh + 2 * D + 2 * (K + D + 2) + 1 +
+             4 * da + 2 * N + 3 * H + 2 * de);
+    return 4.0 * (6.0 * w + s) + 64.0 * 1024.0;
+}
+
+static int find_rec(const ttr_model *m, const char *name, uint32_t *idx)
+{
+    uint32_t n = rec_count(m);
+    for (uint32_t i = 0; i < n; i++) {
+        io_rec r = rec_get(m, i);
+        if (strcmp(r.name, name) == 0) {
+            *idx = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read, void *ctx)
+{
+    io_in in = {read, ctx, 0};
+    ttr_config cfg;
+    ttr_mode mode;
+    uint32_t flags, i;
+    unsigned char st[IO_STATE_BYTES];
+    unsigned char seen[IO_MAX_RECORDS];
+    int err, bad = 0;
+    ttr_model *m;
+    if (!out || !arena || !read)
+        return TTR_ERR_ARG;
+    err = read_header(&in, &cfg, &mode, &flags);
+    if (err)
+        return err;
+    if (sizeof(size_t) < 8 && arena_estimate(&cfg) > (double)SIZE_MAX / 2)
+        return TTR_ERR_RANGE;
+    size_t need = ttr_arena_bytes(&cfg, mode);
+    if (need == 0)
+        return TTR_ERR_RANGE;
+    if (bytes < need)
+        return TTR_ERR_NOMEM;
+    err = in_bytes(&in, st, sizeof st);
+    if (err)
+        return err;
+    uint64_t step = get_u64(st), rng = get_u64(st + 8);
+    double bref_count = bits_f64(get_u64(st + 16));
+    uint32_t n_rec = get_u32(st + 24);
+    if (!isfinite(bref_count) || bref_count < 0.0)
+        bad = 1;
+
+    err = ttr_model_init(&m, &cfg, mode, arena, bytes);
+    if (err)
+        return err;
+    uint32_t want = rec_count(m);
+    if (want > IO_MAX_RECORDS)
+        return TTR_ERR_RANGE; /* unreachable: configurations have at most ~90 */
+    if (n_rec != want)
+        return TTR_ERR_FORMAT;
+    int state = (flags & IO_FLAG_STATE) != 0;
+    memset(seen, 0, sizeof seen);
+
+    for (i = 0; i < n_rec; i++) {
+        unsigned char b[20];
+        char name[IO_NAME_MAX + 1];
+        uint32_t idx;
+        if ((err = in_bytes(&in, b, 4)) != 0)
+            return err;
+        uint32_t len = get_u32(b);
+        if (len < 1 || len > IO_NAME_MAX)
+            return TTR_ERR_RANGE;
+        if ((err = in_bytes(&in, name, len)) != 0)
+            return err;
+        name[len] = '\0';
+        if (memchr(name, '\0', len))
+            return TTR_ERR_FORMAT;
+        if ((err = in_bytes(&in, b, 16)) != 0)
+            return err;
+        uint32_t dtype = get_u32(b), rows = get_u32(b + 4), cols = get_u32(b + 8);
+        uint32_t n_state = get_u32(b + 12);
+        if (!find_rec(m, name, &idx))
+            return TTR_ERR_FORMAT;
+        if (seen[idx])
+            return TTR_ERR_FORMAT;
+        seen[idx] = 1;
+        io_rec r = rec_get(m, idx);
+        uint32_t want_state = state ? (r.s2 ? 2u : r.s1 ? 1u : 0u) : 0u;
+        if (dtype == IO_DTYPE_S8)
+            return TTR_ERR_UNSUPPORTED;
+        if (dtype != IO_DTYPE_F32)
+            return TTR_ERR_FORMAT;
+        if (rows != r.rows || cols != r.cols || n_state != want_state)
+            return TTR_ERR_RANGE;
+        size_t n = (size_t)rows * cols;
+        io_sink s = {r.w, r.packed, cols, 0, 0};
+        if ((err = in_floats(&in, &s, n, r.nonneg, &bad)) != 0)
+            return err;
+        if (n_state >= 1) {
+            io_sink s1 = {r.s1, NULL, cols, 0, 0};
+            if ((err = in_floats(&in, &s1, n, 0, &bad)) != 0)
+                return err;
+        }
+        if (n_state >= 2) {
+            io_sink s2 = {r.s2, NULL, cols, 0, 0};
+            if ((err = in_floats(&in, &s2, n, 1, &bad)) != 0)
+                return err;
+        }
+    }
+    /* n_rec == want with no unknown or duplicate name: none is missing */
+    uint32_t crc = in.crc;
+    unsigned char tail[4];
+    if ((err = in_bytes(&in, tail, 4)) != 0)
+        return err;
+    if (get_u32(tail) != crc)
+        return TTR_ERR_FORMAT;
+    if (bad)
+        return TTR_ERR_NONFINITE;
+
+    if (m->bref_mean)
+        m->bref_count = bref_count;
+    m->norm_folded = (flags & IO_FLAG_FOLDED) != 0;
+    if (state) {
+        m->step = step;
+        m->rng = rng;
+    }
+    ttr__repack(m); /* train mode: packed weights from the loaded W */
+    *out = m;
+    return TTR_OK;
+}
+
+/* ---- memory streams ---------------------------------------------------------- */
+
+ptrdiff_t ttr_mem_read(void *reader, void *buf, size_t n)
+{
+    ttr_mem_reader *r = reader;
+    if (!r || !buf || r->pos > r->size || (r->size > r->pos && !r->data))
+        return -1;
+    size_t k = r->size - r->pos;
+    if (k > n)
+        k = n;
+    if (k > (size_t)PTRDIFF_MAX)
+        k = (size_t)PTRDIFF_MAX;
+    memcpy(buf, (const unsigned char *)r->data + r->pos, k);
+    r->pos += k;
+    return (ptrdiff_t)k;
+}
+
+int ttr_mem_write(void *writer, const void *data, size_t n)
+{
+    ttr_mem_writer *w = writer;
+    if (!w || (n && !data))
+        return -1;
+    if (w->data) {
+        if (n > w->cap || w->size > w->cap - n)
+            return -1;
+        memcpy((unsigned char *)w->data + w->size, data, n);
+    }
+    w->size += n;
+    return 0;
+}
