@@ -29,6 +29,7 @@
 
 #include "bench.h"
 #include "ttr_kernels.h"
+#include "ttrank.h"
 
 #define B_DEFAULT_SAMPLES 21
 #define B_MIN_SAMPLES 7           /* fewest samples kept when a call is slow */
@@ -95,7 +96,7 @@ static void *balloc(size_t bytes)
  * Kernels, shapes and their buffers
  * ------------------------------------------------------------------------ */
 
-enum bfam { F_GEMV, F_GEMM, F_BWD, F_QUANT, F_GEMV8, F_GEMM8, F_ATTN, F_VEC };
+enum bfam { F_GEMV, F_GEMM, F_BWD, F_QUANT, F_GEMV8, F_GEMM8, F_ATTN, F_VEC, F_TRAIN, F_SCORE };
 
 /* One shape. Dense layers: m outputs x k inputs, batch vectors. Attention:
  * k = list items (m = k), d = width of q, k and v. Quantize and vectors:
@@ -112,6 +113,14 @@ typedef struct bctx {
     float *qa, *ka, *va, *p, *out, *dout, *dp, *dp0, *dv, *dq, *dk;
     float attn_scale;
     int toggle;
+    /* whole-model cases: the reference configuration (46 features, relevance
+     * 64-32, lists of 10 items) */
+    void *arena, *serve_arena;
+    ttr_model *model, *serve;
+    ttr_batch batch;
+    size_t offsets[17];
+    uint16_t *slots;
+    uint8_t *clicks;
 } bctx;
 
 typedef void (*brun_fn)(bctx *c);
@@ -231,6 +240,17 @@ static void run_momentum(bctx *c)
     ttr_momentum_f32(c->s.k, c->y, c->x, c->dx, 1.0f, 1e-3f, 0.9f);
 }
 
+/* One optimizer step (forward, backward, update) on s.batch lists of 10
+ * items, and scoring s.batch items with a serving copy. */
+static void run_train(bctx *c)
+{
+    ttr_train(c->model, &c->batch, NULL);
+}
+static void run_score(bctx *c)
+{
+    ttr_score(c->serve, c->s.batch, c->x, c->s.k, c->y);
+}
+
 static const bkernel g_kernels[] = {
     {"gemv_f32", TTR_K_GEMM_F32, -1, F_GEMV, run_gemv_f32},
     {"gemm_f32", TTR_K_GEMM_F32, -1, F_GEMM, run_gemm_f32},
@@ -253,7 +273,35 @@ static const bkernel g_kernels[] = {
     {"dot", TTR_K_DOT, -1, F_VEC, run_dot},
     {"adam", TTR_K_ADAM, -1, F_VEC, run_adam},
     {"momentum", TTR_K_MOMENTUM, -1, F_VEC, run_momentum},
+    {"train_naive", TTR_K_GEMM_F32, TTR_K_ADAM, F_TRAIN, run_train},
+    {"train_additive", TTR_K_GEMM_F32, TTR_K_ADAM, F_TRAIN, run_train},
+    {"train_pal", TTR_K_GEMM_F32, TTR_K_ADAM, F_TRAIN, run_train},
+    {"train_dot", TTR_K_GEMM_F32, TTR_K_ADAM, F_TRAIN, run_train},
+    {"train_mixem", TTR_K_GEMM_F32, TTR_K_ADAM, F_TRAIN, run_train},
+    {"train_xpa", TTR_K_GEMM_F32, TTR_K_ATTN_PROBS, F_TRAIN, run_train},
+    {"score_f32", TTR_K_GEMM_F32, -1, F_SCORE, run_score},
 };
+
+/* The variant a train_* case runs (its name, after "train_"). */
+static ttr_variant train_variant(const char *name)
+{
+    static const char *const names[] = {"naive", "additive", "pal", "dot", "mixem", "xpa"};
+    for (int v = 0; v < 6; v++)
+        if (!strcmp(name + 6, names[v]))
+            return (ttr_variant)v;
+    return TTR_ADDITIVE;
+}
+
+/* The reference configuration of the project's targets; XPA gets a 2 x 5 grid. */
+static void reference_config(ttr_config *cfg, ttr_variant v, size_t batch)
+{
+    ttr_config_default(cfg, v, 46);
+    if (v == TTR_XPA) {
+        cfg->rows = 2;
+        cfg->cols = 5;
+    }
+    cfg->max_batch = (uint32_t)batch;
+}
 #define B_NKERNELS (sizeof g_kernels / sizeof g_kernels[0])
 
 /* Dense layer shapes (m outputs x k inputs): the towers (46/700 LETOR
@@ -273,6 +321,8 @@ static const size_t g_quant_batches[] = {1, 100};
 static const size_t g_attn_n[] = {10, 20, 50, 100, 200};
 static const size_t g_attn_d[] = {8, 16, 32};
 static const size_t g_vec_n[] = {64, 256, 1024, 4096};
+static const size_t g_train_lists[] = {1, 16};
+static const size_t g_score_items[] = {1, 10, 100};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -325,6 +375,18 @@ static int make_shapes(enum bfam fam, bshape *out)
             out[n++] = s;
         }
         break;
+    case F_TRAIN:
+        for (size_t i = 0; i < NELEM(g_train_lists); i++) {
+            s.m = 1, s.k = 46, s.batch = g_train_lists[i];
+            out[n++] = s;
+        }
+        break;
+    case F_SCORE:
+        for (size_t i = 0; i < NELEM(g_score_items); i++) {
+            s.m = 1, s.k = 46, s.batch = g_score_items[i];
+            out[n++] = s;
+        }
+        break;
     }
     return n;
 }
@@ -339,6 +401,10 @@ static void ctx_free(bctx *c)
     free(c->w8);
     free(c->packed8);
     free(c->q8);
+    free(c->arena);
+    free(c->serve_arena);
+    free(c->slots);
+    free(c->clicks);
     memset(c, 0, sizeof *c);
 }
 
@@ -346,8 +412,9 @@ static void ctx_free(bctx *c)
 
 /* Allocate and fill the buffers of one (family, shape). Returns 0, or -1 when
  * out of memory (everything then freed). */
-static int ctx_setup(bctx *c, enum bfam fam, const bshape *s)
+static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
 {
+    enum bfam fam = kd->fam;
     int ok = 1;
     size_t m = s->m, k = s->k, nb = s->batch, d = s->d;
     memset(c, 0, sizeof *c);
@@ -447,6 +514,43 @@ static int ctx_setup(bctx *c, enum bfam fam, const bshape *s)
         fill_uniform(c->dy, k, 0.0f, 1.0f);
         fill_uniform(c->dx, k, -0.1f, 0.1f);
         break;
+    case F_TRAIN:
+    case F_SCORE: {
+        ttr_config cfg;
+        size_t items = fam == F_TRAIN ? nb * 10 : nb;
+        reference_config(&cfg, fam == F_TRAIN ? train_variant(kd->name) : TTR_ADDITIVE,
+                         fam == F_TRAIN ? nb : 1);
+        size_t tb = ttr_arena_bytes(&cfg, TTR_MODE_TRAIN);
+        size_t sb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_F32);
+        c->arena = balloc(tb);
+        c->serve_arena = balloc(sb);
+        c->slots = balloc(items * sizeof(uint16_t) + 1);
+        c->clicks = balloc(items + 1);
+        FALLOC(c->x, items * k);
+        FALLOC(c->y, items);
+        if (!ok || !c->arena || !c->serve_arena || !c->slots || !c->clicks ||
+            ttr_model_init(&c->model, &cfg, TTR_MODE_TRAIN, c->arena, tb) != TTR_OK) {
+            ok = 0;
+            break;
+        }
+        fill_uniform(c->x, items * k, 0.0f, 1.0f);
+        for (size_t i = 0; i < items; i++) {
+            c->slots[i] = (uint16_t)(i % 10);
+            c->clicks[i] = (uint8_t)(rng_u32() % 4 == 0);
+        }
+        for (size_t l = 0; l <= nb && fam == F_TRAIN; l++)
+            c->offsets[l] = l * 10;
+        c->batch.n_lists = fam == F_TRAIN ? nb : 0;
+        c->batch.offsets = c->offsets;
+        c->batch.x = c->x;
+        c->batch.ldx = k;
+        c->batch.slots = c->slots;
+        c->batch.clicks = c->clicks;
+        c->batch.contexts = NULL;
+        if (ttr_model_to_serving(c->model, &c->serve, c->serve_arena, sb) != TTR_OK)
+            ok = 0;
+        break;
+    }
     }
     if (!ok) {
         ctx_free(c);
@@ -523,6 +627,13 @@ static void metrics(const bkernel *kd, const bshape *s, double *flops, double *b
             *bytes = 4.0 * (3.0 * n2 + 6.0 * nd);
         }
         break;
+    case F_TRAIN:
+        *items = nb * 10; /* list items per step; lists per second = batch / ns */
+        break;
+    case F_SCORE:
+        *items = nb;
+        *flops = 2.0 * nb * (46.0 * 64 + 64.0 * 32 + 32.0); /* the tower's products */
+        break;
     case F_VEC:
         *items = k;
         if (!strcmp(nm, "axpy")) {
@@ -568,6 +679,32 @@ static void shape_text(const bkernel *kd, const bshape *s, char *buf, size_t len
     case F_VEC:
         snprintf(buf, len, "n%zu", s->k);
         break;
+    case F_TRAIN:
+        snprintf(buf, len, "%zu list%s x10", s->batch, s->batch > 1 ? "s" : "");
+        break;
+    case F_SCORE:
+        snprintf(buf, len, "%zu items", s->batch);
+        break;
+    }
+}
+
+/* Arena bytes of the reference configuration per variant (train with
+ * batches of 16 lists, and the serving copy). */
+static void print_arena(const bopts *o)
+{
+    static const char *const names[] = {"naive", "additive", "pal", "dot", "mixem", "xpa"};
+    if (!o->json)
+        printf("\n# arena bytes, reference configuration (46 features, relevance 64-32, "
+               "lists <= 10, batches of 16)\n%-10s %12s %12s\n", "variant", "train", "serve_f32");
+    for (int v = 0; v < 6; v++) {
+        ttr_config cfg;
+        reference_config(&cfg, (ttr_variant)v, 16);
+        size_t tb = ttr_arena_bytes(&cfg, TTR_MODE_TRAIN), sb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_F32);
+        if (o->json)
+            printf("{\"kernel\":\"arena\",\"variant\":\"%s\",\"train_bytes\":%zu,"
+                   "\"serve_f32_bytes\":%zu}\n", names[v], tb, sb);
+        else
+            printf("%-10s %12zu %12zu\n", names[v], tb, sb);
     }
 }
 
@@ -984,7 +1121,7 @@ static int bench_case(const bopts *o, const bkernel *kd, const bshape *s)
     int nisa = 0;
     double scalar_ns = 0.0, restore_ns = 0.0;
 
-    if (ctx_setup(&c, kd->fam, s) != 0)
+    if (ctx_setup(&c, kd, s) != 0)
         return -1;
     if (kd->run == run_attn_probs_bwd) {
         long r;
@@ -1087,6 +1224,11 @@ static void usage(FILE *f)
         "  vexp, vsigmoid, vsoftplus   element-wise on n floats in [-8, 8]\n"
         "  relu_bwd, axpy, scale, dot  the other vector helpers (n = 64..4096, m = 1)\n"
         "  adam, momentum        optimizer steps over n parameters\n"
+        "  train_naive, train_additive, train_pal, train_dot, train_mixem, train_xpa\n"
+        "                        one ttr_train step on 1 or 16 lists of 10 items, reference\n"
+        "                        configuration (46 features, relevance 64-32); lists/s = batch/ns\n"
+        "  score_f32             ttr_score of 1, 10, 100 items with a serving copy\n"
+        "  arena                 arena bytes per variant (train, serve_f32), no timing\n"
         "\n"
         "Timing: one warm-up call, then the calls per sample R are calibrated (unless\n"
         "--reps) so that a sample lasts >= --min-time; each sample times R back-to-back\n"
@@ -1175,7 +1317,7 @@ static int check_kernel_list(const char *list)
 {
     for (const char *p = list;;) {
         size_t len = strcspn(p, ",");
-        if (!find_kernel(p, len)) {
+        if (!find_kernel(p, len) && !(len == 5 && !strncmp(p, "arena", 5))) {
             fprintf(stderr, "ttrank bench: unknown kernel '%.*s' (valid:", (int)len, p);
             for (size_t i = 0; i < B_NKERNELS; i++)
                 fprintf(stderr, " %s", g_kernels[i].name);
@@ -1339,6 +1481,8 @@ int ttr_bench_main(int argc, char **argv)
                 break;
             }
     }
+    if (rc == 0 && (!o.kernels || strstr(o.kernels, "arena")))
+        print_arena(&o);
     ttr_set_cpu_mask(mask_before);
     return rc;
 }
