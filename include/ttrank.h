@@ -17,9 +17,9 @@
  * Memory: ttr_arena_bytes() gives the exact size of the buffer that
  * ttr_model_init() needs for a configuration and mode. The library never
  * calls malloc or free, keeps no global state besides the CPU dispatch table,
- * and never prints. A model is not thread-safe: use one model per thread, or
- * serialise calls (scoring with a const model is safe from several threads
- * only if each passes its own scratch; see ttr_score()).
+ * and never prints. A model is not thread-safe (even scoring and the
+ * read-outs use the model's own scratch): use one model per thread, e.g. one
+ * serving copy each (ttr_model_to_serving), or serialise calls.
  *
  * Errors: functions return TTR_OK (0) or a negative ttr_error code
  * (ttr_strerror() names it). On error a model is left exactly as it was. */
