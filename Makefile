@@ -125,7 +125,7 @@ endif
 $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
-.PHONY: all lib tool tests test smoke bench check install uninstall clean help
+.PHONY: all lib tool tests test smoke bench run check install uninstall clean help
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
 tool: $(TOOL)
@@ -175,6 +175,10 @@ smoke: $(TOOL)
 
 bench: $(TOOL)
 	$(RUN) $(TOOL) bench $(BENCH_ARGS)
+
+# The main job: simulate, train every variant, print the NDCG table, write plots.
+run: $(TOOL)
+	$(RUN) $(TOOL) demo $(DEMO_ARGS)
 
 # The whole suite (see scripts/check.sh for its configurations and variables).
 check:

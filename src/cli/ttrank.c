@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../bench/bench.h"
+#include "demo.h"
 #include "ttr_kernels.h"
 #include "ttrank.h"
 
@@ -25,6 +26,8 @@ typedef struct command {
 } command;
 
 static const command g_commands[] = {
+    {"demo", ttr_demo_main,
+     "simulate biased clicks, train every variant, print NDCG and write plots (no input files)"},
     {"bench", ttr_bench_main, "time the numeric kernels on this CPU (--json for scripts)"},
 };
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])

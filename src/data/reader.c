@@ -1,0 +1,979 @@
+/* Streaming readers of LETOR/SVMlight data (+ LightGBM .query groups) and
+ * of the click log (include/ttr_data.h). No allocation, no printing: every
+ * buffer is the caller's; lines are split in place. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ttr_data.h"
+
+enum { KIND_LETOR = 1, KIND_CLICKS = 2 };
+
+#define QT_EMPTY UINT64_MAX
+
+/* ---- sources ------------------------------------------------------------ */
+
+size_t ttr_stdio_read(void *file, char *buf, size_t n)
+{
+    size_t got = fread(buf, 1, n, (FILE *)file);
+    if (got == 0 && ferror((FILE *)file))
+        return TTR_READ_ERROR;
+    return got;
+}
+
+ttr_source ttr_source_callback(ttr_read_fn read, void *ctx, char *buf, size_t buf_size)
+{
+    ttr_source s;
+    memset(&s, 0, sizeof s);
+    s.read = read;
+    s.ctx = ctx;
+    s.buf = buf;
+    s.buf_size = buf_size;
+    return s;
+}
+
+ttr_source ttr_source_memory(const void *data, size_t size)
+{
+    ttr_source s;
+    memset(&s, 0, sizeof s);
+    s.data = (const char *)data;
+    s.size = size;
+    return s;
+}
+
+void ttr_reader_config_default(ttr_reader_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_items = 1024;
+    cfg->max_label = 31.0f;
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+static int fail(ttr_reader *r, int code, int in_groups, unsigned long line, unsigned long col,
+                const char *msg)
+{
+    r->err = code;
+    r->err_in_groups = in_groups;
+    r->err_line = line;
+    r->err_col = col;
+    r->err_msg = msg;
+    return code;
+}
+
+/* An error at byte `at` of the current data line starting at `ls`. */
+static int fail_at(ttr_reader *r, int code, const char *ls, const char *at, const char *msg)
+{
+    return fail(r, code, 0, r->src.line, (unsigned long)(at - ls) + 1, msg);
+}
+
+int ttr_reader_error(const ttr_reader *r, unsigned long *line, unsigned long *col,
+                     const char **msg, int *in_groups)
+{
+    if (!r)
+        return TTR_ERR_ARG;
+    if (line)
+        *line = r->err ? r->err_line : 0;
+    if (col)
+        *col = r->err ? r->err_col : 0;
+    if (msg)
+        *msg = r->err ? r->err_msg : "ok";
+    if (in_groups)
+        *in_groups = r->err ? r->err_in_groups : 0;
+    return r->err;
+}
+
+void ttr_reader_stats_get(const ttr_reader *r, ttr_reader_stats *st)
+{
+    if (r && st) {
+        *st = r->st;
+        st->lines = r->src.line;
+    }
+}
+
+/* ---- line splitting ------------------------------------------------------- */
+
+static int lines_init(ttr__lines *s, const ttr_source *in)
+{
+    memset(s, 0, sizeof *s);
+    if (in->read) {
+        if (!in->buf || in->buf_size < 2)
+            return TTR_ERR_ARG;
+        s->read = in->read;
+        s->ctx = in->ctx;
+        s->buf = in->buf;
+        s->cap = in->buf_size;
+    } else {
+        if (!in->data && in->size)
+            return TTR_ERR_ARG;
+        s->data = in->data;
+        s->size = in->size;
+    }
+    return TTR_OK;
+}
+
+/* The next line of `s` (without its LF and a CR before it): 1, 0 at the end,
+ * or a negative error recorded in r. The line stays valid until the next
+ * call; s->pending = 1 makes the next call return it again. */
+static int next_line(ttr_reader *r, ttr__lines *s, int in_groups, const char **lp, size_t *llen)
+{
+    const char *p;
+    size_t len;
+    if (s->pending) {
+        s->pending = 0;
+        *lp = s->lp;
+        *llen = s->llen;
+        return 1;
+    }
+    if (!s->read) {
+        const char *nl;
+        if (s->pos >= s->size)
+            return 0;
+        p = s->data + s->pos;
+        nl = (const char *)memchr(p, '\n', s->size - s->pos);
+        if (nl) {
+            len = (size_t)(nl - p);
+            s->pos += len + 1;
+        } else {
+            len = s->size - s->pos;
+            s->pos = s->size;
+        }
+    } else {
+        for (;;) {
+            char *nl = (char *)memchr(s->buf + s->scan, '\n', s->end - s->scan);
+            size_t got;
+            if (nl) {
+                p = s->buf + s->beg;
+                len = (size_t)(nl - p);
+                s->beg = s->scan = (size_t)(nl - s->buf) + 1;
+                break;
+            }
+            s->scan = s->end;
+            if (s->eof) {
+                if (s->beg == s->end)
+                    return 0;
+                p = s->buf + s->beg;
+                len = s->end - s->beg;
+                s->beg = s->scan = s->end;
+                break;
+            }
+            if (s->beg > 0) {
+                memmove(s->buf, s->buf + s->beg, s->end - s->beg);
+                s->end -= s->beg;
+                s->scan -= s->beg;
+                s->beg = 0;
+            }
+            if (s->end == s->cap)
+                return fail(r, TTR_ERR_NOMEM, in_groups, s->line + 1, (unsigned long)s->cap,
+                            "line longer than the line buffer");
+            got = s->read(s->ctx, s->buf + s->end, s->cap - s->end);
+            if (got == TTR_READ_ERROR)
+                return fail(r, TTR_ERR_IO, in_groups, s->line + 1, 0, "read error");
+            if (got > s->cap - s->end)
+                return fail(r, TTR_ERR_IO, in_groups, s->line + 1, 0,
+                            "read callback returned too many bytes");
+            if (got == 0)
+                s->eof = 1;
+            s->end += got;
+        }
+    }
+    if (len && p[len - 1] == '\r')
+        len--;
+    s->line++;
+    /* A UTF-8 byte order mark before the first line is skipped. */
+    if (s->line == 1 && len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
+        (unsigned char)p[2] == 0xBF) {
+        p += 3;
+        len -= 3;
+    }
+    s->lp = p;
+    s->llen = len;
+    *lp = p;
+    *llen = len;
+    return 1;
+}
+
+/* ---- tokens and numbers --------------------------------------------------- */
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && is_ws(*p))
+        p++;
+    return p;
+}
+
+/* End of the token at p: the next blank, '#' or the end of line. */
+static const char *tok_end(const char *p, const char *e)
+{
+    while (p < e && !is_ws(*p) && *p != '#')
+        p++;
+    return p;
+}
+
+static int lower_eq(const char *p, const char *e, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(e - p) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != word[i])
+            return 0;
+    }
+    return 1;
+}
+
+static const float pow10f_tab[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
+                                     1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+
+/* Parse the number [p, e) into the nearest float. Returns 0, or an error
+ * code with *msg set and *bad at the offending byte. */
+static int parse_float(const char *p, const char *e, float *out, const char **msg,
+                       const char **bad)
+{
+    const char *s = p, *q = p;
+    uint64_t m = 0;
+    int sig = 0, exp10 = 0, any = 0, neg = 0, eneg = 0;
+    long ev = 0;
+    *bad = p;
+    if (q < e && (*q == '+' || *q == '-')) {
+        neg = *q == '-';
+        q++;
+    }
+    if (q < e && !is_digit(*q) && *q != '.') {
+        if (lower_eq(q, e, "nan") || lower_eq(q, e, "inf") || lower_eq(q, e, "infinity")) {
+            *msg = "non-finite number";
+            return TTR_ERR_NONFINITE;
+        }
+        *bad = q;
+        *msg = "bad number";
+        return TTR_ERR_FORMAT;
+    }
+    for (; q < e && is_digit(*q); q++) {
+        any = 1;
+        if (m == 0 && *q == '0')
+            continue;
+        if (sig < 19)
+            m = m * 10 + (uint64_t)(*q - '0');
+        else
+            exp10++;
+        sig++;
+    }
+    if (q < e && *q == '.') {
+        for (q++; q < e && is_digit(*q); q++) {
+            any = 1;
+            if (m == 0 && *q == '0') {
+                exp10--;
+                continue;
+            }
+            if (sig < 19) {
+                m = m * 10 + (uint64_t)(*q - '0');
+                exp10--;
+            }
+            sig++;
+        }
+    }
+    if (!any) {
+        *bad = q;
+        *msg = "bad number";
+        return TTR_ERR_FORMAT;
+    }
+    if (q < e && (*q == 'e' || *q == 'E')) {
+        int edig = 0;
+        q++;
+        if (q < e && (*q == '+' || *q == '-')) {
+            eneg = *q == '-';
+            q++;
+        }
+        for (; q < e && is_digit(*q); q++) {
+            edig = 1;
+            if (ev < 100000)
+                ev = ev * 10 + (*q - '0');
+        }
+        if (!edig) {
+            *bad = q;
+            *msg = "bad number";
+            return TTR_ERR_FORMAT;
+        }
+    }
+    if (q != e) {
+        *bad = q;
+        *msg = "bad number";
+        return TTR_ERR_FORMAT;
+    }
+    if (m == 0) {
+        *out = neg ? -0.0f : 0.0f;
+        return 0;
+    }
+    {
+        long x10 = exp10 + (eneg ? -ev : ev);
+        /* Fast path: m and 10^|x10| exact in float, one correctly rounded
+         * operation (same result as strtof). */
+        if (sig <= 19 && m < (1u << 24) && x10 >= -10 && x10 <= 10) {
+            float f = (float)m;
+            f = x10 < 0 ? f / pow10f_tab[-x10] : f * pow10f_tab[x10];
+            *out = neg ? -f : f;
+            return 0;
+        }
+    }
+    {
+        char tmp[TTR_DATA_MAX_NUMBER + 1];
+        char *endp;
+        float f;
+        size_t n = (size_t)(e - s);
+        if (n > TTR_DATA_MAX_NUMBER) {
+            *msg = "number too long";
+            return TTR_ERR_FORMAT;
+        }
+        memcpy(tmp, s, n);
+        tmp[n] = 0;
+        errno = 0;
+        f = strtof(tmp, &endp);
+        if (endp != tmp + n) {
+            *msg = "bad number (is LC_NUMERIC \"C\"?)";
+            return TTR_ERR_FORMAT;
+        }
+        if (errno == ERANGE && !(f > -1.0f && f < 1.0f)) {
+            *msg = "number out of float range";
+            return TTR_ERR_RANGE;
+        }
+        *out = f;
+        return 0;
+    }
+}
+
+/* Unsigned decimal [p, e) into *v (<= max). 0, TTR_ERR_FORMAT (not digits)
+ * or TTR_ERR_RANGE (above max). */
+static int parse_uint(const char *p, const char *e, uint64_t max, uint64_t *v)
+{
+    uint64_t x = 0;
+    int big = 0;
+    if (p == e)
+        return TTR_ERR_FORMAT;
+    for (; p < e; p++) {
+        unsigned d;
+        if (!is_digit(*p))
+            return TTR_ERR_FORMAT;
+        d = (unsigned)(*p - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            big = 1;
+        else
+            x = x * 10 + d;
+    }
+    if (big || x > max)
+        return TTR_ERR_RANGE;
+    *v = x;
+    return 0;
+}
+
+/* ---- opening -------------------------------------------------------------- */
+
+static int open_common(ttr_reader *r, const ttr_reader_config *cfg, const ttr_source *src,
+                       int kind)
+{
+    int rc;
+    if (!r || !cfg || !src)
+        return TTR_ERR_ARG;
+    memset(r, 0, sizeof *r);
+    if (cfg->n_features > TTR_DATA_MAX_FEATURES || cfg->max_items < 1 ||
+        cfg->max_items > TTR_DATA_MAX_ITEMS || !(cfg->max_label >= 0.0f) ||
+        cfg->max_label > 3.0e38f || cfg->n_contexts > TTR_DATA_MAX_CONTEXTS ||
+        (cfg->qid_table_size && !cfg->qid_table))
+        return TTR_ERR_ARG;
+    if ((cfg->rows == 0) != (cfg->cols == 0) ||
+        (cfg->rows && (uint64_t)cfg->rows * cfg->cols > TTR_DATA_MAX_SLOTS))
+        return TTR_ERR_ARG;
+    rc = lines_init(&r->src, src);
+    if (rc)
+        return rc;
+    r->cfg = *cfg;
+    r->kind = kind;
+    r->nf = cfg->n_features;
+    r->n_slots = cfg->rows ? cfg->rows * cfg->cols : TTR_DATA_MAX_SLOTS;
+    r->n_ctx = cfg->n_contexts ? cfg->n_contexts : TTR_DATA_MAX_CONTEXTS;
+    for (size_t i = 0; i < cfg->qid_table_size; i++)
+        cfg->qid_table[i] = QT_EMPTY;
+    return TTR_OK;
+}
+
+int ttr_letor_open(ttr_reader *r, const ttr_reader_config *cfg, const ttr_source *data,
+                   const ttr_source *groups)
+{
+    int rc = open_common(r, cfg, data, KIND_LETOR);
+    if (rc)
+        return rc;
+    if (groups) {
+        rc = lines_init(&r->grp, groups);
+        if (rc) {
+            memset(r, 0, sizeof *r);
+            return rc;
+        }
+        r->has_groups = 1;
+    }
+    return TTR_OK;
+}
+
+int ttr_clicks_open(ttr_reader *r, const ttr_reader_config *cfg, const ttr_source *src)
+{
+    return open_common(r, cfg, src, KIND_CLICKS);
+}
+
+/* ---- the qid table -------------------------------------------------------- */
+
+/* 1 if q was recorded before (else records it), or TTR_ERR_NOMEM. */
+static int qt_seen(ttr_reader *r, uint64_t q)
+{
+    uint64_t *t = r->cfg.qid_table;
+    size_t n = r->cfg.qid_table_size, i;
+    if (!t)
+        return 0;
+    if (q == QT_EMPTY) {
+        if (r->qt_has_max)
+            return 1;
+        r->qt_has_max = 1;
+        return 0;
+    }
+    i = (size_t)((q * 0x9E3779B97F4A7C15ull) >> 17) % n;
+    for (;;) {
+        if (t[i] == q)
+            return 1;
+        if (t[i] == QT_EMPTY)
+            break;
+        if (++i == n)
+            i = 0;
+    }
+    if (r->qt_count + 1 >= n) /* keep one entry empty so that probing ends */
+        return TTR_ERR_NOMEM;
+    t[i] = q;
+    r->qt_count++;
+    return 0;
+}
+
+/* ---- the click-log header --------------------------------------------------- */
+
+/* A comment line [p, e) (p just after '#'). Parses a layout header. */
+static int comment_line(ttr_reader *r, const char *ls, const char *p, const char *e)
+{
+    const char *t;
+    uint64_t rows = 0, cols = 0, f = 0;
+    int got_r = 0, got_c = 0, got_f = 0;
+    if (r->kind != KIND_CLICKS)
+        return 0;
+    p = skip_ws(p, e);
+    t = tok_end(p, e);
+    if (!((size_t)(t - p) == 13 && memcmp(p, "ttrank-clicks", 13) == 0))
+        return 0;
+    p = skip_ws(t, e);
+    t = tok_end(p, e);
+    if (!(t - p >= 2 && p[0] == 'v'))
+        return fail_at(r, TTR_ERR_FORMAT, ls, p, "bad layout header (expected v1)");
+    if (!((size_t)(t - p) == 2 && p[1] == '1'))
+        return fail_at(r, TTR_ERR_UNSUPPORTED, ls, p, "unsupported click-log version");
+    for (p = skip_ws(t, e); p < e && *p != '#'; p = skip_ws(t, e)) {
+        const char *eq;
+        uint64_t v;
+        int rc;
+        t = tok_end(p, e);
+        eq = (const char *)memchr(p, '=', (size_t)(t - p));
+        if (!eq)
+            return fail_at(r, TTR_ERR_FORMAT, ls, p, "bad layout header (expected key=value)");
+        if (eq - p == 4 && memcmp(p, "rows", 4) == 0)
+            got_r = 1;
+        else if (eq - p == 4 && memcmp(p, "cols", 4) == 0)
+            got_c = 1;
+        else if (eq - p == 1 && p[0] == 'F')
+            got_f = 1;
+        else
+            continue; /* unknown keys are ignored (later versions may add some) */
+        rc = parse_uint(eq + 1, t, TTR_DATA_MAX_FEATURES, &v);
+        if (rc == TTR_ERR_FORMAT)
+            return fail_at(r, rc, ls, eq + 1, "bad layout header value");
+        if (rc == TTR_ERR_RANGE || v == 0)
+            return fail_at(r, TTR_ERR_RANGE, ls, eq + 1, "layout header value out of range");
+        if (p[0] == 'r')
+            rows = v;
+        else if (p[0] == 'c')
+            cols = v;
+        else
+            f = v;
+    }
+    if (!got_r || !got_c || !got_f)
+        return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header needs rows=, cols= and F=");
+    if (rows * cols > TTR_DATA_MAX_SLOTS)
+        return fail_at(r, TTR_ERR_RANGE, ls, ls, "layout header: rows*cols too large");
+    if (r->hdr) {
+        if ((uint64_t)r->hdr_rows != rows || (uint64_t)r->hdr_cols != cols ||
+            (uint64_t)r->hdr_f != f)
+            return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header differs from the first");
+        return 0;
+    }
+    if (r->data_seen)
+        return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header after data");
+    if ((r->cfg.rows && (r->cfg.rows != rows || r->cfg.cols != cols)) ||
+        (r->cfg.n_features && r->cfg.n_features != f))
+        return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header differs from the expected layout");
+    r->hdr = 1;
+    r->hdr_rows = (int)rows;
+    r->hdr_cols = (int)cols;
+    r->hdr_f = (int)f;
+    r->nf = (uint32_t)f;
+    r->n_slots = (uint32_t)(rows * cols);
+    return 0;
+}
+
+/* Classify a line: 1 = data (*pp at its first token), 0 = blank/comment
+ * (handled), < 0 = error. */
+static int classify(ttr_reader *r, const char *ls, size_t len, const char **pp)
+{
+    const char *e = ls + len, *p = skip_ws(ls, e);
+    if (p == e)
+        return 0;
+    if (*p == '#') {
+        int rc = comment_line(r, ls, p + 1, e);
+        return rc < 0 ? rc : 0;
+    }
+    *pp = p;
+    return 1;
+}
+
+/* ---- one line ------------------------------------------------------------- */
+
+typedef struct head {
+    float label;
+    uint8_t click;
+    uint64_t qid;
+    uint32_t pos, ctx;
+    int has_qid, has_pos, has_ctx;
+    const char *qid_at, *pos_at, *ctx_at, *feat;
+} head;
+
+/* The label (or click) and the named fields of a data line. */
+static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *e, head *h)
+{
+    const char *t = tok_end(p, e), *bad, *msg;
+    int rc;
+    memset(h, 0, sizeof *h);
+    if (r->kind == KIND_CLICKS) {
+        if (t - p == 1 && (*p == '0' || *p == '1')) {
+            h->click = (uint8_t)(*p - '0');
+            h->label = (float)h->click;
+        } else {
+            float v;
+            rc = parse_float(p, t, &v, &msg, &bad);
+            if (rc == TTR_ERR_FORMAT)
+                return fail_at(r, rc, ls, p, "bad click (expected 0 or 1)");
+            if (rc)
+                return fail_at(r, rc, ls, p, msg);
+            return fail_at(r, TTR_ERR_RANGE, ls, p, "click must be 0 or 1");
+        }
+    } else {
+        if (p == t)
+            return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing label");
+        rc = parse_float(p, t, &h->label, &msg, &bad);
+        if (rc)
+            return fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : p, msg);
+        if (!(h->label >= 0.0f && h->label <= r->cfg.max_label))
+            return fail_at(r, TTR_ERR_RANGE, ls, p, "label out of range");
+    }
+    for (p = skip_ws(t, e); p < e && *p != '#'; p = skip_ws(t, e)) {
+        const char *name = p, *v;
+        uint64_t x;
+        size_t nl;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            break; /* the features */
+        t = tok_end(p, e);
+        while (p < t && *p != ':')
+            p++;
+        if (p == t)
+            return fail_at(r, TTR_ERR_FORMAT, ls, name, "expected name:value");
+        nl = (size_t)(p - name);
+        v = p + 1;
+        if (nl == 3 && memcmp(name, "qid", 3) == 0) {
+            if (h->has_qid)
+                return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
+            if (v == t)
+                return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing qid");
+            rc = parse_uint(v, t, UINT64_MAX, &x);
+            if (rc == TTR_ERR_FORMAT)
+                return fail_at(r, rc, ls, v, "qid must be an unsigned integer");
+            if (rc)
+                return fail_at(r, rc, ls, v, "qid too large");
+            h->qid = x;
+            h->has_qid = 1;
+            h->qid_at = v;
+        } else if (r->kind == KIND_CLICKS && nl == 3 && memcmp(name, "pos", 3) == 0) {
+            if (h->has_pos)
+                return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
+            if (v == t)
+                return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing pos");
+            rc = parse_uint(v, t, UINT64_MAX, &x);
+            if (rc == TTR_ERR_FORMAT)
+                return fail_at(r, rc, ls, v, "pos must be an unsigned integer");
+            if (rc || x >= r->n_slots)
+                return fail_at(r, TTR_ERR_RANGE, ls, v, "pos out of range for the layout");
+            h->pos = (uint32_t)x;
+            h->has_pos = 1;
+            h->pos_at = v;
+        } else if (r->kind == KIND_CLICKS && nl == 3 && memcmp(name, "ctx", 3) == 0) {
+            if (h->has_ctx)
+                return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
+            if (v == t)
+                return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing ctx");
+            rc = parse_uint(v, t, UINT64_MAX, &x);
+            if (rc == TTR_ERR_FORMAT)
+                return fail_at(r, rc, ls, v, "ctx must be an unsigned integer");
+            if (rc || x >= r->n_ctx)
+                return fail_at(r, TTR_ERR_RANGE, ls, v, "ctx out of range");
+            h->ctx = (uint32_t)x;
+            h->has_ctx = 1;
+            h->ctx_at = v;
+        } else {
+            return fail_at(r, TTR_ERR_FORMAT, ls, name, "unknown field");
+        }
+    }
+    h->feat = p;
+    if (r->kind == KIND_CLICKS && !h->has_pos)
+        return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing pos");
+    if (!h->has_qid && !r->has_groups)
+        return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing qid");
+    return 0;
+}
+
+/* The features of a line from p into row (F floats, may be NULL). */
+static int parse_features(ttr_reader *r, const char *ls, const char *p, const char *e, float *row)
+{
+    uint32_t cap = r->nf ? r->nf : TTR_DATA_MAX_FEATURES;
+    uint64_t last = 0;
+    if (row)
+        memset(row, 0, r->nf * sizeof *row);
+    for (p = skip_ws(p, e); p < e && *p != '#'; p = skip_ws(p, e)) {
+        const char *tok = p, *v, *bad, *msg;
+        uint64_t idx = 0;
+        int big = 0, rc;
+        float val;
+        if (!is_digit(*p)) {
+            if (*p == ':')
+                return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing feature index");
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+                return fail_at(r, TTR_ERR_FORMAT, ls, p,
+                               "named field after the features (or unknown)");
+            return fail_at(r, TTR_ERR_FORMAT, ls, p, "expected index:value");
+        }
+        for (; p < e && is_digit(*p); p++) {
+            if (idx > 100000000000ull)
+                big = 1;
+            else
+                idx = idx * 10 + (uint64_t)(*p - '0');
+        }
+        if (p == e || *p != ':') {
+            if (p == e || is_ws(*p) || *p == '#')
+                return fail_at(r, TTR_ERR_FORMAT, ls, p, "expected ':' after feature index");
+            return fail_at(r, TTR_ERR_FORMAT, ls, p, "bad feature index");
+        }
+        if (idx == 0 && !big)
+            return fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index 0 (indices start at 1)");
+        if (big || idx > TTR_DATA_MAX_FEATURES)
+            return fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index too large");
+        if (idx > cap)
+            return fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index above n_features");
+        if (idx <= last)
+            return fail_at(r, TTR_ERR_FORMAT, ls, tok,
+                           idx == last ? "duplicate feature index"
+                                       : "feature indices must increase");
+        v = ++p;
+        p = tok_end(p, e);
+        if (v == p)
+            return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing feature value");
+        rc = parse_float(v, p, &val, &msg, &bad);
+        if (rc)
+            return fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : v, msg);
+        if (row)
+            row[idx - 1] = val;
+        last = idx;
+    }
+    if (last > r->st.max_index)
+        r->st.max_index = (uint32_t)last;
+    return 0;
+}
+
+/* ---- lists ---------------------------------------------------------------- */
+
+/* Read ahead to the first data line (header comments processed). */
+static int start(ttr_reader *r)
+{
+    const char *ls, *p;
+    size_t len;
+    int rc;
+    if (r->started)
+        return 0;
+    for (;;) {
+        rc = next_line(r, &r->src, 0, &ls, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        rc = classify(r, ls, len, &p);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            r->src.pending = 1;
+            break;
+        }
+    }
+    r->started = 1;
+    return 0;
+}
+
+int ttr_clicks_layout(ttr_reader *r, uint32_t *rows, uint32_t *cols, uint32_t *n_features)
+{
+    int rc;
+    if (!r || r->kind != KIND_CLICKS)
+        return TTR_ERR_ARG;
+    if (r->err)
+        return r->err;
+    rc = start(r);
+    if (rc)
+        return rc;
+    if (rows)
+        *rows = r->hdr ? (uint32_t)r->hdr_rows : r->cfg.rows;
+    if (cols)
+        *cols = r->hdr ? (uint32_t)r->hdr_cols : r->cfg.cols;
+    if (n_features)
+        *n_features = r->nf;
+    return r->hdr ? 1 : 0;
+}
+
+/* Store one parsed line as item out->n of the list. */
+static int add_item(ttr_reader *r, ttr_list *out, const char *ls, const char *e, const head *h)
+{
+    size_t i = out->n;
+    int rc;
+    if (i >= r->cfg.max_items)
+        return fail_at(r, TTR_ERR_RANGE, ls, ls, "list longer than max_items");
+    if (r->kind == KIND_CLICKS) {
+        uint32_t bit = 1u << (h->pos & 31);
+        if (i == 0) {
+            memset(r->slot_seen, 0, sizeof r->slot_seen);
+            out->has_context = h->has_ctx;
+            out->context = h->ctx;
+        } else if (h->has_ctx != out->has_context || h->ctx != out->context) {
+            return fail_at(r, TTR_ERR_FORMAT, ls, h->has_ctx ? h->ctx_at : h->feat,
+                           "ctx differs within a list");
+        }
+        if (r->slot_seen[h->pos >> 5] & bit)
+            return fail_at(r, TTR_ERR_FORMAT, ls, h->pos_at, "pos repeated in a list");
+        r->slot_seen[h->pos >> 5] |= bit;
+    }
+    rc = parse_features(r, ls, h->feat, e, out->x ? out->x + i * out->ldx : NULL);
+    if (rc)
+        return rc;
+    if (out->labels)
+        out->labels[i] = h->label;
+    if (r->kind == KIND_CLICKS) {
+        if (out->clicks)
+            out->clicks[i] = h->click;
+        if (out->slots)
+            out->slots[i] = (uint16_t)h->pos;
+    }
+    if (h->label > r->st.max_label)
+        r->st.max_label = h->label;
+    out->n = i + 1;
+    return 0;
+}
+
+/* A new list starts with qid q at line ls: the contiguity checks. */
+static int new_qid(ttr_reader *r, const char *ls, const head *h)
+{
+    int rc;
+    if (r->have_prev && r->prev_qid == h->qid)
+        return fail_at(r, TTR_ERR_FORMAT, ls, h->qid_at, "qid reappears after another list");
+    rc = qt_seen(r, h->qid);
+    if (rc < 0)
+        return fail_at(r, rc, ls, h->qid_at, "qid table full");
+    if (rc)
+        return fail_at(r, TTR_ERR_FORMAT, ls, h->qid_at, "qid reappears after another list");
+    r->prev_qid = h->qid;
+    r->have_prev = 1;
+    return 0;
+}
+
+static int next_by_qid(ttr_reader *r, ttr_list *out)
+{
+    const char *ls, *p;
+    size_t len;
+    head h;
+    int rc;
+    for (;;) {
+        rc = next_line(r, &r->src, 0, &ls, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            r->done = 1;
+            break;
+        }
+        rc = classify(r, ls, len, &p);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        r->data_seen = 1;
+        rc = parse_head(r, ls, p, ls + len, &h);
+        if (rc)
+            return rc;
+        if (out->n > 0 && h.qid != out->qid) {
+            r->src.pending = 1;
+            break;
+        }
+        if (out->n == 0) {
+            rc = new_qid(r, ls, &h);
+            if (rc)
+                return rc;
+            out->qid = h.qid;
+            out->has_qid = 1;
+            out->line = r->src.line;
+        }
+        rc = add_item(r, out, ls, ls + len, &h);
+        if (rc)
+            return rc;
+    }
+    return out->n > 0;
+}
+
+/* The next group size of the .query stream: 1, 0 at its end, or an error. */
+static int next_group(ttr_reader *r, size_t *size)
+{
+    const char *ls, *p, *e, *t;
+    size_t len;
+    uint64_t v;
+    int rc;
+    for (;;) {
+        rc = next_line(r, &r->grp, 1, &ls, &len);
+        if (rc <= 0)
+            return rc;
+        e = ls + len;
+        p = skip_ws(ls, e);
+        if (p == e || *p == '#')
+            continue;
+        t = tok_end(p, e);
+        rc = parse_uint(p, t, UINT64_MAX, &v);
+        if (rc == TTR_ERR_FORMAT)
+            return fail(r, rc, 1, r->grp.line, (unsigned long)(p - ls) + 1, "bad group size");
+        if (rc || v > r->cfg.max_items)
+            return fail(r, TTR_ERR_RANGE, 1, r->grp.line, (unsigned long)(p - ls) + 1,
+                        "group larger than max_items");
+        t = skip_ws(t, e);
+        if (t < e && *t != '#')
+            return fail(r, TTR_ERR_FORMAT, 1, r->grp.line, (unsigned long)(t - ls) + 1,
+                        "bad group size");
+        if (v == 0)
+            continue;
+        *size = (size_t)v;
+        r->group_line = r->grp.line;
+        return 1;
+    }
+}
+
+static int next_by_group(ttr_reader *r, ttr_list *out)
+{
+    const char *ls, *p;
+    size_t len, want;
+    head h;
+    int rc = next_group(r, &want);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        /* No more groups: the data must have no more rows. */
+        for (;;) {
+            rc = next_line(r, &r->src, 0, &ls, &len);
+            if (rc <= 0) {
+                r->done = rc == 0;
+                return rc;
+            }
+            rc = classify(r, ls, len, &p);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                return fail_at(r, TTR_ERR_FORMAT, ls, p, "more data rows than the .query groups");
+        }
+    }
+    while (out->n < want) {
+        rc = next_line(r, &r->src, 0, &ls, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return fail(r, TTR_ERR_FORMAT, 1, r->group_line, 1, "data ends inside a .query group");
+        rc = classify(r, ls, len, &p);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        rc = parse_head(r, ls, p, ls + len, &h);
+        if (rc)
+            return rc;
+        if (out->n == 0) {
+            out->line = r->src.line;
+            out->has_qid = h.has_qid;
+            out->qid = h.has_qid ? h.qid : r->group_no;
+            if (h.has_qid) {
+                rc = new_qid(r, ls, &h);
+                if (rc)
+                    return rc;
+            }
+        } else if (h.has_qid != out->has_qid || (h.has_qid && h.qid != out->qid)) {
+            return fail_at(r, TTR_ERR_FORMAT, ls, h.has_qid ? h.qid_at : h.feat,
+                           "qid changes inside a .query group");
+        }
+        rc = add_item(r, out, ls, ls + len, &h);
+        if (rc)
+            return rc;
+    }
+    r->group_no++;
+    return 1;
+}
+
+int ttr_reader_next(ttr_reader *r, ttr_list *out)
+{
+    int rc;
+    if (!r || !out || !r->kind)
+        return TTR_ERR_ARG;
+    if (r->err)
+        return r->err;
+    rc = start(r);
+    if (rc)
+        return rc;
+    if (out->x && (r->nf == 0 || out->ldx < r->nf))
+        return TTR_ERR_ARG;
+    out->n = 0;
+    out->qid = 0;
+    out->has_qid = 0;
+    out->context = 0;
+    out->has_context = 0;
+    out->line = 0;
+    if (r->done)
+        return 0;
+    rc = r->has_groups ? next_by_group(r, out) : next_by_qid(r, out);
+    if (rc == 1) {
+        r->st.lists++;
+        r->st.items += out->n;
+        if (out->n > r->st.max_list)
+            r->st.max_list = out->n;
+    } else if (rc < 0) {
+        out->n = 0;
+    }
+    return rc;
+}
