@@ -20,29 +20,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* An input array of exactly n floats, starting `mis` bytes (a multiple of 4)
- * past malloc's alignment and ending at the end of the block. */
-typedef struct {
-    void *base;
-    float *p;
-} in_buf;
-
-static in_buf in_alloc(size_t n, size_t mis)
-{
-    in_buf b;
-    size_t bytes = n * sizeof(float) + mis;
-    b.base = malloc(bytes ? bytes : 1);
-    if (!b.base)
-        abort();
-    b.p = (float *)(void *)((char *)b.base + mis);
-    return b;
-}
-
-static void in_free(in_buf b)
-{
-    free(b.base);
-}
-
 /* Output buffer: guarded, sentinel-filled. */
 static float *out_alloc(size_t n, size_t mis)
 {
@@ -84,9 +61,9 @@ static int run_fwd(const fwd_case *c, const unsigned *masks, const char **names,
     size_t ldx = c->gemv ? k : c->ldx, ldy = c->gemv ? m : c->ldy;
     size_t xt = mat_total(n, k, ldx), yt = mat_total(n, m, ldy);
     float *w = malloc((m * k + 1) * sizeof(float));
-    in_buf pk = in_alloc(ttr_gemm_f32_packed_size(m, k), c->mis);
-    in_buf x = in_alloc(xt, (c->mis + 4) % 16);
-    in_buf b = in_alloc(m, c->mis);
+    tu_exact pk = tu_exact_alloc(ttr_gemm_f32_packed_size(m, k), c->mis);
+    tu_exact x = tu_exact_alloc(xt, (c->mis + 4) % 16);
+    tu_exact b = tu_exact_alloc(m, c->mis);
     float *yref = malloc((yt + 1) * sizeof(float));
     double *scale = malloc((n * m + 1) * sizeof(double));
     int fail = 0;
@@ -139,9 +116,9 @@ static int run_fwd(const fwd_case *c, const unsigned *masks, const char **names,
     free(w);
     free(yref);
     free(scale);
-    in_free(pk);
-    in_free(x);
-    in_free(b);
+    tu_exact_free(pk);
+    tu_exact_free(x);
+    tu_exact_free(b);
     return fail;
 }
 
@@ -295,7 +272,7 @@ static int run_bwd(int which, size_t n, size_t m, size_t k, size_t pad, size_t m
     size_t orows = which == 0 ? n : m; /* output: dx (n x k) or dw (m x k) */
     size_t wt = mat_total(m, k, ldw), dyt = mat_total(n, m, lddy), xt = mat_total(n, k, ldx);
     size_t ot = mat_total(orows, k, ldo);
-    in_buf w = in_alloc(wt, mis), dy = in_alloc(dyt, (mis + 8) % 16), x = in_alloc(xt, mis);
+    tu_exact w = tu_exact_alloc(wt, mis), dy = tu_exact_alloc(dyt, (mis + 8) % 16), x = tu_exact_alloc(xt, mis);
     float *init = malloc((ot + 1) * sizeof(float));
     float *ref = malloc((ot + 1) * sizeof(float));
     double *scale = malloc((orows * k + 1) * sizeof(double));
@@ -358,9 +335,9 @@ static int run_bwd(int which, size_t n, size_t m, size_t k, size_t pad, size_t m
         tu_free(o);
     }
     ttr_set_cpu_mask(TTR_CPU_ALL);
-    in_free(w);
-    in_free(dy);
-    in_free(x);
+    tu_exact_free(w);
+    tu_exact_free(dy);
+    tu_exact_free(x);
     free(init);
     free(ref);
     free(scale);

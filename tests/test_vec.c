@@ -15,23 +15,6 @@
 
 static const size_t g_mis[] = {0, 4, 12, 8};
 
-typedef struct {
-    void *base;
-    float *p;
-} in_buf;
-
-/* Exactly n floats, `mis` bytes past malloc's alignment, ending at the block's end. */
-static in_buf in_alloc(size_t n, size_t mis)
-{
-    in_buf b;
-    size_t bytes = n * sizeof(float) + mis;
-    b.base = malloc(bytes ? bytes : 1);
-    if (!b.base)
-        abort();
-    b.p = (float *)(void *)((char *)b.base + mis);
-    return b;
-}
-
 /* Sizes: 0, every tail 1..37, and some large ones. */
 static size_t size_at(size_t i)
 {
@@ -120,7 +103,7 @@ static void check_map(map_fn fn, map_ok ok, float lo, float hi, const char *what
     tu_rng r = tu_rng_seed(42);
     for (size_t si = 0; si < N_SIZES; si++) {
         size_t n = size_at(si), mis = g_mis[si % 4];
-        in_buf x = in_alloc(n, mis);
+        tu_exact x = tu_exact_alloc(n, mis);
         fill_inputs(&r, x.p, n, lo, hi);
         if (n > 7) {
             x.p[1] = NAN;
@@ -136,16 +119,16 @@ static void check_map(map_fn fn, map_ok ok, float lo, float hi, const char *what
                 cr_assert(ok(x.p[i], y[i]), "%s path %s n=%zu: f(%.9g) = %.9g", what, names[mi],
                           n, x.p[i], y[i]);
             /* in place gives the same bits */
-            in_buf z = in_alloc(n, mis);
+            tu_exact z = tu_exact_alloc(n, mis);
             memcpy(z.p, x.p, n * sizeof(float));
             fn(n, z.p, z.p);
             for (size_t i = 0; i < n; i++)
                 cr_assert(same_bits(z.p[i], y[i]), "%s path %s n=%zu: in-place differs at %zu",
                           what, names[mi], n, i);
-            free(z.base);
+            tu_exact_free(z);
             tu_free(y);
         }
-        free(x.base);
+        tu_exact_free(x);
     }
     ttr_set_cpu_mask(TTR_CPU_ALL);
 }
@@ -233,7 +216,7 @@ Test(vec, relu_bwd_exact)
     tu_rng r = tu_rng_seed(7);
     for (size_t si = 0; si < N_SIZES; si++) {
         size_t n = size_at(si), mis = g_mis[si % 4];
-        in_buf y = in_alloc(n, mis), dy = in_alloc(n, (mis + 4) % 16);
+        tu_exact y = tu_exact_alloc(n, mis), dy = tu_exact_alloc(n, (mis + 4) % 16);
         tu_fill_uniform(&r, y.p, n, -1.0f, 1.0f);
         tu_fill_uniform(&r, dy.p, n, -1.0f, 1.0f);
         for (size_t i = 0; i < n; i += 7)
@@ -252,17 +235,17 @@ Test(vec, relu_bwd_exact)
                 cr_assert(same_bits(dx[i], ref[i]), "path %s n=%zu: dx[%zu] = %g, scalar %g",
                           names[mi], n, i, dx[i], ref[i]);
             /* dx aliasing dy */
-            in_buf d2 = in_alloc(n, mis);
+            tu_exact d2 = tu_exact_alloc(n, mis);
             memcpy(d2.p, dy.p, n * sizeof(float));
             ttr_relu_bwd_f32(n, y.p, d2.p, d2.p);
             for (size_t i = 0; i < n; i++)
                 cr_assert(same_bits(d2.p[i], ref[i]), "path %s n=%zu: in place", names[mi], n);
-            free(d2.base);
+            tu_exact_free(d2);
             tu_free(dx);
         }
         free(ref);
-        free(y.base);
-        free(dy.base);
+        tu_exact_free(y);
+        tu_exact_free(dy);
     }
     ttr_set_cpu_mask(TTR_CPU_ALL);
 }
@@ -308,7 +291,7 @@ Test(vec, axpy_tolerance)
     for (size_t si = 0; si < N_SIZES; si++) {
         size_t n = size_at(si), mis = g_mis[si % 4];
         float a = tu_uniform(&r, -2.0f, 2.0f);
-        in_buf x = in_alloc(n, (mis + 4) % 16);
+        tu_exact x = tu_exact_alloc(n, (mis + 4) % 16);
         float *y0 = malloc((n + 1) * sizeof(float)), *ref = malloc((n + 1) * sizeof(float));
         tu_fill_uniform(&r, x.p, n, -1.0f, 1.0f);
         tu_fill_uniform(&r, y0, n, -1.0f, 1.0f);
@@ -332,7 +315,7 @@ Test(vec, axpy_tolerance)
             }
             tu_free(y);
         }
-        free(x.base);
+        tu_exact_free(x);
         free(y0);
         free(ref);
     }
@@ -347,7 +330,7 @@ Test(vec, dot_tolerance)
     tu_rng r = tu_rng_seed(10);
     for (size_t si = 0; si < N_SIZES; si++) {
         size_t n = size_at(si), mis = g_mis[si % 4];
-        in_buf x = in_alloc(n, mis), y = in_alloc(n, (mis + 8) % 16);
+        tu_exact x = tu_exact_alloc(n, mis), y = tu_exact_alloc(n, (mis + 8) % 16);
         tu_fill_uniform(&r, x.p, n, -1.0f, 1.0f);
         tu_fill_uniform(&r, y.p, n, -1.0f, 1.0f);
         double exact = 0, sa = 0;
@@ -365,8 +348,8 @@ Test(vec, dot_tolerance)
             cr_assert(fabs((double)got - ref) <= 1e-5 * sa + 1e-30,
                       "path %s n=%zu: dot %.9g, scalar %.9g", names[mi], n, got, ref);
         }
-        free(x.base);
-        free(y.base);
+        tu_exact_free(x);
+        tu_exact_free(y);
     }
     ttr_set_cpu_mask(TTR_CPU_ALL);
 }

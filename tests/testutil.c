@@ -87,6 +87,22 @@ void tu_free(void *p)
     free(aligned - off);
 }
 
+tu_exact tu_exact_alloc(size_t n, size_t mis)
+{
+    tu_exact b;
+    size_t bytes = n * sizeof(float) + mis;
+    b.base = malloc(bytes ? bytes : 1);
+    if (!b.base)
+        abort();
+    b.p = (float *)(void *)((char *)b.base + mis);
+    return b;
+}
+
+void tu_exact_free(tu_exact b)
+{
+    free(b.base);
+}
+
 int tu_untouched_2d(const void *buf, size_t esize, size_t total, size_t rows, size_t wcols,
                     size_t ld)
 {

@@ -30,6 +30,16 @@ int tu_guard_ok(const void *p);
 void tu_free(void *p);
 #define TU_SENTINEL_BYTE 0xA5
 
+/* An input array of exactly n floats, starting `mis` bytes (a multiple of
+ * 4) past malloc's alignment and ending at the end of its block, so that the
+ * sanitizer build catches any read past it. */
+typedef struct tu_exact {
+    void *base;
+    float *p;
+} tu_exact;
+tu_exact tu_exact_alloc(size_t n, size_t mis);
+void tu_exact_free(tu_exact b);
+
 /* 1 if every byte of the `rows` x `cols` elements of size `esize` at stride
  * `ld` elements, *outside* the first `wcols` columns of each row, still holds
  * the sentinel (i.e. the kernel wrote only columns [0, wcols) of each row),
