@@ -11,11 +11,12 @@
  *   offset size  field
  *   0      4     magic "TTRK"
  *   4      4     u32 format version (1)
- *   8      4     u32 mode: 0 train, 1 serve f32, 2 serve int8 (reserved)
+ *   8      4     u32 mode: 0 train, 1 serve f32, 2 serve int8
  *   12     4     u32 flags: bit 0 = optimizer state present (train mode
  *                only); bit 1 = the normalisation is folded into rel.0's
  *                weights and bias (serving copies; norm.* are then kept for
- *                information only); every other bit must be 0
+ *                information only; required in int8 files); every other
+ *                bit must be 0
  *   16     120   ttr_config, field by field in declaration order: variant,
  *                n_features, n_hidden, hidden[0..3], rows, cols, n_contexts,
  *                embed_dim, bias_hidden, dot_dim, components, attn_dim,
@@ -28,11 +29,13 @@
  *   160    4     u32 number of tensor records that follow
  *   164    ...   tensor records, any order, each:
  *                  u32 name length (1..32), the name (no terminator),
- *                  u32 dtype (0 = f32; 1 = int8 with one f32 scale per row,
- *                  reserved for int8 serving), u32 rows, u32 cols,
+ *                  u32 dtype (0 = f32; 1 = int8 with one f32 scale per row:
+ *                  the hidden layers' "rel.L.w" of int8 files, and only
+ *                  those), u32 rows, u32 cols,
  *                  u32 optimizer arrays that follow the values (0, 1 SGD
  *                  velocity, 2 Adam moments), then the values: rows*cols f32
- *                  row-major (dtype 1: rows*cols int8 then rows f32 scales),
+ *                  row-major (dtype 1: rows*cols int8 row-major, each in
+ *                  [-127, 127], then rows f32 scales >= 0; W ~ q * scale),
  *                  then each optimizer array (rows*cols f32).
  *   end-4  4     u32 CRC-32 (IEEE 802.3, reflected 0xEDB88320, init and
  *                final xor 0xFFFFFFFF) of every byte before it.
@@ -43,8 +46,13 @@
  * of b), for XPA train models "xpa.attn_mean" (P x P) and "xpa.attn_n"
  * (1 x P). Serving models hold the relevance tower only; its weights are
  * stored unpacked (row-major, out x in) and repacked on load, so the file
- * does not depend on the kernels' panel layout. Exactly the records the
- * configuration and mode imply must be present, each once.
+ * does not depend on the kernels' panel layout. Int8 serving files (mode 2)
+ * hold the same records as serve f32 files except norm.* (folded, not
+ * kept), with the hidden layers' weights as dtype 1 and the last layer's as
+ * f32; they load into
+ * ttr_arena_bytes(cfg, TTR_MODE_SERVE_S8) bytes, straight into the packed
+ * int8 layout, so a device never holds the float model. Exactly the records
+ * the configuration and mode imply must be present, each once.
  *
  * A checkpoint (train mode, with_optimizer_state = 1) holds everything that
  * training depends on: weights, optimizer state, step counter, generator
@@ -55,14 +63,15 @@
  *
  * Errors: TTR_ERR_ARG (NULL pointer, bad mode), TTR_ERR_IO (a callback or
  * system call failed), TTR_ERR_FORMAT (wrong magic, unknown mode, flag or
- * dtype, an unknown, duplicate or missing tensor, a truncated file, a bad
- * CRC, trailing bytes after a file's CRC), TTR_ERR_RANGE (a configuration
- * out of range, a length or shape that disagrees with the configuration),
- * TTR_ERR_UNSUPPORTED (a newer format version, an int8 serving file),
- * TTR_ERR_NOMEM (the arena is shorter than ttr_arena_bytes of the file's
- * configuration and mode), TTR_ERR_NONFINITE (NaN/Inf in a value, a
- * negative count or Adam second moment; reported only once the CRC has
- * matched, so a corrupted file reads as TTR_ERR_FORMAT). */
+ * dtype, a dtype its record may not have, an unknown, duplicate or missing
+ * tensor, a truncated file, a bad CRC, trailing bytes after a file's CRC),
+ * TTR_ERR_RANGE (a configuration out of range, a length or shape that
+ * disagrees with the configuration, an int8 weight of -128: the last
+ * reported only once the CRC has matched), TTR_ERR_UNSUPPORTED (a newer
+ * format version), TTR_ERR_NOMEM (the arena is shorter than ttr_arena_bytes
+ * of the file's configuration and mode), TTR_ERR_NONFINITE (NaN/Inf in a
+ * value, a negative count, scale or Adam second moment; reported only once
+ * the CRC has matched, so a corrupted file reads as TTR_ERR_FORMAT). */
 #ifndef TTR_IO_H
 #define TTR_IO_H
 
@@ -90,10 +99,10 @@ typedef ptrdiff_t (*ttr_read_fn)(void *ctx, void *buf, size_t n);
  * ttr_crc32(0, "123456789", 9) == 0xCBF43926. */
 TTR_API uint32_t ttr_crc32(uint32_t crc, const void *data, size_t n);
 
-/* Write model m (train or serve f32) as a .ttr stream. with_optimizer_state
+/* Write model m (any mode) as a .ttr stream. with_optimizer_state
  * (train mode only; ignored for serving models) adds the optimizer state,
  * making a checkpoint. The model is not changed. Errors: TTR_ERR_ARG,
- * TTR_ERR_IO, TTR_ERR_UNSUPPORTED (int8 serving models, for now). */
+ * TTR_ERR_IO. */
 TTR_API int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn write,
                            void *ctx);
 

@@ -111,7 +111,14 @@ TTR_API int ttr_config_check(const ttr_config *cfg, const char **bad_field);
 
 /* Exact bytes ttr_model_init() needs for `cfg` in `mode` (0 if cfg is
  * invalid, or if the size does not fit in size_t on this target). Includes the model header, weights, packed weights, optimizer
- * state and every per-step buffer; alignment slack included. */
+ * state and every per-step buffer; alignment slack included.
+ * TTR_MODE_SERVE_S8 (what ttr_model_quantize and ttr_model_load need for an
+ * int8 model) holds no float copy of the int8 weights: per hidden layer
+ * ceil(out/16)*16*KPAD(in) bytes of packed int8 plus out f32 scales and
+ * biases, the last layer (out = 1 or D) as f32, and a per-list scratch of
+ * max_items x (KPAD(widest int8 input) bytes + 4 bytes + widest hidden layer
+ * floats). For 46 features, relevance 64-32, max_items 10 that is about a
+ * third of TTR_MODE_SERVE_F32. */
 TTR_API size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode);
 
 typedef struct ttr_model ttr_model;
@@ -119,7 +126,8 @@ typedef struct ttr_model ttr_model;
 /* Build a model inside `arena` (`bytes` long, any alignment) and initialise
  * its weights from cfg->seed. `*out` points into the arena: the model needs
  * no teardown; it lives as long as the buffer. Returns TTR_ERR_ARG for a bad
- * config or mode (TTR_MODE_SERVE_S8 models come from ttr_model_quantize),
+ * config or mode (TTR_MODE_SERVE_S8 models come from ttr_model_quantize
+ * or ttr_model_load),
  * TTR_ERR_NOMEM if bytes < ttr_arena_bytes(cfg, mode) — then nothing in the
  * buffer is written. */
 TTR_API int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
@@ -133,7 +141,9 @@ TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
  * the towers: x'[t] = (x[t] - mean[t]) * scale[t]. Both arrays have
  * n_features finite entries (scale may be 0 to ignore a feature). Defaults:
  * mean 0, scale 1. TTR_ERR_NONFINITE on NaN/Inf; TTR_ERR_UNSUPPORTED on a
- * serving copy, whose normalisation is folded into its first layer. */
+ * serving copy, whose normalisation is folded into its first layer. An int8
+ * model (TTR_MODE_SERVE_S8) does not keep the folded values: get reports
+ * mean 0, scale 1. */
 TTR_API int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale);
 TTR_API void ttr_get_normalization(const ttr_model *m, float *mean, float *scale);
 
@@ -180,7 +190,13 @@ TTR_API int ttr_click_probs(ttr_model *m, const ttr_batch *batch, float *out);
 /* Relevance scores of n items (x: n x ldx), scores[i] = serving score of
  * item i (f(x), or r(x) . b_ref for dot). Any n: items are processed in
  * chunks of max_items through the model's own scratch. TTR_ERR_NONFINITE for
- * a non-finite feature (scores then unspecified). */
+ * a non-finite feature (scores then unspecified).
+ * TTR_MODE_SERVE_S8 models: each hidden layer quantizes its input rows per
+ * vector (ttr_quantize_s8) and runs ttr_gemm_s8 (+bias, ReLU); the last
+ * layer and, for dot, the product with b_ref are f32 in a fixed summation
+ * order. The int8 kernels are bit-exact, so an int8 model's scores are the
+ * same bits on every CPU path (and, IEEE f32 being what it is, on every
+ * target); they differ from the f32 model's by the quantization error. */
 TTR_API int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores);
 
 /* Read-outs of what the model learned. */
@@ -209,6 +225,22 @@ TTR_API int ttr_dot_reference(const ttr_model *m, float *b_ref, uint32_t context
  * ttr_model_init. */
 TTR_API int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena,
                                  size_t bytes);
+
+/* Train-mode or serve-f32 model -> int8 serving model: builds a
+ * TTR_MODE_SERVE_S8 model in `arena` (ttr_arena_bytes(cfg,
+ * TTR_MODE_SERVE_S8) bytes, any alignment) holding the relevance tower with
+ * every hidden layer as symmetric per-output-channel int8 weights (scale_j =
+ * max_t |W[j][t]| / 127 in f32, q = round_half_even(W / scale_j) in
+ * [-127, 127], packed for ttr_gemm_s8) and f32 biases; the last layer (1 or
+ * D outputs) stays f32, which is both smaller than a 16-output int8 panel and
+ * faster (no quantization of its input). The normalisation is folded into
+ * layer 0 in f32/double before it is quantized, as in ttr_model_to_serving
+ * (so int8 layer 0 sees raw features: features of very different magnitudes
+ * share one per-vector scale). Dot models keep b_ref. The source is not
+ * changed. ttr_model_init() does not build SERVE_S8 models (TTR_ERR_ARG):
+ * they come from here or from a file (ttr_model_load). Errors: TTR_ERR_ARG
+ * (NULL, or an int8 source), TTR_ERR_NOMEM (short buffer, nothing written). */
+TTR_API int ttr_model_quantize(const ttr_model *src, ttr_model **out, void *arena, size_t bytes);
 
 /* XPA: mean attention a(p, p') over training lists, rows*cols x rows*cols
  * (row p: the slot attending, columns: attended slots; rows of slots never

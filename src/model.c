@@ -109,6 +109,23 @@ static void dense(ttr_model *m, ttr__layout *l, ttr__dense *d, const char *wname
     d->packed = alloc_f(l, ttr_gemm_f32_packed_size(out, in));
 }
 
+/* int8 serving: hidden layers as int8 (packed, per-output scales), the last
+ * layer (out = 1 or D) as plain f32 rows, which is smaller than an int8
+ * panel of 16 outputs and needs no quantization of its input. */
+static void dense_s8(ttr_model *m, ttr__layout *l, ttr__dense *d, const char *wname,
+                     const char *bname, uint32_t in, uint32_t out, int int8)
+{
+    d->in = in;
+    d->out = out;
+    d->W = tensor(m, l, wname, out, in, 1, !int8);
+    d->b = tensor(m, l, bname, out, 1, 0, 1);
+    d->packed = NULL;
+    if (int8) {
+        d->qpacked = ttr__alloc(l, ttr_gemm_s8_packed_size(out, in));
+        d->wscale = alloc_f(l, out);
+    }
+}
+
 static const char *const rel_w[] = {"rel.0.w", "rel.1.w", "rel.2.w", "rel.3.w", "rel.4.w"};
 static const char *const rel_b[] = {"rel.0.b", "rel.1.b", "rel.2.b", "rel.3.b", "rel.4.b"};
 static const char *const bias_names[TTR_MAX_COMPONENTS][8] = {
@@ -141,14 +158,19 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     m->cap_tensors = tensor_count(cfg, mode);
     m->tensors = ttr__alloc(l, m->cap_tensors * sizeof(ttr__tensor));
 
-    m->norm_mean = alloc_f(l, F);
-    m->norm_scale = alloc_f(l, F);
+    if (mode != TTR_MODE_SERVE_S8) { /* int8 models keep it folded only */
+        m->norm_mean = alloc_f(l, F);
+        m->norm_scale = alloc_f(l, F);
+    }
 
     m->n_rel = cfg->n_hidden + 1;
     for (i = 0; i < m->n_rel; i++) {
         uint32_t in = i ? cfg->hidden[i - 1] : F;
         uint32_t out = i < cfg->n_hidden ? cfg->hidden[i] : m->f_out;
-        dense(m, l, &m->rel[i], rel_w[i], rel_b[i], in, out);
+        if (mode == TTR_MODE_SERVE_S8)
+            dense_s8(m, l, &m->rel[i], rel_w[i], rel_b[i], in, out, i + 1 < m->n_rel);
+        else
+            dense(m, l, &m->rel[i], rel_w[i], rel_b[i], in, out);
         if (out > maxw)
             maxw = out;
     }
@@ -189,6 +211,24 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
                             : NULL;
     alloc_gradients(m, l);
     ttr__scratch *s = &m->s;
+    if (mode == TTR_MODE_SERVE_S8) {
+        /* int8 layers: quantize the input rows into qx, run the layer into
+         * act[0]; the last (f32) layer reads act[0] (or x) row by row */
+        size_t kmax = 0, hmax = 0;
+        for (i = 0; i + 1 < m->n_rel; i++) {
+            if (TTR_S8_KPAD(m->rel[i].in) > kmax)
+                kmax = TTR_S8_KPAD(m->rel[i].in);
+            if (m->rel[i].out > hmax)
+                hmax = m->rel[i].out;
+        }
+        if (kmax) {
+            /* qx then its scales in one block (N * kmax is a multiple of 4) */
+            s->qx = ttr__alloc(l, (size_t)N * kmax + (size_t)N * sizeof(float));
+            s->qscale = s->qx ? (float *)(void *)(s->qx + (size_t)N * kmax) : NULL;
+            s->act[0] = alloc_f(l, (size_t)N * hmax);
+        }
+        return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
+    }
     s->xn = alloc_f(l, (size_t)N * F);
     for (i = 0; i < m->n_rel; i++)
         s->act[i] = alloc_f(l, (size_t)N * m->rel[i].out);
@@ -245,7 +285,7 @@ size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode)
     ttr_model probe;
     ttr__layout l = {NULL, 0, 0};
     if (ttr_config_check(cfg, NULL) != TTR_OK ||
-        (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32))
+        (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32 && mode != TTR_MODE_SERVE_S8))
         return 0;
     ttr__plan(&probe, cfg, mode, &l);
     if (l.overflow || l.used > SIZE_MAX - TTR__ALIGN)
@@ -337,7 +377,7 @@ void ttr__init_weights(ttr_model *m)
 
 static void repack_dense(ttr__dense *d)
 {
-    if (d->W && d->W->w)
+    if (d->W && d->W->w && d->packed)
         ttr_gemm_f32_pack(d->out, d->in, d->W->w, d->in, d->packed);
 }
 
@@ -366,8 +406,16 @@ static unsigned char *align_up(void *p)
 int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
                    size_t bytes)
 {
+    if (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32)
+        return TTR_ERR_ARG; /* int8 models come from ttr_model_quantize or a file */
+    return ttr__model_create(out, cfg, mode, arena, bytes);
+}
+
+int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
+                      size_t bytes)
+{
     if (!out || !arena || ttr_config_check(cfg, NULL) != TTR_OK ||
-        (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32))
+        (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32 && mode != TTR_MODE_SERVE_S8))
         return TTR_ERR_ARG;
     size_t need = ttr_arena_bytes(cfg, mode);
     if (need == 0)
@@ -380,6 +428,8 @@ int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *
     ttr_model *m = (ttr_model *)(void *)l.base;
     if (ttr__plan(m, cfg, mode, &l) != TTR_OK || l.used + TTR__ALIGN - 1 != need)
         return TTR_ERR_ARG; /* unreachable: the plan is the same code as the size query */
+    if (mode == TTR_MODE_SERVE_S8)
+        m->norm_folded = 1; /* int8 layers read raw features: no separate normalisation */
     if (mode == TTR_MODE_TRAIN) {
         ttr__init_weights(m);
     } else {
@@ -388,10 +438,17 @@ int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *
         uint32_t i;
         for (i = 0; i < m->n_rel; i++) {
             ttr__dense *d = &m->rel[i];
-            memset(d->packed, 0, ttr_gemm_f32_packed_size(d->out, d->in) * sizeof(float));
+            if (d->packed)
+                memset(d->packed, 0, ttr_gemm_f32_packed_size(d->out, d->in) * sizeof(float));
+            if (d->qpacked) {
+                memset(d->qpacked, 0, ttr_gemm_s8_packed_size(d->out, d->in));
+                memset(d->wscale, 0, d->out * sizeof(float));
+            }
+            if (d->W->w)
+                memset(d->W->w, 0, (size_t)d->out * d->in * sizeof(float));
             memset(d->b->w, 0, d->out * sizeof(float));
         }
-        for (i = 0; i < cfg->n_features; i++) {
+        for (i = 0; i < cfg->n_features && m->norm_mean; i++) {
             m->norm_mean[i] = 0.0f;
             m->norm_scale[i] = 1.0f;
         }
@@ -433,6 +490,15 @@ int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale)
 void ttr_get_normalization(const ttr_model *m, float *mean, float *scale)
 {
     if (!m)
+        return;
+    for (uint32_t i = 0; !m->norm_mean && i < m->cfg.n_features; i++) {
+        /* int8 models read raw features: their own normalisation is the identity */
+        if (mean)
+            mean[i] = 0.0f;
+        if (scale)
+            scale[i] = 1.0f;
+    }
+    if (!m->norm_mean)
         return;
     if (mean)
         memcpy(mean, m->norm_mean, m->cfg.n_features * sizeof(float));

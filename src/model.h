@@ -20,11 +20,16 @@ typedef struct ttr__tensor {
 } ttr__tensor;
 
 /* A dense layer: y = W x + b, W out x in. `packed` is W in the kernel's
- * panel layout, refreshed after every update. */
+ * panel layout, refreshed after every update. In TTR_MODE_SERVE_S8 models
+ * the hidden layers hold int8 weights instead (qpacked: ttr_gemm_s8_pack
+ * layout, wscale: one f32 scale per output; W->w and packed are NULL) and
+ * the last layer holds plain row-major f32 weights in W->w (packed NULL). */
 typedef struct ttr__dense {
     uint32_t in, out;
     ttr__tensor *W, *b;
     float *packed;
+    int8_t *qpacked;
+    float *wscale;
 } ttr__dense;
 
 /* Slot embedding e(p, k) = E_row[row] + E_col[col] (+ E_ctx[k]), or E_unk
@@ -55,6 +60,11 @@ typedef struct ttr__scratch {
     float *stage_bref;                    /* D: sum of b over the batch's items */
     float *stage_attn;                    /* P x P: sums of a(p, p') over the batch */
     float *stage_attn_n;                  /* P: attending items per slot in the batch */
+    /* int8 serving: quantized layer input (N x KPAD(widest int8 input)) and
+     * its per-row scales (N); the f32 layer outputs reuse act[0] (N x widest
+     * int8 output), since each input is consumed into qx before the layer runs */
+    int8_t *qx;
+    float *qscale;
 } ttr__scratch;
 
 struct ttr_model {
@@ -101,6 +111,19 @@ typedef struct ttr__layout {
 } ttr__layout;
 void *ttr__alloc(ttr__layout *l, size_t bytes);
 int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l);
+
+/* ttr_model_init for every mode, TTR_MODE_SERVE_S8 included (model.c): a
+ * serving model starts with an all-zero tower (packed padding zero). */
+int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
+                      size_t bytes);
+
+/* Offset of W[j][t] in the int8 packed layout of an m x k matrix
+ * (ttr_kernels.h; kpad = TTR_S8_KPAD(k)), for writing it in place. */
+static inline size_t ttr__s8_offset(size_t j, size_t t, size_t kpad)
+{
+    return (j / TTR_S8_PANEL) * TTR_S8_PANEL * kpad + (t / 4) * (TTR_S8_PANEL * 4) +
+           (j % TTR_S8_PANEL) * 4 + t % 4;
+}
 
 /* Weight initialisation from cfg->seed (model.c). */
 void ttr__init_weights(ttr_model *m);

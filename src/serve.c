@@ -83,12 +83,79 @@ static void dot_reference(ttr_model *m, float *bref)
         bref[j] = m->bref_mean[j];
 }
 
+/* sum_t w[t] h[t] in a fixed order (8 interleaved partial sums, then a fixed
+ * tree), plain C under -ffp-contract=off: the same bits on every path and
+ * target, so that int8 scores stay bit-exact across CPU masks. */
+static float dot_fixed(uint32_t k, const float *w, const float *h)
+{
+    float p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0;
+    uint32_t t = 0;
+    for (; t + 8 <= k; t += 8) {
+        p0 += w[t] * h[t];
+        p1 += w[t + 1] * h[t + 1];
+        p2 += w[t + 2] * h[t + 2];
+        p3 += w[t + 3] * h[t + 3];
+        p4 += w[t + 4] * h[t + 4];
+        p5 += w[t + 5] * h[t + 5];
+        p6 += w[t + 6] * h[t + 6];
+        p7 += w[t + 7] * h[t + 7];
+    }
+    switch (k - t) { /* the tail, lane t % 8 as in the loop */
+    case 7: p6 += w[t + 6] * h[t + 6]; /* fall through */
+    case 6: p5 += w[t + 5] * h[t + 5]; /* fall through */
+    case 5: p4 += w[t + 4] * h[t + 4]; /* fall through */
+    case 4: p3 += w[t + 3] * h[t + 3]; /* fall through */
+    case 3: p2 += w[t + 2] * h[t + 2]; /* fall through */
+    case 2: p1 += w[t + 1] * h[t + 1]; /* fall through */
+    case 1: p0 += w[t] * h[t]; /* fall through */
+    default: break;
+    }
+    return ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7));
+}
+
+/* int8 serving: per int8 layer, quantize the input rows (per vector), int8
+ * GEMM with f32 out (+bias, ReLU); the last layer in f32 (dot_fixed). */
+static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+{
+    uint32_t F = m->cfg.n_features, D = m->f_out, L = m->n_rel - 1;
+    const ttr__dense *last = &m->rel[L];
+    size_t N = m->cfg.max_items;
+    float r[64];
+    for (size_t i0 = 0; i0 < n; i0 += N) {
+        size_t c = n - i0 < N ? n - i0 : N;
+        const float *in = x + i0 * ldx;
+        size_t ldin = ldx;
+        if (any_nonfinite(c, F, in, ldx))
+            return TTR_ERR_NONFINITE;
+        for (uint32_t l = 0; l < L; l++) {
+            const ttr__dense *d = &m->rel[l];
+            size_t kpad = TTR_S8_KPAD(d->in);
+            ttr_quantize_s8(c, d->in, in, ldin, m->s.qx, kpad, m->s.qscale);
+            ttr_gemm_s8(c, d->out, d->in, d->qpacked, m->s.qx, kpad, m->s.qscale, d->wscale,
+                        d->b->w, m->s.act[0], d->out, 1);
+            in = m->s.act[0];
+            ldin = d->out;
+        }
+        for (size_t i = 0; i < c; i++) {
+            const float *h = in + i * ldin;
+            if (D == 1) {
+                scores[i0 + i] = dot_fixed(last->in, last->W->w, h) + last->b->w[0];
+                continue;
+            }
+            for (uint32_t j = 0; j < D; j++)
+                r[j] = dot_fixed(last->in, last->W->w + (size_t)j * last->in, h) + last->b->w[j];
+            scores[i0 + i] = dot_fixed(D, r, m->bref_mean);
+        }
+    }
+    return TTR_OK;
+}
+
 int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
 {
     if (!m || m->magic != TTR__MAGIC || (n && (!x || !scores)) || ldx < m->cfg.n_features)
         return TTR_ERR_ARG;
     if (m->mode == TTR_MODE_SERVE_S8)
-        return TTR_ERR_UNSUPPORTED;
+        return score_s8(m, n, x, ldx, scores);
     size_t N = m->cfg.max_items;
     float bref[64];
     if (m->cfg.variant == TTR_DOT)

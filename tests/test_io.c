@@ -259,6 +259,11 @@ Test(io, crc32_and_memory_streams)
 
 /* ---- round trips ------------------------------------------------------------- */
 
+static int try_load(const unsigned char *data, size_t size, void *arena, size_t bytes);
+static uint32_t rd32(const unsigned char *p);
+static void wr32(unsigned char *p, uint32_t v);
+static void fix_crc(unsigned char *f, size_t size);
+
 Test(io, round_trip_every_variant_and_mode)
 {
     for (size_t vi = 0; vi < N_VARIANTS; vi++)
@@ -316,6 +321,55 @@ Test(io, round_trip_every_variant_and_mode)
             score_items(m, 6, s1); /* serving folds the normalisation: rounding differs */
             cr_assert(tu_first_mismatch(s0, s1, NULL, N_ITEMS, 1e-4f, 1e-5f) < 0,
                       "%s: serve vs train scores", what);
+
+            /* int8 serving: dtype 1 records, loaded straight into the packed layout */
+            {
+                size_t qneed = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8), n_q, n_q2;
+                void *qa = tu_alloc(qneed, 0), *qa2;
+                ttr_model *q, *lq;
+                cr_assert_eq(ttr_model_quantize(shape & 1 ? sv : m, &q, qa, qneed), TTR_OK);
+                unsigned char *f_q = save_mem(q, 1, &n_q);
+                cr_assert(n_q < n_serve, "%s: int8 file %zu vs %zu", what, n_q, n_serve);
+                ttr_mode mq;
+                ttr_mem_reader rq = {f_q, n_q, 0};
+                cr_assert_eq(ttr_model_load_config(ttr_mem_read, &rq, NULL, &mq), TTR_OK);
+                cr_assert_eq(mq, TTR_MODE_SERVE_S8);
+                lq = load_fresh(f_q, n_q, &qa2);
+                cr_assert_eq(ttr_model_mode(lq), TTR_MODE_SERVE_S8);
+                score_items(q, 7, s0);
+                score_items(lq, 7, s1);
+                cr_assert(memcmp(s0, s1, sizeof s0) == 0, "%s: int8 scores", what);
+                unsigned char *f_q2 = save_mem(lq, 0, &n_q2);
+                cr_assert(n_q2 == n_q && memcmp(f_q, f_q2, n_q) == 0, "%s: int8 resave", what);
+                /* a weight of -128 is out of the kernels' range */
+                for (size_t at = 164; at + 24 < n_q; at++)
+                    if (memcmp(f_q + at + 4, "rel.0.w", 7) == 0 && rd32(f_q + at) == 7) {
+                        size_t v0 = at + 4 + 7 + 16;
+                        if (c.n_hidden == 0) { /* a single layer: the f32 last layer */
+                            cr_assert_eq(rd32(f_q + v0 - 16), 0, "%s: rel.0.w dtype", what);
+                            break;
+                        }
+                        cr_assert_eq(rd32(f_q + v0 - 16), 1, "%s: rel.0.w dtype", what);
+                        f_q2[v0] = 0x80;
+                        memcpy(f_q2 + v0 + 1, f_q + v0 + 1, n_q - v0 - 1);
+                        fix_crc(f_q2, n_q);
+                        cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_RANGE, "%s", what);
+                        f_q2[v0 - 16] = 0; /* dtype f32 where int8 is due */
+                        fix_crc(f_q2, n_q);
+                        cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
+                        break;
+                    }
+                /* an int8 file without the folded flag */
+                memcpy(f_q2, f_q, n_q);
+                wr32(f_q2 + 12, 0);
+                fix_crc(f_q2, n_q);
+                cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
+                cr_assert_eq(try_load(f_q, n_q, qa2, qneed - 1), TTR_ERR_NOMEM, "%s", what);
+                free(f_q);
+                free(f_q2);
+                tu_free(qa);
+                tu_free(qa2);
+            }
 
             free(f_state);
             free(f_plain);
@@ -533,7 +587,7 @@ Test(io, crafted_fields_give_specific_errors)
     expect_patch(f, size, 0, 0x4B525454u ^ 1u, 1, TTR_ERR_FORMAT, arena, need, "magic");
     expect_patch(f, size, 4, 2, 1, TTR_ERR_UNSUPPORTED, arena, need, "newer version");
     expect_patch(f, size, 4, 0, 1, TTR_ERR_FORMAT, arena, need, "version 0");
-    expect_patch(f, size, 8, 2, 1, TTR_ERR_UNSUPPORTED, arena, need, "int8 mode");
+    expect_patch(f, size, 8, 2, 1, TTR_ERR_FORMAT, arena, need, "int8 mode with state");
     expect_patch(f, size, 8, 9, 1, TTR_ERR_FORMAT, arena, need, "mode 9");
     expect_patch(f, size, 8, 1, 1, TTR_ERR_FORMAT, arena, need, "state in a serving file");
     expect_patch(f, size, 12, 5, 1, TTR_ERR_FORMAT, arena, need, "unknown flag");
@@ -554,7 +608,7 @@ Test(io, crafted_fields_give_specific_errors)
     expect_patch(f, size, w.rec[1], 0, 1, TTR_ERR_RANGE, arena, need, "empty name");
     expect_patch(f, size, w.rec[1], 33, 1, TTR_ERR_RANGE, arena, need, "name too long");
     expect_patch(f, size, w.data[1] - 16, 7, 1, TTR_ERR_FORMAT, arena, need, "dtype");
-    expect_patch(f, size, w.data[1] - 16, 1, 1, TTR_ERR_UNSUPPORTED, arena, need, "int8 dtype");
+    expect_patch(f, size, w.data[1] - 16, 1, 1, TTR_ERR_FORMAT, arena, need, "int8 dtype");
     expect_patch(f, size, w.data[1] - 12, 0xFFFFFFFFu, 1, TTR_ERR_RANGE, arena, need, "rows");
     expect_patch(f, size, w.data[1] - 8, 0x80000000u, 1, TTR_ERR_RANGE, arena, need, "cols");
     expect_patch(f, size, w.data[1] - 4, 1, 1, TTR_ERR_RANGE, arena, need, "state arrays");
@@ -753,6 +807,7 @@ static const golden goldens[] = {
     {"additive_train", TTR_ADDITIVE, 0},
     {"dot_serve", TTR_DOT, 1},
     {"xpa_checkpoint", TTR_XPA, 2},
+    {"naive_int8", TTR_NAIVE, 3},
 };
 
 static void golden_config(ttr_config *c, ttr_variant v)
@@ -813,6 +868,11 @@ Test(io, golden_files_load_on_every_target)
                 as = tu_alloc(need, 0);
                 cr_assert_eq(ttr_model_to_serving(m, &sm, as, need), TTR_OK);
             }
+            if (g->kind == 3) {
+                size_t need = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
+                as = tu_alloc(need, 0);
+                cr_assert_eq(ttr_model_quantize(m, &sm, as, need), TTR_OK);
+            }
             cr_assert_eq(ttr_model_save_file(sm, ttr_path, g->kind == 2), TTR_OK,
                          "writing %s (run from the repository root)", ttr_path);
             FILE *fp = fopen(txt_path, "w");
@@ -847,13 +907,17 @@ Test(io, golden_files_load_on_every_target)
             cr_assert_eq(ttr_model_load_file_config(ttr_path, &c, &md), TTR_OK, "%s", ttr_path);
             golden_config(&want, g->variant);
             cr_assert(memcmp(&c, &want, sizeof c) == 0, "%s: config", ttr_path);
-            cr_assert_eq(md, g->kind == 1 ? TTR_MODE_SERVE_F32 : TTR_MODE_TRAIN);
+            cr_assert_eq(md, g->kind == 1   ? TTR_MODE_SERVE_F32
+                             : g->kind == 3 ? TTR_MODE_SERVE_S8
+                                            : TTR_MODE_TRAIN);
             size_t need = ttr_arena_bytes(&c, md);
             void *a = tu_alloc(need, 8);
             int err = ttr_model_load_file(&m, a, need, ttr_path);
             cr_assert_eq(err, TTR_OK, "%s: %s", ttr_path, ttr_strerror(err));
             score_items(m, 42, s);
-            long bad = tu_first_mismatch(s, es, NULL, N_ITEMS, 1e-5f, 1e-6f);
+            /* int8 scores are the same bits on every path and target */
+            long bad = g->kind == 3 ? tu_first_mismatch(s, es, NULL, N_ITEMS, 0.0f, 0.0f)
+                                    : tu_first_mismatch(s, es, NULL, N_ITEMS, 1e-5f, 1e-6f);
             cr_assert(bad < 0, "%s [%s]: score %ld: %.9g vs %.9g", ttr_path, mask_names[mi], bad,
                       bad < 0 ? 0.0 : (double)s[bad], bad < 0 ? 0.0 : (double)es[bad]);
             if (g->kind == 2) {

@@ -91,7 +91,8 @@ Test(no_malloc, building_training_and_serving_allocate_nothing)
         c.cols = 5;
         c.max_batch = 4;
         size_t tb = ttr_arena_bytes(&c, TTR_MODE_TRAIN), sb = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
-        unsigned char *ta = __libc_malloc(tb), *sa = __libc_malloc(sb);
+        size_t qb = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
+        unsigned char *ta = __libc_malloc(tb), *sa = __libc_malloc(sb), *qa = __libc_malloc(qb);
         size_t offsets[5] = {0, 10, 13, 20, 30};
         float x[30 * 6], probs[30], scores[30], curve[10], pi[2], bref[4], att[100];
         uint16_t slots[30];
@@ -103,7 +104,7 @@ Test(no_malloc, building_training_and_serving_allocate_nothing)
             clicks[i] = (uint8_t)(tu_u32(&r) & 1);
         }
         ttr_batch b = {4, offsets, x, 6, slots, clicks, NULL};
-        ttr_model *m, *s;
+        ttr_model *m, *s, *q;
         double loss;
         int ok = 1;
 
@@ -117,6 +118,8 @@ Test(no_malloc, building_training_and_serving_allocate_nothing)
         ok &= ttr_score(m, 30, x, 6, scores) == TTR_OK;
         ok &= ttr_model_to_serving(m, &s, sa, sb) == TTR_OK;
         ok &= ttr_score(s, 30, x, 6, scores) == TTR_OK;
+        ok &= ttr_model_quantize(m, &q, qa, qb) == TTR_OK; /* int8 serving */
+        ok &= ttr_score(q, 30, x, 6, scores) == TTR_OK;
         (void)ttr_bias_curve(m, 0, 0, curve);
         (void)ttr_mixem_params(m, pi, NULL);
         (void)ttr_dot_reference(m, bref, 0, NULL);
@@ -128,6 +131,7 @@ Test(no_malloc, building_training_and_serving_allocate_nothing)
         cr_assert_eq(calls, 0, "variant %d: %ld allocation calls", c.variant, calls);
         __libc_free(ta);
         __libc_free(sa);
+        __libc_free(qa);
     }
     /* the interposer itself works: a deliberate allocation is counted */
     calls = 0;

@@ -188,6 +188,8 @@ typedef struct io_rec {
     uint32_t rows, cols;
     float *w;          /* plain row-major values, or NULL when packed */
     float *packed;     /* serving weights: ttr_gemm_f32_pack layout */
+    int8_t *qpacked;   /* int8 serving weights: ttr_gemm_s8_pack layout ... */
+    float *wscale;     /* ... and their per-row scales (dtype 1) */
     float *s1, *s2;
     int nonneg;        /* values must also be >= 0 (counts) */
 } io_rec;
@@ -198,7 +200,7 @@ static const char *const stat_names[5] = {"norm.mean", "norm.scale", "dot.bref",
 /* Number of records of model m (tensors first, then the statistics). */
 static uint32_t rec_count(const ttr_model *m)
 {
-    uint32_t n = m->n_tensors + 2;
+    uint32_t n = m->n_tensors + (m->norm_mean ? 2 : 0);
     if (m->bref_mean)
         n++;
     if (m->attn_mean)
@@ -221,19 +223,24 @@ static io_rec rec_get(const ttr_model *m, uint32_t i)
         r.s2 = t->s2;
         if (!t->w) /* a serving model's weight matrix: only its packed form exists */
             for (uint32_t l = 0; l < m->n_rel; l++)
-                if (m->rel[l].W == t)
+                if (m->rel[l].W == t) {
                     r.packed = m->rel[l].packed;
+                    r.qpacked = m->rel[l].qpacked;
+                    r.wscale = m->rel[l].wscale;
+                }
         return r;
     }
     i -= m->n_tensors;
     r.rows = 1;
-    if (i < 2) {
-        r.name = stat_names[i];
-        r.cols = m->cfg.n_features;
-        r.w = i ? m->norm_scale : m->norm_mean;
-        return r;
+    if (m->norm_mean) { /* int8 models do not keep the folded normalisation */
+        if (i < 2) {
+            r.name = stat_names[i];
+            r.cols = m->cfg.n_features;
+            r.w = i ? m->norm_scale : m->norm_mean;
+            return r;
+        }
+        i -= 2;
     }
-    i -= 2;
     if (m->bref_mean) {
         if (i == 0) {
             r.name = stat_names[2];
@@ -325,9 +332,8 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
     uint32_t i, n_rec;
     if (!m || m->magic != TTR__MAGIC || !write)
         return TTR_ERR_ARG;
-    if (m->mode == TTR_MODE_SERVE_S8)
-        return TTR_ERR_UNSUPPORTED;
-    if (m->mode != TTR_MODE_TRAIN && m->mode != TTR_MODE_SERVE_F32)
+    if (m->mode != TTR_MODE_TRAIN && m->mode != TTR_MODE_SERVE_F32 &&
+        m->mode != TTR_MODE_SERVE_S8)
         return TTR_ERR_ARG;
     int state = m->mode == TTR_MODE_TRAIN && with_optimizer_state;
     n_rec = rec_count(m);
@@ -356,11 +362,17 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
             n_state = r.s2 ? 2 : r.s1 ? 1 : 0;
         out_u32(&o, len);
         out_bytes(&o, r.name, len);
-        out_u32(&o, IO_DTYPE_F32);
+        out_u32(&o, r.qpacked ? IO_DTYPE_S8 : IO_DTYPE_F32);
         out_u32(&o, r.rows);
         out_u32(&o, r.cols);
         out_u32(&o, n_state);
-        if (r.packed) {
+        if (r.qpacked) {
+            size_t kpad = TTR_S8_KPAD(r.cols);
+            for (uint32_t row = 0; row < r.rows && !o.err; row++)
+                for (uint32_t col = 0; col < r.cols; col++)
+                    out_bytes(&o, &r.qpacked[ttr__s8_offset(row, col, kpad)], 1);
+            out_array(&o, r.wscale, r.rows);
+        } else if (r.packed) {
             for (uint32_t row = 0; row < r.rows && !o.err; row++)
                 for (uint32_t col = 0; col < r.cols; col++)
                     out_f32(&o, r.packed[packed_index(row, col, r.cols)]);
@@ -421,12 +433,11 @@ static int read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *fla
         return TTR_ERR_UNSUPPORTED;
     if (md > TTR_MODE_SERVE_S8)
         return TTR_ERR_FORMAT;
-    if (md == TTR_MODE_SERVE_S8)
-        return TTR_ERR_UNSUPPORTED;
     if ((*flags & ~(IO_FLAG_STATE | IO_FLAG_FOLDED)) ||
         ((*flags & IO_FLAG_STATE) && md != TTR_MODE_TRAIN) ||
-        ((*flags & IO_FLAG_FOLDED) && md == TTR_MODE_TRAIN))
-        return TTR_ERR_FORMAT;
+        ((*flags & IO_FLAG_FOLDED) && md == TTR_MODE_TRAIN) ||
+        (!(*flags & IO_FLAG_FOLDED) && md == TTR_MODE_SERVE_S8))
+        return TTR_ERR_FORMAT; /* int8 models always have the normalisation folded */
     *mode = (ttr_mode)md;
     return decode_config(h + 16, cfg);
 }
@@ -481,12 +492,35 @@ static int in_floats(io_in *in, io_sink *s, size_t n, int nonneg, int *bad)
         for (size_t i = 0; i < k; i++) {
             float v = bits_f32(get_u32(b + 4 * i));
             if (!isfinite(v) || (nonneg && v < 0.0f)) {
-                *bad = 1;
+                *bad |= 1;
                 v = 0.0f;
             }
             sink_put(s, v);
         }
         n -= k;
+    }
+    return TTR_OK;
+}
+
+/* Stream rows x cols int8 weights (row-major in the file) into the packed
+ * layout; -128 (outside the kernels' [-127, 127]) counts as a bad value. */
+static int in_s8(io_in *in, int8_t *packed, uint32_t rows, uint32_t cols, int *bad)
+{
+    unsigned char b[4 * IO_CHUNK];
+    size_t kpad = TTR_S8_KPAD(cols), n = (size_t)rows * cols, at = 0;
+    while (at < n) {
+        size_t k = n - at < sizeof b ? n - at : sizeof b;
+        int err = in_bytes(in, b, k);
+        if (err)
+            return err;
+        for (size_t i = 0; i < k; i++, at++) {
+            int8_t v = (int8_t)((int)b[i] - (b[i] >= 128u ? 256 : 0));
+            if (v == -128) {
+                *bad |= 2;
+                v = 0;
+            }
+            packed[ttr__s8_offset(at / cols, at % cols, kpad)] = v;
+        }
     }
     return TTR_OK;
 }
@@ -560,7 +594,7 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     if (!isfinite(bref_count) || bref_count < 0.0)
         bad = 1;
 
-    err = ttr_model_init(&m, &cfg, mode, arena, bytes);
+    err = ttr__model_create(&m, &cfg, mode, arena, bytes);
     if (err)
         return err;
     uint32_t want = rec_count(m);
@@ -596,13 +630,21 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
         seen[idx] = 1;
         io_rec r = rec_get(m, idx);
         uint32_t want_state = state ? (r.s2 ? 2u : r.s1 ? 1u : 0u) : 0u;
-        if (dtype == IO_DTYPE_S8)
-            return TTR_ERR_UNSUPPORTED;
-        if (dtype != IO_DTYPE_F32)
+        if (dtype != (r.qpacked ? IO_DTYPE_S8 : IO_DTYPE_F32))
             return TTR_ERR_FORMAT;
         if (rows != r.rows || cols != r.cols || n_state != want_state)
             return TTR_ERR_RANGE;
         size_t n = (size_t)rows * cols;
+        if (r.qpacked) {
+            /* int8 rows straight into the packed layout (padding stays 0
+             * from the model's creation), then the scales */
+            if ((err = in_s8(&in, r.qpacked, rows, cols, &bad)) != 0)
+                return err;
+            io_sink sc = {r.wscale, NULL, 1, 0, 0};
+            if ((err = in_floats(&in, &sc, rows, 1, &bad)) != 0)
+                return err;
+            continue;
+        }
         io_sink s = {r.w, r.packed, cols, 0, 0};
         if ((err = in_floats(&in, &s, n, r.nonneg, &bad)) != 0)
             return err;
@@ -624,6 +666,8 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
         return err;
     if (get_u32(tail) != crc)
         return TTR_ERR_FORMAT;
+    if (bad & 2)
+        return TTR_ERR_RANGE; /* an int8 weight of -128 */
     if (bad)
         return TTR_ERR_NONFINITE;
 
