@@ -66,6 +66,7 @@
 #include <stdint.h>
 
 #include "ttr_error.h"
+#include "ttr_stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,20 +78,8 @@ extern "C" {
 #define TTR_DATA_MAX_ITEMS (1u << 20)  /* largest max_items */
 #define TTR_DATA_MAX_NUMBER 127        /* longest number token (bytes) */
 
-/* Input callback: copy up to n bytes of input into buf and return how many
- * (fewer than n is fine; 0 means end of input; TTR_READ_ERROR an I/O error,
- * reported as TTR_ERR_IO). */
-typedef size_t (*ttr_read_fn)(void *ctx, char *buf, size_t n);
-#define TTR_READ_ERROR ((size_t)-1)
-
-/* Output callback: write n bytes, return n on success (anything else is
- * reported as TTR_ERR_IO). */
-typedef size_t (*ttr_write_fn)(void *ctx, const char *buf, size_t n);
-
-/* stdio adapters: ctx is a FILE *. The read adapter returns TTR_READ_ERROR
- * when fread fails with ferror set. */
-TTR_API size_t ttr_stdio_read(void *file, char *buf, size_t n);
-TTR_API size_t ttr_stdio_write(void *file, const char *buf, size_t n);
+/* Input and output go through the callbacks of ttr_stream.h (ttr_read_fn,
+ * ttr_write_fn, and the stdio adapters ttr_stdio_read / ttr_stdio_write). */
 
 /* Where a reader gets its bytes: a callback plus the caller's line buffer
  * (buf_size must exceed the longest line, counting a CR, by at least one

@@ -78,6 +78,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ttr_stream.h"
 #include "ttrank.h"
 
 #ifdef __cplusplus
@@ -86,14 +87,8 @@ extern "C" {
 
 #define TTR_FILE_VERSION 1u
 
-/* Output callback: write all n bytes of data. Returns 0 on success, any
- * other value on failure (the save then stops with TTR_ERR_IO). */
-typedef int (*ttr_write_fn)(void *ctx, const void *data, size_t n);
-
-/* Input callback: store up to n bytes in buf and return how many (1..n);
- * 0 means the end of the data, a negative value a read error. Short reads
- * are fine: the loader asks again. n is at most a few KiB per call. */
-typedef ptrdiff_t (*ttr_read_fn)(void *ctx, void *buf, size_t n);
+/* Streams go through the callbacks of ttr_stream.h (ttr_read_fn,
+ * ttr_write_fn); the loader asks for at most a few KiB per call. */
 
 /* CRC-32 (IEEE) of n bytes, continuing from crc (start with 0):
  * ttr_crc32(0, "123456789", 9) == 0xCBF43926. */
@@ -134,7 +129,7 @@ typedef struct ttr_mem_writer {
     void *data;
     size_t cap, size;
 } ttr_mem_writer;
-TTR_API ptrdiff_t ttr_mem_read(void *reader, void *buf, size_t n);
+TTR_API size_t ttr_mem_read(void *reader, void *buf, size_t n);
 TTR_API int ttr_mem_write(void *writer, const void *data, size_t n);
 
 /* Files (POSIX). ttr_model_save_file writes `path`.tmp, fsyncs it, renames

@@ -21,7 +21,7 @@ typedef struct chunk_src {
 } chunk_src;
 
 /* Hands out at most `chunk` bytes per call. */
-static size_t chunk_read(void *ctx, char *buf, size_t n)
+static size_t chunk_read(void *ctx, void *buf, size_t n)
 {
     chunk_src *c = (chunk_src *)ctx;
     size_t k = c->size - c->pos;
@@ -34,7 +34,7 @@ static size_t chunk_read(void *ctx, char *buf, size_t n)
     return k;
 }
 
-static size_t failing_read(void *ctx, char *buf, size_t n)
+static size_t failing_read(void *ctx, void *buf, size_t n)
 {
     (void)ctx;
     (void)buf;
@@ -617,15 +617,15 @@ typedef struct sink {
     int fail;
 } sink;
 
-static size_t sink_write(void *ctx, const char *buf, size_t n)
+static int sink_write(void *ctx, const void *buf, size_t n)
 {
     sink *s = (sink *)ctx;
     s->calls++;
     if (s->fail || s->len + n > s->cap)
-        return 0;
+        return -1;
     memcpy(s->data + s->len, buf, n);
     s->len += n;
-    return n;
+    return 0;
 }
 
 Test(data, writer_reader_round_trip_is_bit_exact)

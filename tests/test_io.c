@@ -565,11 +565,11 @@ static int failing_write(void *ctx, const void *data, size_t n)
     return fail_after-- <= 0 ? -1 : 0;
 }
 
-static ptrdiff_t failing_read(void *ctx, void *buf, size_t n)
+static size_t failing_read(void *ctx, void *buf, size_t n)
 {
     ttr_mem_reader *r = ctx;
     if (r->pos >= 300)
-        return -1;
+        return TTR_READ_ERROR;
     return ttr_mem_read(ctx, buf, n < 7 ? n : 7); /* short reads are fine */
 }
 

@@ -14,7 +14,7 @@ enum { KIND_LETOR = 1, KIND_CLICKS = 2 };
 
 /* ---- sources ------------------------------------------------------------ */
 
-size_t ttr_stdio_read(void *file, char *buf, size_t n)
+size_t ttr_stdio_read(void *file, void *buf, size_t n)
 {
     size_t got = fread(buf, 1, n, (FILE *)file);
     if (got == 0 && ferror((FILE *)file))

@@ -8,9 +8,9 @@
 
 #include "ttr_data.h"
 
-size_t ttr_stdio_write(void *file, const char *buf, size_t n)
+int ttr_stdio_write(void *file, const void *data, size_t n)
 {
-    return fwrite(buf, 1, n, (FILE *)file);
+    return fwrite(data, 1, n, (FILE *)file) == n ? 0 : -1;
 }
 
 int ttr_clicks_writer_open(ttr_writer *w, ttr_write_fn write, void *ctx, char *buf,
@@ -40,7 +40,7 @@ int ttr_writer_flush(ttr_writer *w)
     if (w->err)
         return w->err;
     if (w->len) {
-        if (w->write(w->ctx, w->buf, w->len) != w->len)
+        if (w->write(w->ctx, w->buf, w->len) != 0)
             return w->err = TTR_ERR_IO;
         w->len = 0;
     }

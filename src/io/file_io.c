@@ -29,14 +29,14 @@ static int fd_write(void *ctx, const void *data, size_t n)
     return 0;
 }
 
-static ptrdiff_t fd_read(void *ctx, void *buf, size_t n)
+static size_t fd_read(void *ctx, void *buf, size_t n)
 {
     int fd = *(int *)ctx;
     for (;;) {
         ssize_t r = read(fd, buf, n);
         if (r < 0 && errno == EINTR)
             continue;
-        return r < 0 ? -1 : (ptrdiff_t)r;
+        return r < 0 ? TTR_READ_ERROR : (size_t)r;
     }
 }
 
@@ -117,8 +117,8 @@ int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *
         return TTR_ERR_IO;
     int err = ttr_model_load(&m, arena, bytes, fd_read, &fd);
     if (!err) {
-        ptrdiff_t r = fd_read(&fd, &extra, 1);
-        if (r < 0)
+        size_t r = fd_read(&fd, &extra, 1);
+        if (r == TTR_READ_ERROR)
             err = TTR_ERR_IO;
         else if (r > 0)
             err = TTR_ERR_FORMAT; /* bytes after the CRC */

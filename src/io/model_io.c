@@ -406,12 +406,12 @@ static int in_bytes(io_in *in, void *buf, size_t n)
     unsigned char *p = buf;
     size_t got = 0;
     while (got < n) {
-        ptrdiff_t r = in->fn(in->ctx, p + got, n - got);
-        if (r < 0 || (size_t)r > n - got)
+        size_t r = in->fn(in->ctx, p + got, n - got);
+        if (r == TTR_READ_ERROR || r > n - got)
             return TTR_ERR_IO;
         if (r == 0)
             return TTR_ERR_FORMAT; /* truncated */
-        got += (size_t)r;
+        got += r;
     }
     in->crc = ttr_crc32(in->crc, buf, n);
     return TTR_OK;
@@ -685,19 +685,17 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
 
 /* ---- memory streams ---------------------------------------------------------- */
 
-ptrdiff_t ttr_mem_read(void *reader, void *buf, size_t n)
+size_t ttr_mem_read(void *reader, void *buf, size_t n)
 {
     ttr_mem_reader *r = reader;
     if (!r || !buf || r->pos > r->size || (r->size > r->pos && !r->data))
-        return -1;
+        return TTR_READ_ERROR;
     size_t k = r->size - r->pos;
     if (k > n)
         k = n;
-    if (k > (size_t)PTRDIFF_MAX)
-        k = (size_t)PTRDIFF_MAX;
     memcpy(buf, (const unsigned char *)r->data + r->pos, k);
     r->pos += k;
-    return (ptrdiff_t)k;
+    return k;
 }
 
 int ttr_mem_write(void *writer, const void *data, size_t n)
