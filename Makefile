@@ -125,7 +125,7 @@ endif
 $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
-.PHONY: all lib tool tests test smoke bench run check install uninstall clean help
+.PHONY: all lib tool tests test test-cli smoke bench run eval check install uninstall clean help
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
 tool: $(TOOL)
@@ -179,6 +179,15 @@ bench: $(TOOL)
 # The main job: simulate, train every variant, print the NDCG table, write plots.
 run: $(TOOL)
 	$(RUN) $(TOOL) demo $(DEMO_ARGS)
+
+# Command-line tests of the tool (tiny generated files; RUN = qemu for cross builds).
+test-cli: $(TOOL)
+	RUN='$(RUN)' sh tests/cli/run.sh $(TOOL)
+
+# Every variant on a LETOR fold with simulated clicks: make eval DATA=path/to/Fold1
+eval: $(TOOL)
+	@test -n "$(DATA)" || { echo "usage: make eval DATA=<LETOR fold folder>" >&2; exit 2; }
+	TTRANK=$(TOOL) sh scripts/eval.sh $(DATA)
 
 # The whole suite (see scripts/check.sh for its configurations and variables).
 check:

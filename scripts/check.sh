@@ -296,6 +296,32 @@ for ((i = 0; i < NCFG; i++)); do
     ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "${C_NAME[$i]}" "${C_BUILD[$i]}" "$tests" "$p" "$f" "$s" "$sm" "$secs")")
 done
 
+# the command-line tool: every command on tiny generated files (tests/cli/run.sh),
+# natively and, through qemu, on both ARM targets (gcc builds made above)
+if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cli "* ]]; then
+    for cli in "x86_64-gcc|" \
+               "aarch64-gcc|env QEMU_CPU=max QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64" \
+               "armv7-gcc|env QEMU_CPU=max QEMU_LD_PREFIX=/usr/arm-linux-gnueabihf qemu-arm"; do
+        bdir=${cli%%|*} run=${cli#*|}
+        [ -x "build/$bdir/ttrank" ] || continue
+        N=$((N + 1))
+        t=$(date +%s)
+        say "[$N] cli/$bdir: tests/cli/run.sh build/$bdir/ttrank"
+        out=$(RUN="$run" sh tests/cli/run.sh "build/$bdir/ttrank" 2>&1)
+        rc=$?
+        echo "$out" | tail -n 20
+        p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
+        f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -n 1)
+        [ -n "$p" ] || p=0
+        [ -n "$f" ] || f=1
+        [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+        r=ok
+        [ "$f" -eq 0 ] || { r=FAIL; FAILED_CFGS+=("cli/$bdir"); }
+        TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
+        ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "cli/$bdir" ok "$r" "$p" "$f" - - $(($(date +%s) - t)))")
+    done
+fi
+
 # install + pkg-config consumer, from the native gcc build
 if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" install "* ]]; then
     N=$((N + 1))

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../bench/bench.h"
+#include "cmd_commands.h"
 #include "demo.h"
 #include "ttr_kernels.h"
 #include "ttrank.h"
@@ -29,6 +30,12 @@ static const command g_commands[] = {
     {"demo", ttr_demo_main,
      "simulate biased clicks, train every variant, print NDCG and write plots (no input files)"},
     {"bench", ttr_bench_main, "time the numeric kernels on this CPU (--json for scripts)"},
+    {"simulate", ttr_cmd_simulate, "show LETOR queries to simulated users, write a click log"},
+    {"train", ttr_cmd_train, "train a model variant on a click log, save a .ttr model"},
+    {"eval", ttr_cmd_eval, "NDCG@1/3/5/10 and MRR on LETOR data; held-out click log-likelihood"},
+    {"rank", ttr_cmd_rank, "score every line of a LETOR file (one score per line)"},
+    {"info", ttr_cmd_info, "a model's configuration, sizes and what it learned (--json)"},
+    {"plot", ttr_cmd_plot, "plot a model's bias curves or XPA attention as SVG"},
 };
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
 

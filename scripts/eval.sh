@@ -1,0 +1,188 @@
+#!/bin/sh
+# Evaluate every model variant on a LETOR fold with simulated clicks
+# (what `make eval DATA=<fold folder>` runs).
+#
+#   scripts/eval.sh DATA_DIR        DATA_DIR holds train.txt, vali.txt, test.txt
+#
+# For each seed (default 5 seeds), two click scenarios are simulated on
+# train.txt with `ttrank simulate` (a ranked list of 10 and a 2x5 grid):
+#   scenario 1: mixed users  --users pbm:0.4,position:0.4,thorough:0.2
+#               variants naive, additive, pal, dot (b_ref mean), dot (b_ref top), mixem
+#   scenario 2: 2x5 grid, same-row neighbour effect (--grid 2x5 --neighbour 3)
+#               variants naive, additive, xpa
+# Every variant of a scenario trains on the SAME click log of a seed (paired
+# comparison). The oracle row is the naive model trained on clicks of users
+# who see everything (same queries and layout, no position bias). Epochs are selected on
+# vali.txt: each run trains up to EPOCHS epochs and keeps the epoch with the
+# best vali NDCG@10 (`ttrank train --vali`). NDCG@5/10 are measured on
+# test.txt against its labels; the click log-likelihood is the mean per item
+# of a held-out click log simulated on test.txt with the scenario's users
+# (`ttrank eval --clicks`). The table gives mean and sd over the seeds.
+#
+# Environment: TTRANK (the tool; default build/<arch>-gcc/ttrank), SEEDS
+# ("1 2 3 4 5"), LISTS (training impressions per seed, 20000), TEST_LISTS
+# (held-out impressions, 5000), EPOCHS (4), JOBS (parallel trainings, 2),
+# HIDDEN (64,32), LR (default of the tool), WORK (a temporary directory).
+set -eu
+
+# Internal: run one job line (called through xargs, environment exported).
+if [ $# -eq 2 ] && [ "$1" = "--job" ]; then
+    IFS='|' read -r kind a b c d e <<JOB
+$2
+JOB
+    case $kind in
+    sim) # a=data file, b=out, c=lists, d=seed, e=extra flags
+        # shellcheck disable=SC2086
+        exec "$TTRANK" simulate --data "$a" --out "$b" --lists "$c" --draw random --seed "$d" $e > /dev/null ;;
+    train) # a=scenario, b=name, c=log prefix, d=seed, e=train flags
+        tag=$(printf '%s' "$b" | tr -c 'a-z0-9' '_')
+        m="$WORK/m.$d.$a.$tag.ttr"
+        r="$WORK/r.$d.$a.$tag.json"
+        # shellcheck disable=SC2086
+        "$TTRANK" train $e --clicks "$WORK/$c.$d.clk" --out "$m" --hidden "$HIDDEN" $LRFLAG \
+            --epochs "$EPOCHS" --seed "$d" --vali "$DATA/vali.txt" > "$m.log"
+        "$TTRANK" eval --model "$m" --data "$DATA/test.txt" --clicks "$WORK/s$a.$d.test.clk" \
+            --json > "$r"
+        grep -q '"ndcg@10"' "$r" || { echo "eval.sh: $m: no result" >&2; exit 1; }
+        ep=$(sed -n 's/^saved.*epoch \([0-9]*\).*/\1/p' "$m.log")
+        printf '%s|%s|%s|%s\n' "$a" "$b" "$d" "$ep" > "$r.meta"
+        exit 0 ;;
+    esac
+    exit 2
+fi
+
+if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+    sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'
+    [ $# -eq 1 ] && exit 0
+    exit 2
+fi
+DATA=$1
+for f in train.txt vali.txt test.txt; do
+    if [ ! -r "$DATA/$f" ]; then
+        echo "eval.sh: $DATA/$f: not found" >&2
+        exit 1
+    fi
+done
+TTRANK=${TTRANK:-build/$(uname -m)-gcc/ttrank}
+SEEDS=${SEEDS:-1 2 3 4 5}
+LISTS=${LISTS:-20000}
+TEST_LISTS=${TEST_LISTS:-5000}
+EPOCHS=${EPOCHS:-4}
+JOBS=${JOBS:-2}
+HIDDEN=${HIDDEN:-64,32}
+LR=${LR:-}
+if [ ! -x "$TTRANK" ]; then
+    echo "eval.sh: $TTRANK: not built (make tool, or set TTRANK)" >&2
+    exit 1
+fi
+if ! "$TTRANK" simulate --help 2>/dev/null | grep -q 'Usage: ttrank simulate'; then
+    echo "eval.sh: $TTRANK: has no 'simulate' command (stale build? set TTRANK)" >&2
+    exit 1
+fi
+OWN_WORK=0
+if [ -z "${WORK:-}" ]; then
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ttrank-eval.XXXXXX")
+    OWN_WORK=1
+fi
+mkdir -p "$WORK"
+cleanup() { [ "$OWN_WORK" = 1 ] && rm -rf "$WORK"; return 0; }
+trap cleanup EXIT INT TERM
+
+SELF=$0
+export TTRANK DATA WORK
+S1_USERS=pbm:0.4,position:0.4,thorough:0.2
+S2_SIM="--grid 2x5 --neighbour 3"
+start=$(date +%s)
+echo "ttrank eval: $DATA, seeds: $SEEDS; $LISTS training lists per seed, up to $EPOCHS epochs"
+echo "(best epoch by vali NDCG@10), hidden $HIDDEN, $TEST_LISTS held-out lists on test.txt"
+
+# ---- simulate the click logs -------------------------------------------------
+: > "$WORK/jobs"
+for s in $SEEDS; do
+    t=$((s + 1000))
+    cat >> "$WORK/jobs" <<JOBS
+sim|$DATA/train.txt|$WORK/s1.$s.clk|$LISTS|$s|--users $S1_USERS
+sim|$DATA/train.txt|$WORK/s1o.$s.clk|$LISTS|$s|--users thorough:1
+sim|$DATA/test.txt|$WORK/s1.$s.test.clk|$TEST_LISTS|$t|--users $S1_USERS
+sim|$DATA/train.txt|$WORK/s2.$s.clk|$LISTS|$s|$S2_SIM
+sim|$DATA/train.txt|$WORK/s2o.$s.clk|$LISTS|$s|--grid 2x5 --users thorough:1
+sim|$DATA/test.txt|$WORK/s2.$s.test.clk|$TEST_LISTS|$t|$S2_SIM
+JOBS
+done
+run_jobs() {
+    # one shell command per line, JOBS at a time; fail if any fails
+    tr '\n' '\0' < "$1" | xargs -0 -P "$JOBS" -n 1 sh "$SELF" --job ||
+        { echo "eval.sh: a job failed (see the message above)" >&2; exit 1; }
+}
+run_jobs "$WORK/jobs"
+
+# ---- train and evaluate ------------------------------------------------------
+# name|scenario|log prefix|train flags
+VARIANTS='oracle|1|s1o|--model naive
+naive|1|s1|--model naive
+additive|1|s1|--model additive
+pal|1|s1|--model pal
+dot (b_ref mean)|1|s1|--model dot --dot-serving mean
+dot (b_ref top)|1|s1|--model dot --dot-serving top
+mixem|1|s1|--model mixem
+oracle|2|s2o|--model naive
+naive|2|s2|--model naive
+additive|2|s2|--model additive
+xpa|2|s2|--model xpa'
+LRFLAG=
+[ -n "$LR" ] && LRFLAG="--lr $LR"
+export TTRANK DATA WORK EPOCHS HIDDEN LRFLAG
+: > "$WORK/jobs"
+for s in $SEEDS; do
+    echo "$VARIANTS" | while IFS='|' read -r name sc log flags; do
+        echo "train|$sc|$name|$log|$s|$flags"
+    done >> "$WORK/jobs"
+done
+run_jobs "$WORK/jobs"
+
+# ---- the table -----------------------------------------------------------------
+for meta in "$WORK"/r.*.json.meta; do
+    json=${meta%.meta}
+    line=$(cat "$meta")
+    nd5=$(sed -n 's/.*"ndcg@5":\([-0-9.e]*\).*/\1/p' "$json")
+    nd10=$(sed -n 's/.*"ndcg@10":\([-0-9.e]*\).*/\1/p' "$json")
+    ll=$(sed -n 's/.*"click_loglik":\([-0-9.e]*\).*/\1/p' "$json")
+    echo "$line|$nd5|$nd10|$ll"
+done > "$WORK/results"
+
+echo "$VARIANTS" | awk -F'|' '{ print $2 "|" $1 }' > "$WORK/order"
+awk -F'|' -v nseeds="$(echo $SEEDS | wc -w)" '
+    NR == FNR { order[++n] = $0; next }
+    {
+        k = $1 "|" $2
+        c[k]++; s5[k] += $5; q5[k] += $5 * $5; s10[k] += $6; q10[k] += $6 * $6
+        sl[k] += $7; ql[k] += $7 * $7; ep[k] = ep[k] (ep[k] == "" ? "" : ",") $4
+    }
+    function sd(s, q, n) { v = n > 1 ? (q - s * s / n) / (n - 1) : 0; return v > 0 ? sqrt(v) : 0 }
+    END {
+        titles[1] = "Scenario 1: ranked list of 10, mixed users (pbm:0.4, position:0.4, thorough:0.2)"
+        titles[2] = "Scenario 2: 2x5 grid, same-row neighbour effect (--neighbour 3)"
+        last = ""
+        for (i = 1; i <= n; i++) {
+            split(order[i], a, "|"); k = order[i]
+            if (a[1] != last) {
+                printf "\n%s\n", titles[a[1]]
+                printf "  %-17s | %-16s | %-16s | %-19s | %s\n", "variant", "NDCG@5", "NDCG@10", "click loglik", "epochs"
+                printf "  ------------------+------------------+------------------+---------------------+----------\n"
+                last = a[1]
+            }
+            m = c[k]
+            if (!m) { printf "  %-17s | (no result)\n", a[2]; continue }
+            printf "  %-17s | %.4f +- %.4f | %.4f +- %.4f | %.5f +- %.5f | %s\n", a[2],
+                s5[k] / m, sd(s5[k], q5[k], m), s10[k] / m, sd(s10[k], q10[k], m),
+                sl[k] / m, sd(sl[k], ql[k], m), ep[k]
+            if (m != nseeds) printf "    (%d of %d seeds)\n", m, nseeds
+        }
+    }' "$WORK/order" "$WORK/results"
+q=$(sed -n 's/.*"counted":\([0-9]*\),"skipped":\([0-9]*\).*/\1 counted, \2 skipped/p' "$(ls "$WORK"/r.*.json | head -n 1)")
+echo
+echo "mean +- sd over seeds $SEEDS. NDCG on test.txt ($q: queries without a relevant"
+echo "item have no NDCG). click loglik: mean log-likelihood per item of a held-out click log"
+echo "simulated on test.txt with the scenario's users (higher is better; the oracle is trained"
+echo "without position bias, so its loglik is not comparable). epochs: best by vali NDCG@10."
+echo "time: $(( $(date +%s) - start )) s"

@@ -1,0 +1,13 @@
+/* The data commands of ttrank (src/cli/cmd_*.c). Each takes argv[0] = the
+ * command name and returns the exit status (0 ok, 1 failure, 2 usage). */
+#ifndef TTR_CLI_CMD_COMMANDS_H
+#define TTR_CLI_CMD_COMMANDS_H
+
+int ttr_cmd_simulate(int argc, char **argv);
+int ttr_cmd_train(int argc, char **argv);
+int ttr_cmd_eval(int argc, char **argv);
+int ttr_cmd_rank(int argc, char **argv);
+int ttr_cmd_info(int argc, char **argv);
+int ttr_cmd_plot(int argc, char **argv);
+
+#endif

@@ -1,0 +1,384 @@
+/* `ttrank info` (what a model file holds and what it learned) and
+ * `ttrank plot bias|attention` (its read-outs as SVG). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_commands.h"
+#include "cmd_model.h"
+#include "cmd_util.h"
+#include "svg.h"
+#include "ttr_sim.h"
+
+static const char *mode_name(ttr_mode m)
+{
+    return m == TTR_MODE_TRAIN ? "train" : m == TTR_MODE_SERVE_F32 ? "serve-f32" : "serve-int8";
+}
+
+typedef struct tcount {
+    uint64_t params;
+    size_t n;
+    char names[64][36];
+    uint32_t rows[64], cols[64], dtype[64];
+} tcount;
+
+static int is_statistic(const char *name)
+{
+    return !strncmp(name, "norm.", 5) || !strcmp(name, "dot.bref") || !strncmp(name, "xpa.attn_", 9);
+}
+
+static void on_tensor(void *ctx, const char *name, uint32_t rows, uint32_t cols, uint32_t dtype)
+{
+    tcount *t = (tcount *)ctx;
+    if (!is_statistic(name))
+        t->params += (uint64_t)rows * cols;
+    if (t->n < 64) {
+        snprintf(t->names[t->n], sizeof t->names[t->n], "%s", name);
+        t->rows[t->n] = rows;
+        t->cols[t->n] = cols;
+        t->dtype[t->n] = dtype;
+        t->n++;
+    }
+}
+
+static void print_floats(FILE *f, const float *v, size_t n, int json)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, json ? "%s%.6g" : "%s%.4f", i ? (json ? "," : " ") : "", (double)v[i]);
+}
+
+static void info_usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: ttrank info --model MODEL [--json]\n"
+        "\n"
+        "Print a model's variant, configuration, mode, arena bytes per mode, parameter\n"
+        "count and tensors, and its read-outs: the bias curve per slot (per MixEM\n"
+        "component), MixEM mixing weights and relevance gains, the dot variant's b_ref,\n"
+        "XPA's mean attention (for each slot, the share on itself and the slot it attends\n"
+        "most). Serving models hold the relevance tower only.\n"
+        "\n"
+        "Options:\n"
+        "  --model FILE   .ttr model\n"
+        "  --json         one JSON object on stdout\n"
+        "  -h, --help     this help\n");
+}
+
+int ttr_cmd_info(int argc, char **argv)
+{
+    const char *C = "info";
+    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--json", 0, 0, 0}};
+    const size_t nf = sizeof fl / sizeof fl[0];
+    int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
+    if (rc == 1) {
+        info_usage(stdout);
+        return 0;
+    }
+    if (rc || cli_need(C, fl, nf, "--model"))
+        return 2;
+    int json = cli_find(fl, nf, "--json")->seen;
+    const char *path = cli_str(fl, nf, "--model", NULL);
+    ttr_model *m;
+    void *arena;
+    if (cli_model_load(C, path, &m, &arena))
+        return 1;
+    const ttr_config *c = ttr_model_config(m);
+    ttr_mode mode = ttr_model_mode(m);
+    tcount *tc = calloc(1, sizeof *tc);
+    size_t P = (size_t)c->rows * c->cols, K = c->variant == TTR_MIXEM ? c->components : 1;
+    float *curve = malloc(K * P * sizeof *curve), *attn = malloc(P * P * sizeof *attn);
+    float *slots = malloc(P * 64 * sizeof *slots);
+    size_t file_bytes = 0;
+    int ret = 0;
+    if (!tc || !curve || !attn || !slots) {
+        ret = cli_err(C, "out of memory");
+        goto done;
+    }
+    int err = cli_model_tensors(m, on_tensor, tc, &file_bytes);
+    if (err) {
+        ret = cli_err(C, "%s: %s", path, ttr_strerror(err));
+        goto done;
+    }
+    size_t ab[3];
+    for (int i = 0; i < 3; i++)
+        ab[i] = ttr_arena_bytes(c, (ttr_mode)i);
+    int has_curve = mode == TTR_MODE_TRAIN && c->variant != TTR_NAIVE && c->variant != TTR_DOT;
+    for (size_t k = 0; has_curve && k < K; k++)
+        if (ttr_bias_curve(m, (uint32_t)k, 0, curve + k * P))
+            has_curve = 0;
+    float pi[TTR_MAX_COMPONENTS], gain[TTR_MAX_COMPONENTS], bref[64];
+    int has_mix = mode == TTR_MODE_TRAIN && c->variant == TTR_MIXEM && !ttr_mixem_params(m, pi, gain);
+    int has_bref = c->variant == TTR_DOT && !ttr_dot_reference(m, bref, 0, mode == TTR_MODE_TRAIN ? slots : NULL);
+    int has_slots = has_bref && mode == TTR_MODE_TRAIN;
+    int has_attn = mode == TTR_MODE_TRAIN && c->variant == TTR_XPA && !ttr_xpa_attention(m, attn);
+    static const char *const losses[] = {"bce", "softmax"}, *const opts[] = {"adam", "sgd"};
+    if (json) {
+        printf("{\"file\":\"");
+        for (const char *s = path; *s; s++)
+            printf(*s == '"' || *s == '\\' ? "\\%c" : ((unsigned char)*s < 32 ? "?" : "%c"), *s);
+        printf("\",\"file_bytes\":%zu,\"variant\":\"%s\",\"mode\":\"%s\",", file_bytes,
+               cli_variant_name(c->variant), mode_name(mode));
+        printf("\"config\":{\"n_features\":%u,\"hidden\":[", (unsigned)c->n_features);
+        for (uint32_t i = 0; i < c->n_hidden; i++)
+            printf("%s%u", i ? "," : "", (unsigned)c->hidden[i]);
+        printf("],\"rows\":%u,\"cols\":%u,\"n_contexts\":%u,\"embed_dim\":%u,\"bias_hidden\":%u,"
+               "\"dot_dim\":%u,\"components\":%u,\"attn_dim\":%u,\"max_items\":%u,\"max_batch\":%u,"
+               "\"loss\":\"%s\",\"optimizer\":\"%s\",\"lr\":%g,\"l2\":%g,\"clip_norm\":%g,"
+               "\"slot_dropout\":%g,\"dot_serving\":\"%s\",\"seed\":%llu},",
+               (unsigned)c->rows, (unsigned)c->cols, (unsigned)c->n_contexts,
+               (unsigned)c->embed_dim, (unsigned)c->bias_hidden, (unsigned)c->dot_dim,
+               (unsigned)c->components, (unsigned)c->attn_dim, (unsigned)c->max_items,
+               (unsigned)c->max_batch, losses[c->loss & 1], opts[c->optimizer & 1],
+               (double)c->lr, (double)c->l2, (double)c->clip_norm, (double)c->slot_dropout,
+               c->dot_serving == TTR_DOT_REF_TOP ? "top" : "mean", (unsigned long long)c->seed);
+        printf("\"arena_bytes\":{\"train\":%zu,\"serve_f32\":%zu,\"serve_int8\":%zu},"
+               "\"parameters\":%llu,\"tensors\":[",
+               ab[0], ab[1], ab[2], (unsigned long long)tc->params);
+        for (size_t i = 0; i < tc->n; i++)
+            printf("%s{\"name\":\"%s\",\"rows\":%u,\"cols\":%u,\"dtype\":\"%s\"}", i ? "," : "",
+                   tc->names[i], (unsigned)tc->rows[i], (unsigned)tc->cols[i],
+                   tc->dtype[i] ? "int8" : "f32");
+        printf("]");
+        if (has_curve) {
+            printf(",\"bias_curve\":[");
+            for (size_t k = 0; k < K; k++) {
+                printf("%s[", k ? "," : "");
+                print_floats(stdout, curve + k * P, P, 1);
+                printf("]");
+            }
+            printf("]");
+        }
+        if (has_mix) {
+            printf(",\"mixem_pi\":[");
+            print_floats(stdout, pi, c->components, 1);
+            printf("],\"mixem_gain\":[");
+            print_floats(stdout, gain, c->components, 1);
+            printf("]");
+        }
+        if (has_bref) {
+            printf(",\"dot_bref\":[");
+            print_floats(stdout, bref, c->dot_dim, 1);
+            printf("]");
+        }
+        if (has_attn) {
+            printf(",\"attention\":[");
+            for (size_t p = 0; p < P; p++) {
+                printf("%s[", p ? "," : "");
+                print_floats(stdout, attn + p * P, P, 1);
+                printf("]");
+            }
+            printf("]");
+        }
+        printf("}\n");
+    } else {
+        printf("model      %s (%zu bytes)\n", path, file_bytes);
+        printf("variant    %s\nmode       %s\n", cli_variant_name(c->variant), mode_name(mode));
+        printf("features   %u\nrelevance  %u", (unsigned)c->n_features, (unsigned)c->n_features);
+        for (uint32_t i = 0; i < c->n_hidden; i++)
+            printf(" -> %u", (unsigned)c->hidden[i]);
+        printf(" -> %u\n", c->variant == TTR_DOT ? (unsigned)c->dot_dim : 1u);
+        printf("slots      %u x %u, contexts %u, max_items %u, max_batch %u\n", (unsigned)c->rows,
+               (unsigned)c->cols, (unsigned)c->n_contexts, (unsigned)c->max_items,
+               (unsigned)c->max_batch);
+        printf("bias tower embed_dim %u, hidden %u", (unsigned)c->embed_dim,
+               (unsigned)c->bias_hidden);
+        if (c->variant == TTR_DOT)
+            printf(", dot_dim %u, serving b_ref %s", (unsigned)c->dot_dim,
+                   c->dot_serving == TTR_DOT_REF_TOP ? "top slot" : "running mean");
+        if (c->variant == TTR_MIXEM)
+            printf(", components %u", (unsigned)c->components);
+        if (c->variant == TTR_XPA)
+            printf(", attn_dim %u", (unsigned)c->attn_dim);
+        printf("\ntraining   %s loss, %s lr %g, l2 %g, clip %g, slot dropout %g, seed %llu\n",
+               losses[c->loss & 1], opts[c->optimizer & 1], (double)c->lr, (double)c->l2,
+               (double)c->clip_norm, (double)c->slot_dropout, (unsigned long long)c->seed);
+        printf("arena      train %zu, serve-f32 %zu, serve-int8 %zu bytes\n", ab[0], ab[1], ab[2]);
+        printf("parameters %llu in %zu tensors:", (unsigned long long)tc->params, tc->n);
+        for (size_t i = 0; i < tc->n; i++)
+            printf(" %s[%ux%u%s]", tc->names[i], (unsigned)tc->rows[i], (unsigned)tc->cols[i],
+                   tc->dtype[i] ? " int8" : "");
+        printf("\n");
+        if (has_curve)
+            for (size_t k = 0; k < K; k++) {
+                printf(K > 1 ? "bias[%zu]    " : "bias curve ", k);
+                print_floats(stdout, curve + k * P, P, 0);
+                printf("  (logit per slot)\n");
+            }
+        if (has_mix) {
+            printf("mixem pi   ");
+            print_floats(stdout, pi, c->components, 0);
+            printf("\nmixem gain ");
+            print_floats(stdout, gain, c->components, 0);
+            printf("\n");
+        }
+        if (has_bref) {
+            printf("dot b_ref  ");
+            print_floats(stdout, bref, c->dot_dim, 0);
+            printf("\n");
+            if (has_slots)
+                for (size_t p = 0; p < P && p < 16; p++) {
+                    printf("  b(slot %zu) ", p);
+                    print_floats(stdout, slots + p * c->dot_dim, c->dot_dim, 0);
+                    printf("\n");
+                }
+        }
+        if (has_attn) {
+            printf("attention  (slot: weight on itself, most-attended other slot)\n");
+            for (size_t p = 0; p < P; p++) {
+                size_t best = p == 0 && P > 1 ? 1 : 0;
+                for (size_t q = 0; q < P; q++)
+                    if (q != p && attn[p * P + q] > attn[p * P + best])
+                        best = q;
+                printf("  %u,%u: self %.3f, top %u,%u %.3f\n", (unsigned)(p / c->cols),
+                       (unsigned)(p % c->cols), (double)attn[p * P + p],
+                       (unsigned)(best / c->cols), (unsigned)(best % c->cols),
+                       (double)attn[p * P + best]);
+            }
+        }
+        if (mode != TTR_MODE_TRAIN)
+            printf("(a serving model: the relevance tower only, no bias read-outs)\n");
+    }
+done:
+    free(tc);
+    free(curve);
+    free(attn);
+    free(slots);
+    free(arena);
+    return ret;
+}
+
+static void plot_usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: ttrank plot bias|attention --model MODEL --out FILE.svg\n"
+        "\n"
+        "bias:      the bias tower's logit per slot relative to the top slot (one line per\n"
+        "           MixEM component; dot: each dimension of b(slot)).\n"
+        "attention: XPA's mean attention a(p, p') as a heatmap (xpa models).\n"
+        "Train-mode models only (serving models hold no bias tower).\n"
+        "\n"
+        "Options:\n"
+        "  --model FILE   .ttr model\n"
+        "  --out FILE     SVG file to write\n"
+        "  -h, --help     this help\n");
+}
+
+int ttr_cmd_plot(int argc, char **argv)
+{
+    const char *C = "plot";
+    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}};
+    const size_t nf = sizeof fl / sizeof fl[0];
+    const char *pos[1];
+    size_t npos = 0;
+    int rc = cli_parse(C, argc, argv, fl, nf, pos, 1, &npos);
+    if (rc == 1) {
+        plot_usage(stdout);
+        return 0;
+    }
+    if (rc)
+        return 2;
+    if (npos != 1 || (strcmp(pos[0], "bias") && strcmp(pos[0], "attention")))
+        return cli_err(C, "expected 'bias' or 'attention' (try --help)"), 2;
+    if (cli_need(C, fl, nf, "--model") || cli_need(C, fl, nf, "--out"))
+        return 2;
+    int attention = !strcmp(pos[0], "attention");
+    const char *path = cli_str(fl, nf, "--model", NULL), *out = cli_str(fl, nf, "--out", NULL);
+    ttr_model *m;
+    void *arena;
+    if (cli_model_load(C, path, &m, &arena))
+        return 1;
+    const ttr_config *c = ttr_model_config(m);
+    size_t P = (size_t)c->rows * c->cols;
+    size_t cap = 256 * 1024 + P * P * 256;
+    char *buf = malloc(cap);
+    float *vals = malloc((P * P > 64 * P ? P * P : 64 * P) * sizeof *vals);
+    char(*labels)[24] = malloc(P * sizeof *labels);
+    const char **lab = malloc(P * sizeof *lab);
+    int ret = 0, len = 0;
+    if (!buf || !vals || !labels || !lab) {
+        ret = cli_err(C, "out of memory");
+        goto done;
+    }
+    if (ttr_model_mode(m) != TTR_MODE_TRAIN) {
+        ret = cli_err(C, "%s: a serving model has no bias tower or attention to plot", path);
+        goto done;
+    }
+    char title[160];
+    if (attention) {
+        if (c->variant != TTR_XPA) {
+            ret = cli_err(C, "%s: attention needs an xpa model (this is %s)", path,
+                          cli_variant_name(c->variant));
+            goto done;
+        }
+        int err = ttr_xpa_attention(m, vals);
+        for (size_t p = 0; p < P; p++) {
+            snprintf(labels[p], sizeof labels[p], "%u,%u", (unsigned)(p / c->cols),
+                     (unsigned)(p % c->cols));
+            lab[p] = labels[p];
+        }
+        snprintf(title, sizeof title, "XPA mean attention a(p, p') (%ux%u slots)",
+                 (unsigned)c->rows, (unsigned)c->cols);
+        len = err ? err
+                  : ttr_svg_heatmap(buf, cap, title, "attended slot (row,col)",
+                                    "attending slot (row,col)", P, vals, lab);
+    } else {
+        const float *series[TTR_SVG_MAX_SERIES];
+        char names[TTR_SVG_MAX_SERIES][32];
+        const char *np[TTR_SVG_MAX_SERIES];
+        size_t ns = 0;
+        int err = 0;
+        if (c->variant == TTR_NAIVE) {
+            ret = cli_err(C, "%s: a naive model has no bias tower", path);
+            goto done;
+        } else if (c->variant == TTR_DOT) {
+            float bref[64];
+            float *bs = vals + P * 0;
+            float *tmp = malloc(P * c->dot_dim * sizeof *tmp);
+            err = tmp ? ttr_dot_reference(m, bref, 0, tmp) : TTR_ERR_NOMEM;
+            ns = c->dot_dim < TTR_SVG_MAX_SERIES ? c->dot_dim : TTR_SVG_MAX_SERIES;
+            for (size_t k = 0; !err && k < ns; k++) {
+                for (size_t p = 0; p < P; p++)
+                    bs[k * P + p] = tmp[p * c->dot_dim + k];
+                snprintf(names[k], sizeof names[k], "b[%zu]", k);
+            }
+            free(tmp);
+            snprintf(title, sizeof title, "dot: bias vector b(slot) per dimension");
+        } else {
+            ns = c->variant == TTR_MIXEM ? c->components : 1;
+            for (size_t k = 0; !err && k < ns; k++) {
+                err = ttr_bias_curve(m, (uint32_t)k, 0, vals + k * P);
+                for (size_t p = P; !err && p-- > 0;)
+                    vals[k * P + p] -= vals[k * P];
+                if (ns > 1)
+                    snprintf(names[k], sizeof names[k], "component %zu", k);
+                else
+                    snprintf(names[k], sizeof names[k], "%s", cli_variant_name(c->variant));
+            }
+            snprintf(title, sizeof title, "%s: bias logit per slot (relative to the top slot)",
+                     cli_variant_name(c->variant));
+        }
+        for (size_t k = 0; k < ns; k++) {
+            series[k] = vals + k * P;
+            np[k] = names[k];
+        }
+        len = err ? err
+                  : ttr_svg_lines(buf, cap, title, "slot", c->variant == TTR_DOT ? "b" : "logit",
+                                  ns, np, series, P);
+    }
+    if (len < 0) {
+        ret = cli_err(C, "%s: cannot plot: %s", path, ttr_strerror(len));
+        goto done;
+    }
+    if (ttr_cli_write_file(out, buf, (size_t)len)) {
+        ret = cli_err(C, "%s: %s", out, strerror(errno));
+        goto done;
+    }
+done:
+    free(buf);
+    free(vals);
+    free(labels);
+    free(lab);
+    free(arena);
+    return ret;
+}

@@ -1,0 +1,544 @@
+/* `ttrank train`: train a model variant on a click log, streaming lists in
+ * mini-batches through a shuffle buffer, and save it (train mode) atomically. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_commands.h"
+#include "cmd_model.h"
+#include "cmd_util.h"
+#include "ttr_sim.h"
+
+static const char *C = "train";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: ttrank train --model VARIANT --clicks CLICKS --out MODEL [options]\n"
+        "\n"
+        "Train a two-tower model on a click log and save it (train mode, .ttr).\n"
+        "The slot layout and feature count come from the log's header (else from the data).\n"
+        "\n"
+        "Options:\n"
+        "  --model V          naive | additive | pal | dot | mixem | xpa\n"
+        "  --clicks FILE      click log (DESIGN.md section 7)\n"
+        "  --out FILE         model file to write (atomically)\n"
+        "  --hidden LIST      relevance tower widths, e.g. 64,32 (default); '' = linear\n"
+        "  --epochs E         passes over the log (default 5)\n"
+        "  --lr L             learning rate (default 1e-3 Adam, 1e-2 SGD)\n"
+        "  --batch B          lists per step (default 16)\n"
+        "  --seed S           initialisation and shuffling seed (default 1)\n"
+        "  --components K     MixEM components (default 2)\n"
+        "  --dim D            dot variant dimension (default 4)\n"
+        "  --dot-serving mean|top  dot: serve with the mean b (default) or the top slot's b\n"
+        "  --loss bce|softmax pointwise (default) or listwise (naive, additive)\n"
+        "  --optimizer adam|sgd  (default adam)\n"
+        "  --l2 X             L2 penalty on weight matrices (default 0)\n"
+        "  --clip X           global gradient-norm clip, 0 = off (default 0)\n"
+        "  --slot-dropout Q   additive/PAL slot dropout (default 0.1)\n"
+        "  --embed-dim D      slot embedding size (default 8)\n"
+        "  --attn-dim D       XPA attention size (default 8)\n"
+        "  --normalize        per-feature mean/scale from a first pass, stored in the model\n"
+        "                     (default)\n"
+        "  --no-normalize     use the features as they are\n"
+        "  --shuffle N        lists in the shuffle buffer, 0 = file order (default 4096)\n"
+        "  --vali LETOR       after each epoch, NDCG@10 on this LETOR file; the best epoch's\n"
+        "                     model is the one saved (early stopping)\n"
+        "  --vali-query FILE  .query file of --vali (default: VALI.query when it exists)\n"
+        "  --checkpoint       save the optimizer state too (resumable with --resume)\n"
+        "  --resume MODEL     continue training a saved train-mode model\n"
+        "  --quiet            no per-epoch lines on stdout\n"
+        "  -h, --help         this help\n");
+}
+
+typedef struct pool {
+    size_t cap, max_items, F;
+    float *x;
+    uint16_t *slots;
+    uint8_t *clicks;
+    size_t *n;
+    uint32_t *ctx;
+} pool;
+
+typedef struct batch_buf {
+    size_t n_lists, n_items, max_items, F;
+    size_t *offsets;
+    float *x;
+    uint16_t *slots;
+    uint8_t *clicks;
+    uint32_t *ctx;
+} batch_buf;
+
+static void batch_add(batch_buf *b, const pool *p, size_t j)
+{
+    size_t n = p->n[j], at = b->n_items;
+    memcpy(b->x + at * b->F, p->x + j * p->max_items * p->F, n * p->F * sizeof(float));
+    memcpy(b->slots + at, p->slots + j * p->max_items, n * sizeof(uint16_t));
+    memcpy(b->clicks + at, p->clicks + j * p->max_items, n);
+    b->ctx[b->n_lists] = p->ctx[j];
+    b->n_items += n;
+    b->offsets[++b->n_lists] = b->n_items;
+}
+
+typedef struct epoch_stats {
+    double loss_sum;
+    size_t steps, lists;
+} epoch_stats;
+
+static int run_step(ttr_model *m, batch_buf *b, int has_ctx, epoch_stats *es)
+{
+    if (!b->n_lists)
+        return 0;
+    ttr_batch tb;
+    tb.n_lists = b->n_lists;
+    tb.offsets = b->offsets;
+    tb.x = b->x;
+    tb.ldx = b->F;
+    tb.slots = b->slots;
+    tb.clicks = b->clicks;
+    tb.contexts = has_ctx ? b->ctx : NULL;
+    ttr_train_stats st;
+    int err = ttr_train(m, &tb, &st);
+    if (!err) {
+        es->loss_sum += st.loss * (double)st.lists;
+        es->lists += st.lists;
+        es->steps++;
+    }
+    b->n_lists = b->n_items = 0;
+    b->offsets[0] = 0;
+    return err;
+}
+
+int ttr_cmd_train(int argc, char **argv)
+{
+    cli_flag fl[] = {
+        {"--model", 1, 0, 0},      {"--clicks", 1, 0, 0},       {"--out", 1, 0, 0},
+        {"--hidden", 1, 0, 0},     {"--epochs", 1, 0, 0},       {"--lr", 1, 0, 0},
+        {"--batch", 1, 0, 0},      {"--seed", 1, 0, 0},         {"--components", 1, 0, 0},
+        {"--dim", 1, 0, 0},        {"--dot-serving", 1, 0, 0},  {"--loss", 1, 0, 0},
+        {"--optimizer", 1, 0, 0},  {"--l2", 1, 0, 0},           {"--clip", 1, 0, 0},
+        {"--slot-dropout", 1, 0, 0}, {"--embed-dim", 1, 0, 0},  {"--attn-dim", 1, 0, 0},
+        {"--normalize", 0, 0, 0},  {"--no-normalize", 0, 0, 0}, {"--shuffle", 1, 0, 0},
+        {"--vali", 1, 0, 0},       {"--vali-query", 1, 0, 0},   {"--checkpoint", 0, 0, 0},
+        {"--resume", 1, 0, 0},     {"--quiet", 0, 0, 0}};
+    const size_t nf = sizeof fl / sizeof fl[0];
+    int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc || cli_need(C, fl, nf, "--clicks") || cli_need(C, fl, nf, "--out"))
+        return 2;
+    const char *resume = cli_str(fl, nf, "--resume", NULL);
+    if (!resume && cli_need(C, fl, nf, "--model"))
+        return 2;
+    ttr_variant variant = TTR_NAIVE;
+    const char *vs = cli_str(fl, nf, "--model", NULL);
+    if (vs && cli_variant_parse(vs, &variant))
+        return cli_err(C, "--model: expected naive, additive, pal, dot, mixem or xpa, got '%s'",
+                       vs), 2;
+    uint32_t epochs = 5, batch = 16, components = 2, dim = 4, embed = 8, attn = 8;
+    uint64_t seed = 1, shuffle = 4096;
+    float lr = 0, l2 = 0, clip = 0, dropout = 0.1f;
+    if (cli_u32(C, fl, nf, "--epochs", 0, 100000, &epochs) ||
+        cli_u32(C, fl, nf, "--batch", 1, 65536, &batch) ||
+        cli_u32(C, fl, nf, "--components", 2, TTR_MAX_COMPONENTS, &components) ||
+        cli_u32(C, fl, nf, "--dim", 2, 64, &dim) || cli_u32(C, fl, nf, "--embed-dim", 1, 256, &embed) ||
+        cli_u32(C, fl, nf, "--attn-dim", 1, 64, &attn) ||
+        cli_u64(C, fl, nf, "--seed", 0, UINT64_MAX, &seed) ||
+        cli_u64(C, fl, nf, "--shuffle", 0, 1u << 24, &shuffle) ||
+        cli_float(C, fl, nf, "--lr", 1e-12, 100, &lr) || cli_float(C, fl, nf, "--l2", 0, 1e6, &l2) ||
+        cli_float(C, fl, nf, "--clip", 0, 1e12, &clip) ||
+        cli_float(C, fl, nf, "--slot-dropout", 0, 0.999, &dropout))
+        return 2;
+    uint32_t hidden[TTR_MAX_HIDDEN];
+    int n_hidden = 2;
+    hidden[0] = 64;
+    hidden[1] = 32;
+    const char *hs = cli_str(fl, nf, "--hidden", NULL);
+    if (hs && (n_hidden = cli_u32_list(hs, hidden, TTR_MAX_HIDDEN)) < 0)
+        return cli_err(C, "--hidden: expected up to %d comma-separated widths, got '%s'",
+                       TTR_MAX_HIDDEN, hs), 2;
+    const char *loss = cli_str(fl, nf, "--loss", "bce"), *opt = cli_str(fl, nf, "--optimizer", "adam");
+    const char *dots = cli_str(fl, nf, "--dot-serving", "mean");
+    if (strcmp(loss, "bce") && strcmp(loss, "softmax"))
+        return cli_err(C, "--loss: expected bce or softmax, got '%s'", loss), 2;
+    if (strcmp(opt, "adam") && strcmp(opt, "sgd"))
+        return cli_err(C, "--optimizer: expected adam or sgd, got '%s'", opt), 2;
+    if (strcmp(dots, "mean") && strcmp(dots, "top"))
+        return cli_err(C, "--dot-serving: expected mean or top, got '%s'", dots), 2;
+    int normalize = !cli_find(fl, nf, "--no-normalize")->seen;
+    const char *clicks_path = cli_str(fl, nf, "--clicks", NULL);
+    const char *out = cli_str(fl, nf, "--out", NULL);
+    const char *vali = cli_str(fl, nf, "--vali", NULL);
+    int quiet = cli_find(fl, nf, "--quiet")->seen;
+    int checkpoint = cli_find(fl, nf, "--checkpoint")->seen;
+
+    /* ---- pass 1: layout and sizes ---- */
+    cli_clicks_in in;
+    ttr_reader_config rcfg;
+    ttr_reader_config_default(&rcfg);
+    rcfg.max_items = TTR_DATA_MAX_SLOTS;
+    if (cli_clicks_open(&in, C, clicks_path, &rcfg))
+        return 1;
+    uint32_t rows = 0, cols = 0, F = 0;
+    rc = ttr_clicks_layout(&in.r, &rows, &cols, &F);
+    if (rc < 0) {
+        cli_clicks_error(&in);
+        cli_clicks_close(&in);
+        return 1;
+    }
+    ttr_list l;
+    memset(&l, 0, sizeof l);
+    uint16_t *sl = malloc(TTR_DATA_MAX_SLOTS * sizeof *sl);
+    uint32_t max_pos = 0, max_ctx = 0;
+    int has_ctx = 0;
+    l.slots = sl;
+    while (sl && (rc = cli_clicks_next(&in, &l)) == 1) {
+        for (size_t i = 0; i < l.n; i++)
+            if (sl[i] > max_pos)
+                max_pos = sl[i];
+        if (l.has_context) {
+            has_ctx = 1;
+            if (l.context > max_ctx)
+                max_ctx = l.context;
+        }
+    }
+    free(sl);
+    ttr_reader_stats st;
+    ttr_reader_stats_get(&in.r, &st);
+    cli_clicks_close(&in);
+    if (!sl)
+        return cli_err(C, "out of memory");
+    if (rc < 0)
+        return 1;
+    if (!st.lists)
+        return cli_err(C, "%s: no lists", clicks_path);
+    if (!rows) {
+        rows = max_pos + 1;
+        cols = 1;
+    }
+    if (!F)
+        F = st.max_index ? st.max_index : 1;
+
+    /* ---- the model ---- */
+    ttr_config cfg;
+    ttr_model *m = NULL;
+    void *arena = NULL;
+    if (resume) {
+        if (cli_model_load(C, resume, &m, &arena))
+            return 1;
+        cfg = *ttr_model_config(m);
+        if (ttr_model_mode(m) != TTR_MODE_TRAIN) {
+            free(arena);
+            return cli_err(C, "%s: a serving model cannot be trained", resume);
+        }
+        if (vs && cfg.variant != variant) {
+            free(arena);
+            return cli_err(C, "%s: a %s model, not %s", resume, cli_variant_name(cfg.variant), vs);
+        }
+        variant = cfg.variant;
+        if (cfg.n_features != F || cfg.rows * cfg.cols < rows * cols ||
+            cfg.max_items < st.max_list || (has_ctx && cfg.n_contexts <= max_ctx)) {
+            free(arena);
+            return cli_err(C, "%s: the model's layout (%ux%u slots, %u features) does not fit "
+                              "the click log (%ux%u, %u)",
+                           resume, (unsigned)cfg.rows, (unsigned)cfg.cols,
+                           (unsigned)cfg.n_features, (unsigned)rows, (unsigned)cols, (unsigned)F);
+        }
+        batch = cfg.max_batch;
+        normalize = 0; /* the model keeps its own */
+    } else {
+        ttr_config_default(&cfg, variant, F);
+        cfg.n_hidden = (uint32_t)n_hidden;
+        for (int i = 0; i < n_hidden; i++)
+            cfg.hidden[i] = hidden[i];
+        cfg.rows = rows;
+        cfg.cols = cols;
+        cfg.n_contexts = has_ctx ? max_ctx + 1 : 0;
+        cfg.max_items = (uint32_t)(st.max_list ? st.max_list : 1);
+        cfg.max_batch = batch;
+        cfg.components = components;
+        cfg.dot_dim = dim;
+        cfg.embed_dim = embed;
+        cfg.attn_dim = attn;
+        cfg.loss = strcmp(loss, "softmax") ? TTR_LOSS_BCE : TTR_LOSS_SOFTMAX;
+        cfg.optimizer = strcmp(opt, "sgd") ? TTR_OPT_ADAM : TTR_OPT_SGD;
+        if (cfg.optimizer == TTR_OPT_SGD)
+            cfg.lr = 1e-2f;
+        if (lr > 0)
+            cfg.lr = lr;
+        cfg.l2 = l2;
+        cfg.clip_norm = clip;
+        cfg.slot_dropout = dropout;
+        cfg.dot_serving = strcmp(dots, "top") ? TTR_DOT_REF_MEAN : TTR_DOT_REF_TOP;
+        cfg.seed = seed;
+        const char *bad = NULL;
+        if (ttr_config_check(&cfg, &bad))
+            return cli_err(C, "invalid model configuration (%s)", bad ? bad : "?"), 2;
+        size_t bytes = ttr_arena_bytes(&cfg, TTR_MODE_TRAIN);
+        arena = bytes ? malloc(bytes) : NULL;
+        if (!arena)
+            return cli_err(C, "cannot allocate %zu bytes for the model", bytes);
+        int err = ttr_model_init(&m, &cfg, TTR_MODE_TRAIN, arena, bytes);
+        if (err) {
+            free(arena);
+            return cli_err(C, "model init failed: %s", ttr_strerror(err));
+        }
+    }
+
+    size_t ML = cfg.max_items;
+    pool p;
+    batch_buf b;
+    memset(&p, 0, sizeof p);
+    memset(&b, 0, sizeof b);
+    cli_letor vd;
+    memset(&vd, 0, sizeof vd);
+    double *sum = NULL, *sum2 = NULL;
+    float *mean = NULL, *scale = NULL;
+    int ret = 0, err = 0;
+    in.f = NULL;
+
+    /* ---- pass 2: normalisation ---- */
+    rcfg.n_features = F;
+    rcfg.max_items = (uint32_t)ML;
+    rcfg.rows = cfg.rows;
+    rcfg.cols = cfg.cols;
+    /* a log without a header may use fewer slots than a resumed model */
+    if (normalize) {
+        sum = calloc(F, sizeof *sum);
+        sum2 = calloc(F, sizeof *sum2);
+        mean = malloc(F * sizeof *mean);
+        scale = malloc(F * sizeof *scale);
+        float *x = malloc(ML * F * sizeof *x);
+        if (!sum || !sum2 || !mean || !scale || !x) {
+            free(x);
+            ret = cli_err(C, "out of memory");
+            goto done;
+        }
+        if (cli_clicks_open(&in, C, clicks_path, &rcfg)) {
+            free(x);
+            ret = 1;
+            goto done;
+        }
+        memset(&l, 0, sizeof l);
+        l.x = x;
+        l.ldx = F;
+        size_t items = 0;
+        while ((rc = cli_clicks_next(&in, &l)) == 1) {
+            for (size_t i = 0; i < l.n; i++)
+                for (size_t t = 0; t < F; t++) {
+                    double v = x[i * F + t];
+                    sum[t] += v;
+                    sum2[t] += v * v;
+                }
+            items += l.n;
+        }
+        cli_clicks_close(&in);
+        free(x);
+        if (rc < 0) {
+            ret = 1;
+            goto done;
+        }
+        for (size_t t = 0; t < F; t++) {
+            double mu = sum[t] / (double)items, var = sum2[t] / (double)items - mu * mu;
+            mean[t] = (float)mu;
+            scale[t] = var > 1e-12 ? (float)(1.0 / sqrt(var)) : 0.0f;
+        }
+        err = ttr_set_normalization(m, mean, scale);
+        if (err) {
+            ret = cli_err(C, "normalisation: %s", ttr_strerror(err));
+            goto done;
+        }
+    }
+
+    /* ---- validation data ---- */
+    if (vali) {
+        char qbuf[4200];
+        const char *vq = cli_query_path(vali, cli_str(fl, nf, "--vali-query", NULL), qbuf, sizeof qbuf);
+        if (cli_letor_load(C, vali, vq, F, &vd)) {
+            ret = 1;
+            goto done;
+        }
+    }
+
+    /* ---- buffers ---- */
+    size_t cap = shuffle ? (size_t)shuffle : 1;
+    size_t per_list = ML * F * sizeof(float);
+    if (cap > 1 && cap * per_list > ((size_t)256 << 20))
+        cap = ((size_t)256 << 20) / per_list > 1 ? ((size_t)256 << 20) / per_list : 1;
+    p.cap = cap;
+    p.max_items = ML;
+    p.F = F;
+    p.x = malloc(cap * per_list);
+    p.slots = malloc(cap * ML * sizeof *p.slots);
+    p.clicks = malloc(cap * ML);
+    p.n = malloc(cap * sizeof *p.n);
+    p.ctx = malloc(cap * sizeof *p.ctx);
+    b.max_items = ML;
+    b.F = F;
+    b.offsets = malloc((batch + 1) * sizeof *b.offsets);
+    b.x = malloc(batch * per_list);
+    b.slots = malloc(batch * ML * sizeof *b.slots);
+    b.clicks = malloc(batch * ML);
+    b.ctx = malloc(batch * sizeof *b.ctx);
+    if (!p.x || !p.slots || !p.clicks || !p.n || !p.ctx || !b.offsets || !b.x || !b.slots ||
+        !b.clicks || !b.ctx) {
+        ret = cli_err(C, "out of memory");
+        goto done;
+    }
+    b.offsets[0] = 0;
+
+    ttr_rng rng;
+    ttr_rng_seed(&rng, seed ^ 0x5eed5eed5eedull);
+    cli_progress pr;
+    cli_progress_start(&pr);
+    double best = -1.0;
+    uint32_t best_epoch = 0;
+    uint64_t total_lists = st.lists * (uint64_t)(epochs ? epochs : 1);
+    uint64_t done_lists = 0;
+    char what[64];
+    if (!quiet)
+        printf("train %s: %llu lists, %llu items, %ux%u slots, %u features%s; %u epochs, batch %u\n",
+               cli_variant_name(variant), (unsigned long long)st.lists,
+               (unsigned long long)st.items, (unsigned)cfg.rows, (unsigned)cfg.cols, (unsigned)F,
+               normalize ? " (normalised)" : "", (unsigned)epochs, (unsigned)batch);
+    for (uint32_t ep = 0; ep < epochs; ep++) {
+        epoch_stats es = {0, 0, 0};
+        if (cli_clicks_open(&in, C, clicks_path, &rcfg)) {
+            ret = 1;
+            goto done;
+        }
+        size_t filled = 0;
+        int eof = 0;
+        snprintf(what, sizeof what, "train %s: epoch %u/%u", cli_variant_name(variant),
+                 (unsigned)ep + 1, (unsigned)epochs);
+        while (!err) {
+            size_t j;
+            if (!eof && filled < p.cap) {
+                j = filled;
+            } else if (filled) {
+                /* emit a random pooled list, refill its place */
+                size_t k = p.cap > 1 ? (size_t)(((uint64_t)ttr_rng_u32(&rng) * filled) >> 32) : 0;
+                batch_add(&b, &p, k);
+                done_lists++;
+                if (b.n_lists == batch)
+                    err = run_step(m, &b, has_ctx, &es);
+                if (eof) {
+                    /* drain: move the last into the gap */
+                    filled--;
+                    if (k != filled) {
+                        memcpy(p.x + k * ML * F, p.x + filled * ML * F, per_list);
+                        memcpy(p.slots + k * ML, p.slots + filled * ML, ML * sizeof *p.slots);
+                        memcpy(p.clicks + k * ML, p.clicks + filled * ML, ML);
+                        p.n[k] = p.n[filled];
+                        p.ctx[k] = p.ctx[filled];
+                    }
+                    continue;
+                }
+                j = k;
+                if ((done_lists & 63) == 0)
+                    cli_progress_update(&pr, what, (double)done_lists / (double)total_lists);
+            } else {
+                break;
+            }
+            memset(&l, 0, sizeof l);
+            l.x = p.x + j * ML * F;
+            l.ldx = F;
+            l.slots = p.slots + j * ML;
+            l.clicks = p.clicks + j * ML;
+            rc = cli_clicks_next(&in, &l);
+            if (rc < 0) {
+                cli_clicks_close(&in);
+                ret = 1;
+                goto done;
+            }
+            if (rc == 0) {
+                eof = 1;
+                if (j != filled) { /* slot j was emitted: fill it with the last one */
+                    filled--;
+                    if (j != filled) {
+                        memcpy(p.x + j * ML * F, p.x + filled * ML * F, per_list);
+                        memcpy(p.slots + j * ML, p.slots + filled * ML, ML * sizeof *p.slots);
+                        memcpy(p.clicks + j * ML, p.clicks + filled * ML, ML);
+                        p.n[j] = p.n[filled];
+                        p.ctx[j] = p.ctx[filled];
+                    }
+                }
+                continue;
+            }
+            p.n[j] = l.n;
+            p.ctx[j] = l.context;
+            if (j == filled)
+                filled++;
+        }
+        if (!err)
+            err = run_step(m, &b, has_ctx, &es);
+        cli_clicks_close(&in);
+        if (err) {
+            cli_progress_end(&pr);
+            ret = cli_err(C, "training step failed at epoch %u: %s", (unsigned)ep + 1,
+                          ttr_strerror(err));
+            goto done;
+        }
+        double vndcg = -1;
+        if (vali) {
+            ttr_rank_metrics rm;
+            err = cli_rank_metrics(m, &vd, &rm);
+            if (err) {
+                cli_progress_end(&pr);
+                ret = cli_err(C, "%s: scoring failed: %s", vali, ttr_strerror(err));
+                goto done;
+            }
+            vndcg = ttr_rank_metrics_ndcg(&rm, 10);
+        }
+        cli_progress_end(&pr);
+        if (!quiet) {
+            printf("epoch %u: loss %.6f per list", (unsigned)ep + 1,
+                   es.lists ? es.loss_sum / (double)es.lists : 0.0);
+            if (vali)
+                printf(", vali NDCG@10 %.4f", vndcg);
+            printf("\n");
+            fflush(stdout);
+        }
+        if (vali && vndcg > best) {
+            best = vndcg;
+            best_epoch = ep + 1;
+            if (cli_model_save(C, m, out, checkpoint)) {
+                ret = 1;
+                goto done;
+            }
+        }
+    }
+    if (!vali || !epochs) {
+        if (cli_model_save(C, m, out, checkpoint)) {
+            ret = 1;
+            goto done;
+        }
+    }
+    if (!quiet) {
+        if (vali && epochs)
+            printf("saved %s: epoch %u (best vali NDCG@10 %.4f)\n", out, (unsigned)best_epoch, best);
+        else
+            printf("saved %s\n", out);
+    }
+done:
+    free(sum);
+    free(sum2);
+    free(mean);
+    free(scale);
+    free(p.x);
+    free(p.slots);
+    free(p.clicks);
+    free(p.n);
+    free(p.ctx);
+    free(b.offsets);
+    free(b.x);
+    free(b.slots);
+    free(b.clicks);
+    free(b.ctx);
+    cli_letor_free(&vd);
+    free(arena);
+    return ret;
+}

@@ -1,0 +1,182 @@
+#!/bin/sh
+# Command-line tests of the ttrank tool: every data command on tiny generated
+# files, exit codes, one-line errors with file:line:col, --help, and the round
+# trip simulate -> train -> eval -> rank -> info -> plot.
+#
+#   tests/cli/run.sh [TTRANK]      (default: $TTRANK, else build/<arch>-gcc/ttrank)
+#
+# RUN (e.g. qemu-aarch64) prefixes every call of the tool. Prints one line per
+# failure and a final line "N passed, N failed"; exits 1 if anything failed.
+set -u
+T=${1:-${TTRANK:-build/$(uname -m)-gcc/ttrank}}
+RUN=${RUN:-}
+W=$(mktemp -d "${TMPDIR:-/tmp}/ttrank-cli.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# t NAME EXPECTED_RC CMD...: run the tool, keep stdout/stderr in $W/out, $W/err
+t() {
+    name=$1 want=$2
+    shift 2
+    # shellcheck disable=SC2086
+    $RUN "$T" "$@" > "$W/out" 2> "$W/err"
+    rc=$?
+    if [ "$want" = nz ]; then
+        [ $rc -ne 0 ] && ok || bad "$name: exit 0, expected failure"
+    else
+        [ $rc -eq "$want" ] && ok || bad "$name: exit $rc, expected $want ($(head -n 1 "$W/err"))"
+    fi
+}
+# one_line_err NAME REGEX: stderr is exactly one line matching REGEX
+one_line_err() {
+    n=$(wc -l < "$W/err")
+    if [ "$n" -eq 1 ] && grep -Eq "$2" "$W/err"; then ok; else
+        bad "$1: stderr not one line matching '$2': $(cat "$W/err")"
+    fi
+}
+# an SVG document: "<svg" first (after an optional XML declaration), "</svg>" last
+is_svg() {
+    sed -n '1{/^<?xml /d;};/./{p;q;}' "$1" | grep -q '^<svg' && tail -n 1 "$1" | grep -q '</svg>'
+}
+has() { grep -Eq "$2" "$3" && ok || bad "$1: no '$2' in $(basename "$3")"; }
+
+if [ ! -x "$T" ]; then
+    echo "tests/cli/run.sh: $T: not built"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# ---- tiny data: 3 queries x 6 documents, 8 features, labels 0..2 --------------
+awk 'BEGIN {
+    s = 7
+    for (q = 1; q <= 3; q++) for (d = 0; d < 6; d++) {
+        line = ((q + d) % 3) " qid:" q
+        for (f = 1; f <= 8; f++) { s = (s * 1103515245 + 12345) % 2147483648; line = line " " f ":" sprintf("%.3f", s / 2147483648) }
+        print line " # doc " d
+    }
+}' > "$W/d.txt"
+# the same without qid, plus a LightGBM .query file
+sed 's/ qid:[0-9]*//' "$W/d.txt" > "$W/lgb.txt"
+printf '6\n6\n6\n' > "$W/lgb.txt.query"
+NLINES=$(wc -l < "$W/d.txt")
+
+# ---- --help on every command ----------------------------------------------------
+for c in simulate train eval rank info plot; do
+    t "$c --help" 0 "$c" --help
+    has "$c --help" "^Usage: ttrank $c" "$W/out"
+done
+t "unknown option" 2 simulate --bogus
+one_line_err "unknown option" "^ttrank simulate: unknown option '--bogus'"
+t "missing --out" 2 simulate --data "$W/d.txt"
+one_line_err "missing --out" "^ttrank simulate: --out is required"
+t "bad --grid" 2 simulate --data "$W/d.txt" --out "$W/x" --grid 3by2
+one_line_err "bad --grid" "^ttrank simulate: --grid"
+t "bad --model" 2 train --model nope --clicks "$W/x" --out "$W/y"
+one_line_err "bad --model" "^ttrank train: --model"
+
+# ---- simulate -----------------------------------------------------------------------
+t "simulate list" 0 simulate --data "$W/d.txt" --out "$W/c.clk" --lists 200 --seed 3 \
+    --users pbm:0.5,position:0.3,thorough:0.2
+has "simulate header" "^# ttrank-clicks v1 rows=10 cols=1 F=8$" "$W/c.clk"
+has "simulate lines" "^[01] qid:[0-9]+ pos:[0-9] " "$W/c.clk"
+cp "$W/c.clk" "$W/c1.clk"
+t "simulate deterministic" 0 simulate --data "$W/d.txt" --out "$W/c.clk" --lists 200 --seed 3 \
+    --users pbm:0.5,position:0.3,thorough:0.2
+cmp -s "$W/c.clk" "$W/c1.clk" && ok || bad "simulate: same seed, different log"
+t "simulate grid" 0 simulate --data "$W/d.txt" --out "$W/g.clk" --lists 200 --grid=2x3 \
+    --neighbour 2 --draw random --seed 5
+has "simulate grid header" "^# ttrank-clicks v1 rows=2 cols=3 F=8$" "$W/g.clk"
+t "simulate .query" 0 simulate --data "$W/lgb.txt" --out "$W/l.clk" --lists 30
+has "simulate .query lists" "^[01] qid:29 " "$W/l.clk"
+t "simulate held-out" 0 simulate --data "$W/d.txt" --out "$W/h.clk" --lists 50 --seed 9
+
+# ---- malformed inputs: one line with file:line:col -------------------------------------
+printf '1 qid:1 1:0.5 2:0.25\n0 qid:1 1:abc 2:1\n' > "$W/bad1.txt"
+t "bad number" 1 simulate --data "$W/bad1.txt" --out "$W/x.clk"
+one_line_err "bad number" "^ttrank simulate: .*bad1\.txt:2:[0-9]+: "
+printf '1 qid:1 2:0.5 1:0.25\n' > "$W/bad2.txt"
+t "decreasing index" 1 simulate --data "$W/bad2.txt" --out "$W/x.clk"
+one_line_err "decreasing index" "^ttrank simulate: .*bad2\.txt:1:[0-9]+: .*increase"
+printf '1 1:0.5\n' > "$W/bad3.txt"
+t "missing qid" 1 simulate --data "$W/bad3.txt" --out "$W/x.clk"
+one_line_err "missing qid" "^ttrank simulate: .*bad3\.txt:1:[0-9]+: .*qid"
+printf '# ttrank-clicks v1 rows=10 cols=1 F=8\n1 qid:0 pos:0 1:1\n2 qid:0 pos:1 1:1\n' > "$W/bad.clk"
+t "bad click" 1 train --model naive --clicks "$W/bad.clk" --out "$W/x.ttr"
+one_line_err "bad click" "^ttrank train: .*bad\.clk:3:[0-9]+: "
+printf '# ttrank-clicks v1 rows=10 cols=1 F=8\n1 qid:0 pos:0 1:1\n0 qid:0 pos:0 1:1\n' > "$W/bad2.clk"
+t "repeated pos" 1 train --model naive --clicks "$W/bad2.clk" --out "$W/x.ttr"
+one_line_err "repeated pos" "^ttrank train: .*bad2\.clk:3:[0-9]+: "
+printf '5\n' > "$W/lgb2.txt.query"
+head -n 3 "$W/lgb.txt" > "$W/lgb2.txt"
+t "short .query data" 1 simulate --data "$W/lgb2.txt" --out "$W/x.clk"
+one_line_err "short .query data" "^ttrank simulate: .*lgb2\.txt(\.query)?:[0-9]+:[0-9]+: "
+t "missing file" 1 train --model naive --clicks "$W/none.clk" --out "$W/x.ttr"
+one_line_err "missing file" "^ttrank train: .*none\.clk: "
+t "not a model" 1 eval --model "$W/d.txt" --data "$W/d.txt"
+one_line_err "not a model" "^ttrank eval: .*d\.txt: "
+
+# ---- train every variant ---------------------------------------------------------------
+for v in naive additive pal dot mixem; do
+    t "train $v" 0 train --model "$v" --clicks "$W/c.clk" --out "$W/$v.ttr" --hidden 8,4 \
+        --epochs 2 --batch 8 --seed 2
+    [ -s "$W/$v.ttr" ] && ok || bad "train $v: no model file"
+done
+t "train xpa" 0 train --model xpa --clicks "$W/g.clk" --out "$W/xpa.ttr" --hidden=8 --epochs 2
+t "train softmax, vali" 0 train --model additive --loss softmax --clicks "$W/c.clk" \
+    --out "$W/sm.ttr" --epochs 3 --vali "$W/d.txt" --no-normalize --shuffle 0
+has "train vali" "^saved .*epoch [1-3] \(best vali NDCG@10" "$W/out"
+t "train checkpoint" 0 train --model additive --clicks "$W/c.clk" --out "$W/ck.ttr" --epochs 1 \
+    --checkpoint
+t "train resume" 0 train --resume "$W/ck.ttr" --clicks "$W/c.clk" --out "$W/ck2.ttr" --epochs 1
+t "train resume wrong variant" 1 train --resume "$W/ck.ttr" --model pal --clicks "$W/c.clk" \
+    --out "$W/ck3.ttr"
+one_line_err "train resume wrong variant" "^ttrank train: "
+
+# ---- eval -----------------------------------------------------------------------------
+t "eval" 0 eval --model "$W/additive.ttr" --data "$W/d.txt"
+has "eval NDCG@10" "^NDCG@10 [0-9]\.[0-9]{4}$" "$W/out"
+has "eval skipped" "without one skipped" "$W/out"
+t "eval json" 0 eval --model "$W/mixem.ttr" --data "$W/d.txt" --clicks "$W/h.clk" --json
+has "eval json" '^\{"queries":3,.*"ndcg@10":[0-9.]+,.*"click_loglik":-[0-9.]+\}$' "$W/out"
+t "eval .query" 0 eval --model "$W/naive.ttr" --data "$W/lgb.txt"
+t "eval grid clicks" 0 eval --model "$W/xpa.ttr" --clicks "$W/g.clk"
+t "eval wrong layout" 1 eval --model "$W/naive.ttr" --clicks "$W/g.clk"
+one_line_err "eval wrong layout" "^ttrank eval: "
+t "eval no data" 2 eval --model "$W/naive.ttr"
+
+# ---- rank -----------------------------------------------------------------------------
+t "rank" 0 rank --model "$W/dot.ttr" --data "$W/d.txt"
+[ "$(wc -l < "$W/out")" -eq "$NLINES" ] && ok || bad "rank: $(wc -l < "$W/out") scores for $NLINES lines"
+grep -Evq '^-?[0-9.]+(e[-+][0-9]+)?$' "$W/out" && bad "rank: a line is not a number" || ok
+t "rank .query" 0 rank --model "$W/dot.ttr" --data "$W/lgb.txt"
+printf '1 qid:1 1:0.5 99:1\n' > "$W/wide.txt"
+t "rank feature above F" 1 rank --model "$W/dot.ttr" --data "$W/wide.txt"
+one_line_err "rank feature above F" "^ttrank rank: .*wide\.txt:1:[0-9]+: "
+
+# ---- info ------------------------------------------------------------------------------
+for v in naive additive pal dot mixem xpa; do
+    t "info $v" 0 info --model "$W/$v.ttr"
+    has "info $v" "^variant +$v$" "$W/out"
+    t "info $v json" 0 info --model "$W/$v.ttr" --json
+    has "info $v json" "^\{.*\"variant\":\"$v\".*\"parameters\":[1-9][0-9]*.*\}$" "$W/out"
+done
+has "info xpa attention" '"attention":\[\[' "$W/out"
+t "info mixem" 0 info --model "$W/mixem.ttr"
+has "info mixem pi" "^mixem pi " "$W/out"
+
+# ---- plot -----------------------------------------------------------------------------
+t "plot bias" 0 plot bias --model "$W/additive.ttr" --out "$W/bias.svg"
+is_svg "$W/bias.svg" && ok || bad "plot bias: not an SVG"
+t "plot bias mixem" 0 plot bias --model "$W/mixem.ttr" --out "$W/bm.svg"
+is_svg "$W/bm.svg" && ok || bad "plot bias mixem: not an SVG"
+t "plot attention" 0 plot attention --model "$W/xpa.ttr" --out "$W/att.svg"
+is_svg "$W/att.svg" && ok || bad "plot attention: not an SVG"
+t "plot attention naive" 1 plot attention --model "$W/naive.ttr" --out "$W/x.svg"
+one_line_err "plot attention naive" "^ttrank plot: .*xpa"
+t "plot what" 2 plot nothing --model "$W/naive.ttr" --out "$W/x.svg"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
