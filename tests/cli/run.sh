@@ -167,6 +167,19 @@ has "info xpa attention" '"attention":\[\[' "$W/out"
 t "info mixem" 0 info --model "$W/mixem.ttr"
 has "info mixem pi" "^mixem pi " "$W/out"
 
+# ---- quantize -------------------------------------------------------------------------
+t "quantize" 0 quantize --model "$W/additive.ttr" --out "$W/add8.ttr"
+[ -s "$W/add8.ttr" ] && [ "$(wc -c < "$W/add8.ttr")" -lt "$(wc -c < "$W/additive.ttr")" ] && ok ||
+    bad "quantize: no smaller int8 model file"
+t "rank int8" 0 rank --model "$W/add8.ttr" --data "$W/d.txt"
+[ "$(wc -l < "$W/out")" -eq "$NLINES" ] && ok || bad "rank int8: $(wc -l < "$W/out") scores for $NLINES lines"
+t "info int8" 0 info --model "$W/add8.ttr"
+has "info int8" "serve-int8" "$W/out"
+t "quantize int8 again" 1 quantize --model "$W/add8.ttr" --out "$W/x8.ttr"
+one_line_err "quantize int8 again" "^ttrank quantize: "
+t "quantize no model" 2 quantize --out "$W/x8.ttr"
+t "quantize help" 0 quantize --help
+
 # ---- plot -----------------------------------------------------------------------------
 t "plot bias" 0 plot bias --model "$W/additive.ttr" --out "$W/bias.svg"
 is_svg "$W/bias.svg" && ok || bad "plot bias: not an SVG"
