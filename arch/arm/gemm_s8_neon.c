@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "neon_common.h"
+#include "s8_epilogue_neon.h"
 
 /* ------------------------------------------------------------------------
  * quantize_s8
@@ -148,14 +149,7 @@ static void quantize_s8_neon(size_t n, size_t k, const float *x, size_t ldx, int
  * gemm_s8
  * ------------------------------------------------------------------------ */
 
-/* One panel's epilogue constants, zero beyond mc. */
-typedef struct s8_panel {
-    float ws[TTR_S8_PANEL];
-    float bs[TTR_S8_PANEL];
-    size_t mc;  /* outputs of this panel that exist, 1..16 */
-    int relu;
-    int neon_ok; /* armv7: NEON float gives the IEEE bits for this panel */
-} s8_panel;
+typedef ttr__s8_panel s8_panel;
 
 #if !defined(__aarch64__)
 #define S8_SCALE_MIN_BITS 0x26000000u /* 2^-51 */
@@ -173,30 +167,12 @@ static int s8_f32_plain(float v, uint32_t lo)
 
 static void s8_panel_init(s8_panel *pp, size_t mc, const float *wscale, const float *b, int relu)
 {
-    memset(pp, 0, sizeof *pp);
-    memcpy(pp->ws, wscale, mc * sizeof(float));
-    if (b)
-        memcpy(pp->bs, b, mc * sizeof(float));
-    pp->mc = mc;
-    pp->relu = relu;
-    pp->neon_ok = 1;
+    ttr__s8_panel_fill(pp, mc, wscale, b, relu);
 #if !defined(__aarch64__)
     for (size_t j = 0; j < mc; j++)
         if (!s8_f32_plain(pp->ws[j], S8_SCALE_MIN_BITS) || !s8_f32_plain(pp->bs[j], S8_BIAS_MIN_BITS))
             pp->neon_ok = 0;
 #endif
-}
-
-static inline float32x4_t s8_epi4(int32x4_t acc, float32x4_t vxs, const float *ws,
-                                  const float *bs, int relu)
-{
-    float32x4_t s = vmulq_f32(vxs, vld1q_f32(ws));
-    float32x4_t v = vmulq_f32(vcvtq_f32_s32(acc), s);
-    v = vaddq_f32(v, vld1q_f32(bs));
-    if (relu) /* v > 0 ? v : +0.0f (also maps NaN to 0, like the reference) */
-        v = vreinterpretq_f32_u32(
-            vandq_u32(vreinterpretq_u32_f32(v), vcgtq_f32(v, vdupq_n_f32(0.0f))));
-    return v;
 }
 
 /* y[0..mc) of one item from its 16 accumulators (4 vectors, outputs in order) */
@@ -216,24 +192,7 @@ static inline void s8_finish(const int32x4_t acc[4], float xs, const s8_panel *p
         return;
     }
 #endif
-    float32x4_t vxs = vdupq_n_f32(xs);
-    float32x4_t v0 = s8_epi4(acc[0], vxs, pp->ws, pp->bs, pp->relu);
-    float32x4_t v1 = s8_epi4(acc[1], vxs, pp->ws + 4, pp->bs + 4, pp->relu);
-    float32x4_t v2 = s8_epi4(acc[2], vxs, pp->ws + 8, pp->bs + 8, pp->relu);
-    float32x4_t v3 = s8_epi4(acc[3], vxs, pp->ws + 12, pp->bs + 12, pp->relu);
-    if (pp->mc == TTR_S8_PANEL) {
-        vst1q_f32(y, v0);
-        vst1q_f32(y + 4, v1);
-        vst1q_f32(y + 8, v2);
-        vst1q_f32(y + 12, v3);
-    } else {
-        float tmp[TTR_S8_PANEL];
-        vst1q_f32(tmp, v0);
-        vst1q_f32(tmp + 4, v1);
-        vst1q_f32(tmp + 8, v2);
-        vst1q_f32(tmp + 12, v3);
-        memcpy(y, tmp, pp->mc * sizeof(float)); /* never past the m-th output */
-    }
+    ttr__s8_finish_neon(acc[0], acc[1], acc[2], acc[3], xs, pp, y);
 }
 
 /* Broadcast activations of one block: its 4 bytes in every word. aarch64

@@ -19,61 +19,19 @@
 #include <string.h>
 
 #include "arm_kernels.h"
+#include "s8_epilogue_neon.h"
 
 #if !defined(__aarch64__) || !defined(__ARM_FEATURE_DOTPROD)
 #error "gemm_s8_neondot.c is for aarch64 with -march=armv8.2-a+dotprod"
 #endif
 
-typedef struct dot_panel {
-    float ws[TTR_S8_PANEL];
-    float bs[TTR_S8_PANEL]; /* +0.0f where b is NULL and beyond mc */
-    size_t mc;
-    int relu;
-} dot_panel;
+typedef ttr__s8_panel dot_panel;
 
-static void dot_panel_init(dot_panel *pp, size_t mc, const float *wscale, const float *b, int relu)
-{
-    memset(pp, 0, sizeof *pp);
-    memcpy(pp->ws, wscale, mc * sizeof(float));
-    if (b)
-        memcpy(pp->bs, b, mc * sizeof(float));
-    pp->mc = mc;
-    pp->relu = relu;
-}
-
-static inline float32x4_t dot_epi4(int32x4_t acc, float32x4_t vxs, const float *ws,
-                                   const float *bs, int relu)
-{
-    float32x4_t s = vmulq_f32(vxs, vld1q_f32(ws));
-    float32x4_t v = vmulq_f32(vcvtq_f32_s32(acc), s);
-    v = vaddq_f32(v, vld1q_f32(bs));
-    if (relu) /* v > 0 ? v : +0.0f (NaN -> 0 too, like the reference) */
-        v = vreinterpretq_f32_u32(
-            vandq_u32(vreinterpretq_u32_f32(v), vcgtq_f32(v, vdupq_n_f32(0.0f))));
-    return v;
-}
-
+/* aarch64 NEON is IEEE (no flush): the epilogue never needs a scalar fallback. */
 static inline void dot_finish(int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3, float xs,
                               const dot_panel *pp, float *y)
 {
-    float32x4_t vxs = vdupq_n_f32(xs);
-    float32x4_t v0 = dot_epi4(a0, vxs, pp->ws, pp->bs, pp->relu);
-    float32x4_t v1 = dot_epi4(a1, vxs, pp->ws + 4, pp->bs + 4, pp->relu);
-    float32x4_t v2 = dot_epi4(a2, vxs, pp->ws + 8, pp->bs + 8, pp->relu);
-    float32x4_t v3 = dot_epi4(a3, vxs, pp->ws + 12, pp->bs + 12, pp->relu);
-    if (pp->mc == TTR_S8_PANEL) {
-        vst1q_f32(y, v0);
-        vst1q_f32(y + 4, v1);
-        vst1q_f32(y + 8, v2);
-        vst1q_f32(y + 12, v3);
-    } else {
-        float tmp[TTR_S8_PANEL];
-        vst1q_f32(tmp, v0);
-        vst1q_f32(tmp + 4, v1);
-        vst1q_f32(tmp + 8, v2);
-        vst1q_f32(tmp + 12, v3);
-        memcpy(y, tmp, pp->mc * sizeof(float)); /* never past the m-th output */
-    }
+    ttr__s8_finish_neon(a0, a1, a2, a3, xs, pp, y);
 }
 
 /* One block's 4 activations broadcast to the 4 words (for the last blocks,
@@ -187,7 +145,7 @@ static void gemm_s8_neondot(size_t n, size_t m, size_t k, const int8_t *packed, 
         const int8_t *w = packed + j0 * kpad;
         size_t mc = m - j0 < TTR_S8_PANEL ? m - j0 : TTR_S8_PANEL;
         dot_panel pp;
-        dot_panel_init(&pp, mc, wscale + j0, b ? b + j0 : NULL, relu);
+        ttr__s8_panel_fill(&pp, mc, wscale + j0, b ? b + j0 : NULL, relu);
         size_t i = 0;
         for (; i + 4 <= n; i += 4) {
             const int8_t *const x[4] = {q + i * ldq, q + (i + 1) * ldq, q + (i + 2) * ldq,
