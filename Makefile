@@ -177,7 +177,10 @@ bench: $(TOOL)
 	$(RUN) $(TOOL) bench $(BENCH_ARGS)
 
 # The main job: simulate, train every variant, print the NDCG table, write plots.
-run: $(TOOL)
+# On a fresh machine it first installs the compiler (scripts/install-deps.sh --build).
+run:
+	@bash scripts/install-deps.sh --build
+	@$(MAKE) --no-print-directory $(TOOL)
 	$(RUN) $(TOOL) demo $(DEMO_ARGS)
 
 # Command-line tests of the tool (tiny generated files; RUN = qemu for cross builds).

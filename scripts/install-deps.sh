@@ -3,17 +3,21 @@
 # every package is already installed it does nothing (no apt-get update), so
 # repeated runs are fast. Needs root (or sudo) only when something is missing.
 #   scripts/install-deps.sh          install what is missing
+#   scripts/install-deps.sh --build  only what a native build needs (make run)
 #   scripts/install-deps.sh --list   print the package list
 set -euo pipefail
 
 # libc6-dev-*-cross and qemu-user-binfmt are only Recommends of the cross gcc
 # and of qemu-user: listed so that --no-install-recommends can't drop them.
 # qemu-user-static is NOT wanted (it conflicts with qemu-user-binfmt).
-PKGS=(make gcc clang pkg-config libcriterion-dev
+PKGS=(make gcc libc6-dev clang pkg-config libcriterion-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
       qemu-user qemu-user-binfmt)
 
+if [ "${1:-}" = --build ]; then
+    PKGS=(make gcc libc6-dev)
+fi
 if [ "${1:-}" = --list ]; then
     printf '%s\n' "${PKGS[@]}"
     exit 0
