@@ -563,6 +563,34 @@ typedef struct head {
 } head;
 
 /* The label (or click) and the named fields of a data line. */
+
+/* Messages of slot_field(): missing value, not a number, out of range. */
+static const char *const pos_msgs[3] = {"missing pos", "pos must be an unsigned integer",
+                                        "pos out of range for the layout"};
+static const char *const ctx_msgs[3] = {"missing ctx", "ctx must be an unsigned integer",
+                                        "ctx out of range"};
+
+/* A click-log field "pos:P" or "ctx:K" (name..v is "pos:", v..t the value):
+ * once per line, an unsigned integer below `limit`. */
+static int slot_field(ttr_reader *r, const char *ls, const char *name, const char *v,
+                      const char *t, uint64_t limit, const char *const m[3], int *seen,
+                      uint32_t *out)
+{
+    uint64_t x;
+    if (*seen)
+        return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
+    if (v == t)
+        return fail_at(r, TTR_ERR_FORMAT, ls, v, m[0]);
+    int rc = parse_uint(v, t, UINT64_MAX, &x);
+    if (rc == TTR_ERR_FORMAT)
+        return fail_at(r, rc, ls, v, m[1]);
+    if (rc || x >= limit)
+        return fail_at(r, TTR_ERR_RANGE, ls, v, m[2]);
+    *out = (uint32_t)x;
+    *seen = 1;
+    return TTR_OK;
+}
+
 static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *e, head *h)
 {
     const char *t = tok_end(p, e), *bad, *msg;
@@ -617,30 +645,14 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
             h->has_qid = 1;
             h->qid_at = v;
         } else if (r->kind == KIND_CLICKS && nl == 3 && memcmp(name, "pos", 3) == 0) {
-            if (h->has_pos)
-                return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
-            if (v == t)
-                return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing pos");
-            rc = parse_uint(v, t, UINT64_MAX, &x);
-            if (rc == TTR_ERR_FORMAT)
-                return fail_at(r, rc, ls, v, "pos must be an unsigned integer");
-            if (rc || x >= r->n_slots)
-                return fail_at(r, TTR_ERR_RANGE, ls, v, "pos out of range for the layout");
-            h->pos = (uint32_t)x;
-            h->has_pos = 1;
+            rc = slot_field(r, ls, name, v, t, r->n_slots, pos_msgs, &h->has_pos, &h->pos);
+            if (rc)
+                return rc;
             h->pos_at = v;
         } else if (r->kind == KIND_CLICKS && nl == 3 && memcmp(name, "ctx", 3) == 0) {
-            if (h->has_ctx)
-                return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
-            if (v == t)
-                return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing ctx");
-            rc = parse_uint(v, t, UINT64_MAX, &x);
-            if (rc == TTR_ERR_FORMAT)
-                return fail_at(r, rc, ls, v, "ctx must be an unsigned integer");
-            if (rc || x >= r->n_ctx)
-                return fail_at(r, TTR_ERR_RANGE, ls, v, "ctx out of range");
-            h->ctx = (uint32_t)x;
-            h->has_ctx = 1;
+            rc = slot_field(r, ls, name, v, t, r->n_ctx, ctx_msgs, &h->has_ctx, &h->ctx);
+            if (rc)
+                return rc;
             h->ctx_at = v;
         } else {
             return fail_at(r, TTR_ERR_FORMAT, ls, name, "unknown field");
