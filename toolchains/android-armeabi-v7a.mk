@@ -6,23 +6,10 @@
 # The armeabi-v7a ABI is soft-float calling convention (-mfloat-abi=softfp)
 # with VFPv3-D16 as the baseline, like the Linux armv7 build; NEON and fused
 # NEON (VFPv4) kernels are chosen at run time. Tests use tests/shim.
-ifeq ($(strip $(ANDROID_NDK)),)
-$(error ANDROID_NDK is not set: give the Android NDK's folder (r23 or later), e.g. make TOOLCHAIN=$(TOOLCHAIN) ANDROID_NDK=$$HOME/android-ndk-r26d)
-endif
-ANDROID_API ?= 24
-NDK_BIN := $(ANDROID_NDK)/toolchains/llvm/prebuilt/linux-x86_64/bin
-ifeq ($(wildcard $(NDK_BIN)/clang),)
-$(error $(NDK_BIN)/clang not found: ANDROID_NDK=$(ANDROID_NDK) is not an Android NDK (r23 or later))
-endif
+include $(dir $(lastword $(MAKEFILE_LIST)))android-ndk.inc
 TTR_ARCH := armv7
 TTR_TARGET := android-armeabi-v7a
-override COMPILER := clang
 CC_clang := $(NDK_BIN)/clang --target=armv7a-linux-androideabi$(ANDROID_API)
-AR_cross := $(NDK_BIN)/llvm-ar
 ARCH_CFLAGS := -march=armv7-a -mthumb -mfpu=vfpv3-d16 -mfloat-abi=softfp
 FLAGS_neon := -mfpu=neon
 FLAGS_neonfma := -mfpu=neon-vfpv4
-# bionic has pthreads in libc: no -lpthread.
-SYS_LIBS := -lm
-TEST_HARNESS := shim
-RUN ?=
