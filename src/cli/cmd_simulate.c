@@ -37,6 +37,8 @@ static void usage(FILE *f)
         "  --ymax Y           top relevance grade (default: the largest label in DATA)\n"
         "  --bias-feature I   1-based feature favoured by the logging ranker (default 7,\n"
         "                     or the last feature of data with fewer)\n"
+        "  --logger R,F,N     logging ranker score: R * label/ymax + F * bias feature +\n"
+        "                     N * uniform(-1,1) (default 1,1.5,1)\n"
         "  --seed S           random seed (default 1)\n"
         "  -h, --help         this help\n");
 }
@@ -70,13 +72,46 @@ static int parse_users(const char *s, float *users)
     return sum > 0 ? 0 : -1;
 }
 
+/* Does feature f take two values within some list? On LETOR data, query-level
+ * features (IDF, e.g. feature 7 of MQ2008) don't, and then the logging ranker's
+ * bias does nothing. */
+static int varies_within_a_list(const cli_letor *d, uint32_t f)
+{
+    for (size_t q = 0; q < d->n_lists; q++)
+        for (size_t i = d->offsets[q] + 1; i < d->offsets[q + 1]; i++)
+            if (d->x[i * d->n_features + f] != d->x[d->offsets[q] * d->n_features + f])
+                return 1;
+    return 0;
+}
+
+/* "R,F,N": the logging ranker's weights on label/ymax and on the bias feature,
+ * and its noise amplitude. */
+static int parse_logger(const char *s, ttr_sim_config *sc)
+{
+    double v[3];
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtod(s, &end);
+        if (errno || end == s || !(v[i] >= -1e6 && v[i] <= 1e6) || *end != (i < 2 ? ',' : '\0'))
+            return -1;
+        s = end + (i < 2);
+    }
+    if (v[2] < 0)
+        return -1;
+    sc->logging_rel = (float)v[0];
+    sc->logging_feature = (float)v[1];
+    sc->logging_noise = (float)v[2];
+    return 0;
+}
+
 int ttr_cmd_simulate(int argc, char **argv)
 {
     cli_flag fl[] = {{"--data", 1, 0, 0},    {"--query", 1, 0, 0},    {"--out", 1, 0, 0},
                      {"--lists", 1, 0, 0},   {"--draw", 1, 0, 0},     {"--users", 1, 0, 0},
                      {"--eta", 1, 0, 0},     {"--grid", 1, 0, 0},     {"--neighbour", 1, 0, 0},
                      {"--eps", 1, 0, 0},     {"--ymax", 1, 0, 0},     {"--bias-feature", 1, 0, 0},
-                     {"--seed", 1, 0, 0},
+                     {"--seed", 1, 0, 0},     {"--logger", 1, 0, 0},
                      {"--position-scale", 1, 0, 0}};
     const size_t nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
@@ -98,6 +133,9 @@ int ttr_cmd_simulate(int argc, char **argv)
     const char *grid = cli_str(fl, nf, "--grid", NULL);
     if (grid && cli_grid(C, grid, &sc.rows, &sc.cols))
         return 2;
+    const char *logger = cli_str(fl, nf, "--logger", NULL);
+    if (logger && parse_logger(logger, &sc))
+        return cli_err(C, "--logger: expected three numbers R,F,N (N >= 0), got '%s'", logger), 2;
     const char *draw = cli_str(fl, nf, "--draw", "cycle");
     if (strcmp(draw, "cycle") && strcmp(draw, "random"))
         return cli_err(C, "--draw: expected cycle or random, got '%s'", draw), 2;
@@ -147,6 +185,12 @@ int ttr_cmd_simulate(int argc, char **argv)
         return 2;
     }
     sc.bias_feature = bias_feature - 1;
+    if (sc.logging_feature != 0.0f && !varies_within_a_list(&d, sc.bias_feature))
+        fprintf(stderr,
+                "ttrank %s: note: feature %u has one value within every query of %s (a query-level "
+                "feature), so the logging ranker's bias feature changes no order; choose "
+                "another with --bias-feature\n",
+                C, (unsigned)bias_feature, data);
     if (ttr_sim_config_check(&sc)) {
         cli_letor_free(&d);
         return cli_err(C, "invalid simulation settings"), 2;

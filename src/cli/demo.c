@@ -212,6 +212,9 @@ int ttr_demo_main(int argc, char **argv)
             printf("  mixem: pi = %.2f / %.2f, relevance gains w = %.2f / %.2f\n",
                    res[0].mixem_pi[0], res[0].mixem_pi[1], res[0].mixem_gain[0],
                    res[0].mixem_gain[1]);
+        if (s == 0 && res[0].mixem_k == 2)
+            printf("  (two components for three planted user types: PBM and position-only users\n"
+                   "  both click less further down, 80%% of the lists; thorough users 20%%)\n");
         printf("\n");
         fflush(stdout);
     }

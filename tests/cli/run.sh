@@ -89,6 +89,18 @@ cmp -s "$W/c.clk" "$W/c1.clk" && ok || bad "simulate: same seed, different log"
 t "simulate grid" 0 simulate --data "$W/d.txt" --out "$W/g.clk" --lists 200 --grid=2x3 \
     --neighbour 2 --draw random --seed 5
 has "simulate grid header" "^# ttrank-clicks v1 rows=2 cols=3 F=8$" "$W/g.clk"
+t "bad --logger" 2 simulate --data "$W/d.txt" --out "$W/x.clk" --logger 1,2
+one_line_err "bad --logger" "^ttrank simulate: --logger: expected three numbers"
+t "negative --logger noise" 2 simulate --data "$W/d.txt" --out "$W/x.clk" --logger 1,2,-1
+# a noiseless logger on feature 1 alone shows every query's documents by feature 1, descending
+t "simulate --logger" 0 simulate --data "$W/d.txt" --out "$W/lg.clk" --lists 3 --logger 0,1,0 \
+    --bias-feature 1
+awk '/^#/ { next } { split($4, f, ":"); if ($2 == q && f[2] + 0 > last + 0) bad = 1; q = $2; last = f[2] }
+     END { exit bad }' "$W/lg.clk" && ok || bad "simulate --logger 0,1,0: not ordered by feature 1"
+# a query-level bias feature (one value per query) orders nothing: the tool says so
+awk '{ sub(/ 8:[0-9.]+/, " 8:0." substr($2, 5)); print }' "$W/d.txt" > "$W/qf.txt"
+t "query-level bias feature" 0 simulate --data "$W/qf.txt" --out "$W/x.clk" --bias-feature 8
+one_line_err "query-level bias feature" "^ttrank simulate: note: feature 8 has one value within every query"
 t "simulate .query" 0 simulate --data "$W/lgb.txt" --out "$W/l.clk" --lists 30
 has "simulate .query lists" "^[01] qid:29 " "$W/l.clk"
 t "simulate held-out" 0 simulate --data "$W/d.txt" --out "$W/h.clk" --lists 50 --seed 9
