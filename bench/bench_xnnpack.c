@@ -15,9 +15,11 @@
  *   ttr_f32_n100, ttr_s8_n100   the same with max_items 100 (one chunk,
  *                        like XNNPACK's one batch).
  *
- * XNNPACK picks its own kernels for this CPU (on an AVX-512 host its x86
- * kernels are AVX-512 ones); ttrank runs its AVX2 path. Weights are random:
- * only the times matter here. Usage: bench-xnnpack [samples] [reps]. */
+ * XNNPACK picks its own kernels for this CPU (on the AVX-512 Xeon of the
+ * README, perf shows zmm kernels: f32 broadcast-FMA, qs8 vpmovsxbw +
+ * vpmaddwd; Debian's 2022 build has no VNNI ones); ttrank runs its AVX2
+ * path. Weights are random: only the times matter here.
+ * Usage: bench-xnnpack [samples] [reps]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
