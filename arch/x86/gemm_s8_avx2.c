@@ -1,7 +1,10 @@
-/* AVX2 int8 kernels: per-vector activation quantization and the int8 dense
+/* AVX2 int8 kernels: per-vector activation quantization, the int8 dense
  * layer over the packed layout of ttr_kernels.h (panels of 16 outputs,
- * blocks of 4 inputs, 64 bytes per block: output r's 4 weights at r*4).
- * Both are bit-exact with src/ref_gemm_s8.c.
+ * blocks of 4 inputs, 64 bytes per block: output r's 4 weights at r*4), and
+ * the layer with quantized output (ttr_gemm_s8_relu_q). All are bit-exact
+ * with src/ref_gemm_s8.c. Layers of up to 64 outputs take the one-item,
+ * all-outputs-in-registers path further down (with an exact u8 fast path
+ * for rows without negative bytes); wider ones the panel tiles below.
  *
  * Inner product, the sign trick: for one block and 8 outputs,
  *   qb = q[t..t+3] broadcast to every 32-bit lane,
