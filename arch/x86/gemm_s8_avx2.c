@@ -400,9 +400,13 @@ static inline int row_has_negative(const int8_t *q, size_t kpad)
     return _mm_movemask_epi8(o) != 0;
 }
 
-/* acc[0..2P) = the exact int32 sums of one item over P panels (see above). */
+/* acc[0..2P) = the exact int32 sums of one item over P panels (see above).
+ * SGN 0: the row has no negative byte (maddubs on it directly); 1: the sign
+ * trick, |q| of each block computed in the loop; 2: the sign trick with |q|
+ * read from ua (abs_row), which saves that instruction where few vectors
+ * share a block (P <= 2). */
 TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
-                    const int8_t *qi, size_t nblk, __m256i acc[8])
+                    const int8_t *qi, const int8_t *ua, size_t nblk, __m256i acc[8])
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int8_t *w0 = w, *w1 = P > 1 ? w + pstride : w;
@@ -411,7 +415,7 @@ TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
     __m256i a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (size_t bk = 0, off = 0; bk < nblk; bk++, off += 64) {
         const __m256i xb = bcast4(qi + 4 * bk);
-        const __m256i xu = SGN ? _mm256_abs_epi8(xb) : xb;
+        const __m256i xu = SGN == 2 ? bcast4(ua + 4 * bk) : SGN ? _mm256_abs_epi8(xb) : xb;
 #define ROW_STEP(A, WP)                                                                     \
     do {                                                                                    \
         __m256i wv_ = LOADW(WP);                                                            \
@@ -470,10 +474,15 @@ static inline __m128i pack16(__m256i a, __m256i b)
 TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride, const int8_t *qi,
                          size_t kpad, __m256i acc[8])
 {
-    if (row_has_negative(qi, kpad))
-        row_acc(P, 1, w, pstride, qi, kpad / 4, acc);
-    else
-        row_acc(P, 0, w, pstride, qi, kpad / 4, acc);
+    if (!row_has_negative(qi, kpad)) {
+        row_acc(P, 0, w, pstride, qi, NULL, kpad / 4, acc);
+    } else if (P <= 2 && kpad <= QABS_BYTES) {
+        int8_t ua[QABS_BYTES];
+        abs_row(qi, kpad, ua);
+        row_acc(P, 2, w, pstride, qi, ua, kpad / 4, acc);
+    } else {
+        row_acc(P, 1, w, pstride, qi, NULL, kpad / 4, acc);
+    }
 }
 
 /* One item's epilogue from its accumulators: store y (qo NULL) or quantize
