@@ -78,7 +78,7 @@ LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS) $(ARCH_SRCS))
 # NEON files are built twice: without (neon) and with (neonfma) fused multiply-add.
 LIB_OBJS += $(patsubst %.c,$(BUILD)/%.fma.o,$(filter %_neon.c,$(ARCH_SRCS)))
 
-CLI_SRCS := $(wildcard src/cli/*.c) $(wildcard bench/*.c)
+CLI_SRCS := $(wildcard src/cli/*.c) $(filter-out bench/bench_xnnpack.c,$(wildcard bench/*.c))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 TEST_SRCS := $(wildcard tests/test_*.c) tests/testutil.c
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS))
@@ -175,6 +175,14 @@ smoke: $(TOOL)
 
 bench: $(TOOL)
 	$(RUN) $(TOOL) bench $(BENCH_ARGS)
+
+# Optional: ttrank's int8/f32 scoring against XNNPACK's f32 and qs8
+# fully-connected chains (needs libxnnpack-dev; never built otherwise).
+.PHONY: bench-xnnpack
+bench-xnnpack: $(BUILD)/bench-xnnpack
+	$(RUN) $(BUILD)/bench-xnnpack $(BENCH_ARGS)
+$(BUILD)/bench-xnnpack: bench/bench_xnnpack.c $(LIB_A) $(HEADERS)
+	$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $< $(LIB_A) -o $@ $(LDFLAGS_BASE) -lXNNPACK $(LIBS)
 
 # The main job: simulate, train every variant, print the NDCG table, write plots.
 # On a fresh machine it first installs the compiler (scripts/install-deps.sh --build).

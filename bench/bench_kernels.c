@@ -96,7 +96,8 @@ static void *balloc(size_t bytes)
  * Kernels, shapes and their buffers
  * ------------------------------------------------------------------------ */
 
-enum bfam { F_GEMV, F_GEMM, F_BWD, F_QUANT, F_GEMV8, F_GEMM8, F_ATTN, F_VEC, F_TRAIN, F_SCORE };
+enum bfam { F_GEMV, F_GEMM, F_BWD, F_QUANT, F_GEMV8, F_GEMM8, F_ATTN, F_VEC, F_TRAIN, F_SCORE,
+            F_RATIO };
 
 /* One shape. Dense layers: m outputs x k inputs, batch vectors. Attention:
  * k = list items (m = k), d = width of q, k and v. Quantize and vectors:
@@ -115,8 +116,8 @@ typedef struct bctx {
     int toggle;
     /* whole-model cases: the reference configuration (46 features, relevance
      * 64-32, lists of 10 items) */
-    void *arena, *serve_arena;
-    ttr_model *model, *serve;
+    void *arena, *serve_arena, *s8_arena;
+    ttr_model *model, *serve, *serve8; /* serve8: int8 copy (score_s8, score_ratio) */
     ttr_batch batch;
     size_t offsets[17];
     uint16_t *slots;
@@ -156,6 +157,13 @@ static void run_quantize(bctx *c)
 static void run_gemv_s8(bctx *c)
 {
     ttr_gemv_s8(c->s.m, c->s.k, c->packed8, c->q8, c->xscale[0], c->wscale, c->b, c->y, 1);
+}
+static void run_gemm_s8_relu_q(bctx *c)
+{
+    /* y doubles as the int8 output (n x KPAD(m) <= n x m floats), dy as the scales */
+    ttr_gemm_s8_relu_q(c->s.batch, c->s.m, c->s.k, c->packed8, c->q8, TTR_S8_KPAD(c->s.k),
+                       c->xscale, c->wscale, c->b, (int8_t *)(void *)c->y, TTR_S8_KPAD(c->s.m),
+                       c->dy);
 }
 static void run_gemm_s8(bctx *c)
 {
@@ -250,6 +258,15 @@ static void run_score(bctx *c)
 {
     ttr_score(c->serve, c->s.batch, c->x, c->s.k, c->y);
 }
+static void run_score_s8(bctx *c)
+{
+    ttr_score(c->serve8, c->s.batch, c->x, c->s.k, c->y);
+}
+/* score_ratio: times run_score and run_score_s8 itself (bench_ratio) */
+static void run_score_ratio(bctx *c)
+{
+    run_score_s8(c);
+}
 
 static const bkernel g_kernels[] = {
     {"gemv_f32", TTR_K_GEMM_F32, -1, F_GEMV, run_gemv_f32},
@@ -259,6 +276,7 @@ static const bkernel g_kernels[] = {
     {"quantize_s8", TTR_K_QUANTIZE_S8, -1, F_QUANT, run_quantize},
     {"gemv_s8", TTR_K_GEMM_S8, -1, F_GEMV8, run_gemv_s8},
     {"gemm_s8", TTR_K_GEMM_S8, -1, F_GEMM8, run_gemm_s8},
+    {"gemm_s8_relu_q", TTR_K_GEMM_S8_RELU_Q, -1, F_GEMM8, run_gemm_s8_relu_q},
     {"attn_probs", TTR_K_ATTN_PROBS, -1, F_ATTN, run_attn_probs},
     {"attn_apply", TTR_K_ATTN_APPLY, -1, F_ATTN, run_attn_apply},
     {"attn_fwd", TTR_K_ATTN_PROBS, TTR_K_ATTN_APPLY, F_ATTN, run_attn_fwd},
@@ -280,6 +298,8 @@ static const bkernel g_kernels[] = {
     {"train_mixem", TTR_K_GEMM_F32, TTR_K_ADAM, F_TRAIN, run_train},
     {"train_xpa", TTR_K_GEMM_F32, TTR_K_ATTN_PROBS, F_TRAIN, run_train},
     {"score_f32", TTR_K_GEMM_F32, -1, F_SCORE, run_score},
+    {"score_s8", TTR_K_GEMM_S8_RELU_Q, TTR_K_GEMM_S8, F_SCORE, run_score_s8},
+    {"score_ratio", TTR_K_GEMM_S8_RELU_Q, TTR_K_GEMM_F32, F_RATIO, run_score_ratio},
 };
 
 /* The variant a train_* case runs (its name, after "train_"). */
@@ -387,6 +407,12 @@ static int make_shapes(enum bfam fam, bshape *out)
             out[n++] = s;
         }
         break;
+    case F_RATIO: /* 100 items, features >= 0 (as LETOR's) and signed */
+        s.m = 1, s.k = 46, s.batch = 100;
+        out[n++] = s;
+        s.d = 1;
+        out[n++] = s;
+        break;
     }
     return n;
 }
@@ -403,6 +429,7 @@ static void ctx_free(bctx *c)
     free(c->q8);
     free(c->arena);
     free(c->serve_arena);
+    free(c->s8_arena);
     free(c->slots);
     free(c->clicks);
     memset(c, 0, sizeof *c);
@@ -463,6 +490,7 @@ static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
         FALLOC(c->wscale, m);
         FALLOC(c->b, m);
         FALLOC(c->y, nb * m);
+        FALLOC(c->dy, nb);
         ok = ok && (c->w8 = (int8_t *)balloc(m * k)) != NULL;
         ok = ok && (c->packed8 = (int8_t *)balloc(ttr_gemm_s8_packed_size(m, k))) != NULL;
         ok = ok && (c->q8 = (int8_t *)balloc(nb * TTR_S8_KPAD(k))) != NULL;
@@ -515,7 +543,8 @@ static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
         fill_uniform(c->dx, k, -0.1f, 0.1f);
         break;
     case F_TRAIN:
-    case F_SCORE: {
+    case F_SCORE:
+    case F_RATIO: {
         ttr_config cfg;
         size_t items = fam == F_TRAIN ? nb * 10 : nb;
         reference_config(&cfg, fam == F_TRAIN ? train_variant(kd->name) : TTR_ADDITIVE,
@@ -533,7 +562,8 @@ static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
             ok = 0;
             break;
         }
-        fill_uniform(c->x, items * k, 0.0f, 1.0f);
+        /* score_ratio's second case (d = 1): signed features */
+        fill_uniform(c->x, items * k, d ? -1.0f : 0.0f, 1.0f);
         for (size_t i = 0; i < items; i++) {
             c->slots[i] = (uint16_t)(i % 10);
             c->clicks[i] = (uint8_t)(rng_u32() % 4 == 0);
@@ -549,6 +579,12 @@ static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
         c->batch.contexts = NULL;
         if (ttr_model_to_serving(c->model, &c->serve, c->serve_arena, sb) != TTR_OK)
             ok = 0;
+        if (ok && fam != F_TRAIN) {
+            size_t qb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_S8);
+            c->s8_arena = balloc(qb);
+            if (!c->s8_arena || ttr_model_quantize(c->model, &c->serve8, c->s8_arena, qb) != TTR_OK)
+                ok = 0;
+        }
         break;
     }
     }
@@ -631,6 +667,7 @@ static void metrics(const bkernel *kd, const bshape *s, double *flops, double *b
         *items = nb * 10; /* list items per step; lists per second = batch / ns */
         break;
     case F_SCORE:
+    case F_RATIO:
         *items = nb;
         *flops = 2.0 * nb * (46.0 * 64 + 64.0 * 32 + 32.0); /* the tower's products */
         break;
@@ -684,6 +721,9 @@ static void shape_text(const bkernel *kd, const bshape *s, char *buf, size_t len
         break;
     case F_SCORE:
         snprintf(buf, len, "%zu items", s->batch);
+        break;
+    case F_RATIO:
+        snprintf(buf, len, "%zu items%s", s->batch, s->d ? " x<0" : "");
         break;
     }
 }
@@ -1110,9 +1150,58 @@ static void kernel_isa(const bkernel *kd, char *buf, size_t len)
         snprintf(buf, len, "%s", a);
 }
 
+/* score_ratio: per path of the ladder, ttr_score of the same items with the
+ * f32 serving copy and with the int8 copy, their samples interleaved (f32,
+ * int8, f32, ...) so that both see the same machine; one row per path with
+ * both medians and f32 / int8. */
+static int bench_ratio(const bopts *o, const bkernel *kd, const bshape *s)
+{
+    bctx c;
+    char shape[48];
+    if (ctx_setup(&c, kd, s) != 0)
+        return -1;
+    shape_text(kd, s, shape, sizeof shape);
+    for (size_t li = 0; li < B_NLADDER; li++) {
+        if (!ladder_supported(li) || (o->isa_given && g_ladder[li].mask != o->isa_mask))
+            continue;
+        ttr_set_cpu_mask(g_ladder[li].mask);
+        double tf[256], tq[256];
+        long rf, rq;
+        int nf, nq;
+        /* calibrate each, then interleave samples with the calibrated counts */
+        (void)measure(run_score, &c, o, &rf, &nf);
+        (void)measure(run_score_s8, &c, o, &rq, &nq);
+        int ns = nf < nq ? nf : nq;
+        for (int i = 0; i < ns; i++) {
+            tf[i] = time_reps(run_score, &c, rf) / (double)rf;
+            tq[i] = time_reps(run_score_s8, &c, rq) / (double)rq;
+        }
+        qsort(tf, (size_t)ns, sizeof tf[0], cmp_double);
+        qsort(tq, (size_t)ns, sizeof tq[0], cmp_double);
+        double mf = ns % 2 ? tf[ns / 2] : 0.5 * (tf[ns / 2 - 1] + tf[ns / 2]);
+        double mq = ns % 2 ? tq[ns / 2] : 0.5 * (tq[ns / 2 - 1] + tq[ns / 2]);
+        const char *isa = ttr_kernel_isa(TTR_K_GEMM_S8_RELU_Q);
+        if (o->json)
+            printf("{\"kernel\":\"%s\",\"isa\":\"%s\",\"m\":%zu,\"n\":%zu,\"batch\":%zu,"
+                   "\"signed\":%d,\"f32_ns\":%.1f,\"s8_ns\":%.1f,\"ratio\":%.3f,\"mask\":\"%s\","
+                   "\"samples\":%d}\n",
+                   kd->name, isa, s->m, s->k, s->batch, s->d ? 1 : 0, mf, mq, mf / mq,
+                   g_ladder[li].name, ns);
+        else
+            printf("%-15s %-12s %-14s f32 %10.1f ns  int8 %10.1f ns  f32/int8 %5.2f\n", kd->name,
+                   isa, shape, mf, mq, mf / mq);
+        fflush(stdout);
+    }
+    ctx_sink(&c);
+    ctx_free(&c);
+    return 0;
+}
+
 /* One (kernel, shape) on every selected mask. Returns 0, or -1 on OOM. */
 static int bench_case(const bopts *o, const bkernel *kd, const bshape *s)
 {
+    if (kd->fam == F_RATIO)
+        return bench_ratio(o, kd, s);
     bctx c;
     char isas[B_NLADDER][B_ISA_LEN];
     double isa_ns[B_NLADDER];
@@ -1212,6 +1301,7 @@ static void usage(FILE *f)
         "  quantize_s8      ttr_quantize_s8: batch rows (1, 100) of n floats (m = 1)\n"
         "  gemv_s8          ttr_gemv_s8: packed int8 W, bias, ReLU; batch 1\n"
         "  gemm_s8          ttr_gemm_s8: the same for batch 10, 100, 200\n"
+        "  gemm_s8_relu_q   ttr_gemm_s8_relu_q: the same shapes, int8 output\n"
         "  attn_probs       ttr_attn_probs_f32: scores + softmax, no key mask\n"
         "  attn_apply       ttr_attn_apply_f32: P V\n"
         "  attn_fwd         attn_probs then attn_apply (isa \"a+b\" if they differ)\n"
@@ -1228,6 +1318,10 @@ static void usage(FILE *f)
         "                        one ttr_train step on 1 or 16 lists of 10 items, reference\n"
         "                        configuration (46 features, relevance 64-32); lists/s = batch/ns\n"
         "  score_f32             ttr_score of 1, 10, 100 items with a serving copy\n"
+        "  score_s8              the same with its int8 copy (ttr_model_quantize)\n"
+        "  score_ratio           score_f32 and score_s8 of 100 items, samples interleaved,\n"
+        "                        one row per path: both medians and f32/int8; features\n"
+        "                        in [0, 1) (LETOR-like) and in [-1, 1) (\"x<0\")\n"
         "  arena                 arena bytes per variant (train, serve_f32), no timing\n"
         "\n"
         "Timing: one warm-up call, then the calls per sample R are calibrated (unless\n"

@@ -94,6 +94,7 @@ typedef enum ttr_kernel_id {
     TTR_K_DOT,              /* ttr_dot_f32 */
     TTR_K_ADAM,             /* ttr_adam_f32 */
     TTR_K_MOMENTUM,         /* ttr_momentum_f32 */
+    TTR_K_GEMM_S8_RELU_Q,   /* ttr_gemm_s8_relu_q */
     TTR_K_COUNT
 } ttr_kernel_id;
 
@@ -179,7 +180,9 @@ TTR_API void ttr_outer_acc_f32(size_t n, size_t m, size_t k,
  * ldq >= TTR_S8_KPAD(k); bytes k..KPAD(k)-1 of each row are set to 0) and
  * scale[i] = max_t |x[i][t]| / 127. A row whose max |x| is below
  * TTR_S8_MIN_RANGE (all zero, or so small that 127 / max|x| would overflow)
- * gets q = 0 and scale 0. Inputs must be finite. Bit-exact on every path. */
+ * gets q = 0 and scale 0. A row holding a NaN or an infinity gets q = 0 and
+ * scale NaN (callers test scale[i] != scale[i] instead of scanning the
+ * inputs again). Bit-exact on every path. */
 TTR_API void ttr_quantize_s8(size_t n, size_t k, const float *x, size_t ldx,
                      int8_t *q, size_t ldq, float *scale);
 
@@ -207,6 +210,27 @@ TTR_API void ttr_gemm_s8(size_t n, size_t m, size_t k, const int8_t *packed,
 TTR_API void ttr_gemv_s8(size_t m, size_t k, const int8_t *packed, const int8_t *q,
                  float xscale, const float *wscale, const float *b,
                  float *y, int relu);
+
+/* A hidden int8 layer whose output feeds the next int8 layer: ttr_gemm_s8
+ * with ReLU, its f32 rows quantized as ttr_quantize_s8 does, without
+ * storing them. For each item i:
+ *   y[j]  = relu( (float)acc * (xscale[i] * wscale[j]) + b[j] )   (as ttr_gemm_s8)
+ *   qo[i][0..m), oscale[i] = ttr_quantize_s8 of the row y[0..m)
+ * bit for bit on every path; bytes m..TTR_S8_KPAD(m)-1 of each output row
+ * are set to 0 and nothing else of qo is written. y >= 0, so the values are
+ * in [0, 127]: the next layer's products need no sign handling (the AVX2
+ * kernels feed such rows to maddubs directly, exactly: 2 * 127 * 127 =
+ * 32258 < 32767).
+ * q, ldq, xscale, wscale, b: as ttr_gemm_s8 (b may be NULL). qo: n rows of
+ * ldqo >= TTR_S8_KPAD(m) bytes, not overlapping q; oscale: n floats.
+ * Scales and biases must make every y finite (as ttr_quantize_s8 needs).
+ * The AVX2 path keeps up to 64 outputs of an item in registers; wider
+ * layers (and the NEON paths for now) run ttr_gemm_s8 into a stack buffer
+ * then ttr_quantize_s8, which gives the same bits. */
+TTR_API void ttr_gemm_s8_relu_q(size_t n, size_t m, size_t k, const int8_t *packed,
+                        const int8_t *q, size_t ldq, const float *xscale,
+                        const float *wscale, const float *b,
+                        int8_t *qo, size_t ldqo, float *oscale);
 
 /* ------------------------------------------------------------------------
  * Attention over one list of n items (n up to a few hundred; d, dv 1..64+)

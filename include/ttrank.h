@@ -116,9 +116,10 @@ TTR_API int ttr_config_check(const ttr_config *cfg, const char **bad_field);
  * int8 model) holds no float copy of the int8 weights: per hidden layer
  * ceil(out/16)*16*KPAD(in) bytes of packed int8 plus out f32 scales and
  * biases, the last layer (out = 1 or D) as f32, and a per-list scratch of
- * max_items x (KPAD(widest int8 input) bytes + 4 bytes + widest hidden layer
- * floats). For 46 features, relevance 64-32, max_items 10 that is about a
- * third of TTR_MODE_SERVE_F32. */
+ * max_items x (KPAD(widest int8 input) bytes + 4 bytes, twice with two int8
+ * layers or more, + the last hidden layer's width in floats). For 46
+ * features, relevance 64-32, max_items 10 that is 11391 bytes, 36.5% of
+ * TTR_MODE_SERVE_F32 (31207). */
 TTR_API size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode);
 
 typedef struct ttr_model ttr_model;

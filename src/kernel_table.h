@@ -23,6 +23,10 @@ typedef void (*ttr__gemm_s8_fn)(size_t n, size_t m, size_t k, const int8_t *pack
                                 const int8_t *q, size_t ldq, const float *xscale,
                                 const float *wscale, const float *b, float *y, size_t ldy,
                                 int relu);
+typedef void (*ttr__gemm_s8_relu_q_fn)(size_t n, size_t m, size_t k, const int8_t *packed,
+                                       const int8_t *q, size_t ldq, const float *xscale,
+                                       const float *wscale, const float *b, int8_t *qo,
+                                       size_t ldqo, float *oscale);
 typedef void (*ttr__attn_probs_fn)(size_t n, size_t d, const float *q, size_t ldq,
                                    const float *k, size_t ldk, float scale,
                                    const uint8_t *key_mask, float *p, size_t ldp);
@@ -62,6 +66,7 @@ typedef struct ttr__kernels {
     ttr__dot_fn dot;
     ttr__adam_fn adam;
     ttr__momentum_fn momentum;
+    ttr__gemm_s8_relu_q_fn gemm_s8_relu_q;
     /* isa[id]: the path name of the entry for ttr_kernel_id id */
     const char *isa[TTR_K_COUNT];
 } ttr__kernels;
@@ -76,11 +81,25 @@ void ttr__backprop_in_f32_c(size_t n, size_t m, size_t k, const float *w, size_t
                             const float *dy, size_t lddy, float *dx, size_t lddx, int accumulate);
 void ttr__outer_acc_f32_c(size_t n, size_t m, size_t k, const float *dy, size_t lddy,
                           const float *x, size_t ldx, float *dw, size_t lddw);
+/* The quiet NaN (bits 0x7fc00000) that ttr_quantize_s8 stores as the scale
+ * of a row holding NaN or Inf. */
+float ttr__s8_nan(void);
 void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, size_t ldq,
                         float *scale);
 void ttr__gemm_s8_c(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
                     size_t ldq, const float *xscale, const float *wscale, const float *b,
                     float *y, size_t ldy, int relu);
+void ttr__gemm_s8_relu_q_c(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                           size_t ldq, const float *xscale, const float *wscale, const float *b,
+                           int8_t *qo, size_t ldqo, float *oscale);
+/* ttr_gemm_s8_relu_q as ttr_gemm_s8 (ReLU) into a stack buffer, then
+ * ttr_quantize_s8, both through the active table: the same bits as the
+ * reference on any path whose gemm_s8 and quantize_s8 are bit-exact. The
+ * fallback of paths without a fused kernel, and of their wide layers. */
+void ttr__gemm_s8_relu_q_composite(size_t n, size_t m, size_t k, const int8_t *packed,
+                                   const int8_t *q, size_t ldq, const float *xscale,
+                                   const float *wscale, const float *b, int8_t *qo,
+                                   size_t ldqo, float *oscale);
 void ttr__attn_probs_c(size_t n, size_t d, const float *q, size_t ldq, const float *k, size_t ldk,
                        float scale, const uint8_t *key_mask, float *p, size_t ldp);
 void ttr__attn_apply_c(size_t n, size_t dv, const float *p, size_t ldp, const float *v,

@@ -17,7 +17,8 @@ static void build_table(void)
         ttr__gemm_f32_c, ttr__backprop_in_f32_c, ttr__outer_acc_f32_c, ttr__quantize_s8_c,
         ttr__gemm_s8_c, ttr__attn_probs_c, ttr__attn_apply_c, ttr__attn_apply_bwd_c,
         ttr__attn_probs_bwd_c, ttr__vexp_c, ttr__vsigmoid_c, ttr__vsoftplus_c, ttr__relu_bwd_c,
-        ttr__axpy_c, ttr__scale_c, ttr__dot_c, ttr__adam_c, ttr__momentum_c, {0}};
+        ttr__axpy_c, ttr__scale_c, ttr__dot_c, ttr__adam_c, ttr__momentum_c,
+        ttr__gemm_s8_relu_q_c, {0}};
     ttr__kernels t = scalar;
     for (int i = 0; i < TTR_K_COUNT; i++)
         t.isa[i] = "scalar";
@@ -94,6 +95,14 @@ void ttr_gemv_s8(size_t m, size_t k, const int8_t *packed, const int8_t *q, floa
 {
     ttr__kernels_get()->gemm_s8(1, m, k, packed, q, TTR_S8_KPAD(k), &xscale, wscale, b, y, m,
                                 relu);
+}
+
+void ttr_gemm_s8_relu_q(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                        size_t ldq, const float *xscale, const float *wscale, const float *b,
+                        int8_t *qo, size_t ldqo, float *oscale)
+{
+    ttr__kernels_get()->gemm_s8_relu_q(n, m, k, packed, q, ldq, xscale, wscale, b, qo, ldqo,
+                                       oscale);
 }
 
 void ttr_attn_probs_f32(size_t n, size_t d, const float *q, size_t ldq, const float *k,

@@ -212,20 +212,24 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     alloc_gradients(m, l);
     ttr__scratch *s = &m->s;
     if (mode == TTR_MODE_SERVE_S8) {
-        /* int8 layers: quantize the input rows into qx, run the layer into
-         * act[0]; the last (f32) layer reads act[0] (or x) row by row */
-        size_t kmax = 0, hmax = 0;
-        for (i = 0; i + 1 < m->n_rel; i++) {
+        /* int8 layers: quantize the features into qx; every int8 layer but
+         * the last writes the next one's quantized input (qx -> qx2 -> qx
+         * ...); the last writes f32 rows into act[0], which the last (f32)
+         * layer reads row by row (or x, without int8 layers) */
+        size_t kmax = 0, n8 = m->n_rel - 1;
+        for (i = 0; i < n8; i++)
             if (TTR_S8_KPAD(m->rel[i].in) > kmax)
                 kmax = TTR_S8_KPAD(m->rel[i].in);
-            if (m->rel[i].out > hmax)
-                hmax = m->rel[i].out;
-        }
         if (kmax) {
             /* qx then its scales in one block (N * kmax is a multiple of 4) */
-            s->qx = ttr__alloc(l, (size_t)N * kmax + (size_t)N * sizeof(float));
+            size_t qbytes = (size_t)N * kmax + (size_t)N * sizeof(float);
+            s->qx = ttr__alloc(l, qbytes);
             s->qscale = s->qx ? (float *)(void *)(s->qx + (size_t)N * kmax) : NULL;
-            s->act[0] = alloc_f(l, (size_t)N * hmax);
+            if (n8 >= 2) {
+                s->qx2 = ttr__alloc(l, qbytes);
+                s->qscale2 = s->qx2 ? (float *)(void *)(s->qx2 + (size_t)N * kmax) : NULL;
+            }
+            s->act[0] = alloc_f(l, (size_t)N * m->rel[n8 - 1].out);
         }
         return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
     }

@@ -60,11 +60,12 @@ typedef struct ttr__scratch {
     float *stage_bref;                    /* D: sum of b over the batch's items */
     float *stage_attn;                    /* P x P: sums of a(p, p') over the batch */
     float *stage_attn_n;                  /* P: attending items per slot in the batch */
-    /* int8 serving: quantized layer input (N x KPAD(widest int8 input)) and
-     * its per-row scales (N); the f32 layer outputs reuse act[0] (N x widest
-     * int8 output), since each input is consumed into qx before the layer runs */
-    int8_t *qx;
-    float *qscale;
+    /* int8 serving: quantized layer inputs (N x KPAD(widest int8 input))
+     * and their per-row scales (N), twice (ping-pong: ttr_gemm_s8_relu_q reads
+     * one and writes the other; the second only with two int8 layers or
+     * more); act[0] holds the last int8 layer's f32 output (N x its width) */
+    int8_t *qx, *qx2;
+    float *qscale, *qscale2;
 } ttr__scratch;
 
 struct ttr_model {

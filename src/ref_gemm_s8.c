@@ -2,6 +2,8 @@
  * packing and the int8 dense layer. Every vector path must reproduce these
  * results bit for bit, so the float steps are spelled out one operation at a
  * time (the build uses -ffp-contract=off). */
+#include <string.h>
+
 #include "kernel_table.h"
 
 /* Round half to even for |v| < 2^22 without libm or the rounding mode's
@@ -15,6 +17,15 @@ static float round_half_even(float v)
     return t - magic;
 }
 
+/* The quiet NaN that marks a non-finite row (0x7fc00000 on every path). */
+float ttr__s8_nan(void)
+{
+    const uint32_t bits = 0x7fc00000u;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, size_t ldq,
                         float *scale)
 {
@@ -23,12 +34,20 @@ void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *
         const float *xi = x + i * ldx;
         int8_t *qi = q + i * ldq;
         float maxabs = 0.0f;
+        int finite = 1;
         for (size_t t = 0; t < k; t++) {
+            uint32_t bits;
+            memcpy(&bits, xi + t, sizeof bits);
+            finite &= (bits & 0x7f800000u) != 0x7f800000u; /* exponent all ones: NaN, Inf */
             float a = xi[t] < 0.0f ? -xi[t] : xi[t];
             if (a > maxabs)
                 maxabs = a;
         }
-        if (maxabs >= TTR_S8_MIN_RANGE) {
+        if (!finite) {
+            for (size_t t = 0; t < k; t++)
+                qi[t] = 0;
+            scale[i] = ttr__s8_nan();
+        } else if (maxabs >= TTR_S8_MIN_RANGE) {
             float inv = 127.0f / maxabs;
             for (size_t t = 0; t < k; t++) {
                 float r = round_half_even(xi[t] * inv);
@@ -92,5 +111,81 @@ void ttr__gemm_s8_c(size_t n, size_t m, size_t k, const int8_t *packed, const in
             v = v + (b ? b[j] : 0.0f);
             y[i * ldy + j] = relu && !(v > 0.0f) ? 0.0f : v;
         }
+    }
+}
+
+/* y[j] of item i, as ttr__gemm_s8_c computes it with ReLU. */
+static float s8_relu_value(size_t k, const int8_t *packed, const int8_t *qi, float xs,
+                           const float *wscale, const float *b, size_t j)
+{
+    size_t kpad = TTR_S8_KPAD(k);
+    int32_t acc = 0;
+    for (size_t t = 0; t < kpad; t++)
+        acc += (int32_t)packed[s8_offset(j, t, kpad)] * (int32_t)qi[t];
+    float s = xs * wscale[j];
+    float v = (float)acc * s;
+    v = v + (b ? b[j] : 0.0f);
+    return !(v > 0.0f) ? 0.0f : v;
+}
+
+/* Two passes over the outputs (max |y|, then quantize), recomputing y: the
+ * definition, spelled as ttr__gemm_s8_c then ttr__quantize_s8_c of one row
+ * (y >= +0, so |y| = y). */
+void ttr__gemm_s8_relu_q_c(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                           size_t ldq, const float *xscale, const float *wscale, const float *b,
+                           int8_t *qo, size_t ldqo, float *oscale)
+{
+    size_t mpad = TTR_S8_KPAD(m);
+    for (size_t i = 0; i < n; i++) {
+        const int8_t *qi = q + i * ldq;
+        int8_t *oi = qo + i * ldqo;
+        float maxabs = 0.0f;
+        for (size_t j = 0; j < m; j++) {
+            float v = s8_relu_value(k, packed, qi, xscale[i], wscale, b, j);
+            if (v > maxabs)
+                maxabs = v;
+        }
+        if (maxabs >= TTR_S8_MIN_RANGE) {
+            float inv = 127.0f / maxabs;
+            for (size_t j = 0; j < m; j++) {
+                float r = round_half_even(s8_relu_value(k, packed, qi, xscale[i], wscale, b, j) *
+                                          inv);
+                if (r > 127.0f)
+                    r = 127.0f;
+                if (r < -127.0f)
+                    r = -127.0f;
+                oi[j] = (int8_t)r;
+            }
+            oscale[i] = maxabs / 127.0f;
+        } else {
+            for (size_t j = 0; j < m; j++)
+                oi[j] = 0;
+            oscale[i] = 0.0f;
+        }
+        for (size_t j = m; j < mpad; j++)
+            oi[j] = 0;
+    }
+}
+
+/* Rows of f32 outputs held on the stack at a time (16 KiB would be too much
+ * for small embedded stacks; 4 KiB is fine). */
+#define S8_COMPOSITE_FLOATS 1024
+
+void ttr__gemm_s8_relu_q_composite(size_t n, size_t m, size_t k, const int8_t *packed,
+                                   const int8_t *q, size_t ldq, const float *xscale,
+                                   const float *wscale, const float *b, int8_t *qo,
+                                   size_t ldqo, float *oscale)
+{
+    float y[S8_COMPOSITE_FLOATS];
+    if (m > S8_COMPOSITE_FLOATS) { /* wider than the buffer: the reference */
+        ttr__gemm_s8_relu_q_c(n, m, k, packed, q, ldq, xscale, wscale, b, qo, ldqo, oscale);
+        return;
+    }
+    const ttr__kernels *t = ttr__kernels_get();
+    size_t rows = S8_COMPOSITE_FLOATS / (m ? m : 1);
+    for (size_t i = 0; i < n; i += rows) {
+        size_t c = n - i < rows ? n - i : rows;
+        t->gemm_s8(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, y, m, 1);
+        t->quantize_s8(c, m, y, m, qo + i * ldqo, ldqo, oscale + i);
     }
 }

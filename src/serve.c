@@ -83,38 +83,33 @@ static void dot_reference(ttr_model *m, float *bref)
         bref[j] = m->bref_mean[j];
 }
 
-/* sum_t w[t] h[t] in a fixed order (8 interleaved partial sums, then a fixed
- * tree), plain C under -ffp-contract=off: the same bits on every path and
- * target, so that int8 scores stay bit-exact across CPU masks. */
+/* sum_t w[t] h[t] in a fixed order (8 interleaved partial sums: lane l
+ * takes t = l mod 8; then a fixed tree), plain C under -ffp-contract=off:
+ * the same bits on every path and target, so that int8 scores stay
+ * bit-exact across CPU masks. Written as a loop over the 8 lanes so that
+ * compilers turn it into 2 x 4-lane vector multiplies and adds (SSE2,
+ * aarch64 NEON), which are the same operations lane by lane; armv7 keeps
+ * it scalar (NEON float is not IEEE there, so compilers never vectorize). */
 static float dot_fixed(uint32_t k, const float *w, const float *h)
 {
-    float p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0;
-    uint32_t t = 0;
-    for (; t + 8 <= k; t += 8) {
-        p0 += w[t] * h[t];
-        p1 += w[t + 1] * h[t + 1];
-        p2 += w[t + 2] * h[t + 2];
-        p3 += w[t + 3] * h[t + 3];
-        p4 += w[t + 4] * h[t + 4];
-        p5 += w[t + 5] * h[t + 5];
-        p6 += w[t + 6] * h[t + 6];
-        p7 += w[t + 7] * h[t + 7];
+    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t t = 0, n = k;
+    for (; t + 8 <= n; t += 8) {
+        const float *wt = w + t, *ht = h + t;
+        for (size_t l = 0; l < 8; l++)
+            p[l] += wt[l] * ht[l];
     }
-    switch (k - t) { /* the tail, lane t % 8 as in the loop */
-    case 7: p6 += w[t + 6] * h[t + 6]; /* fall through */
-    case 6: p5 += w[t + 5] * h[t + 5]; /* fall through */
-    case 5: p4 += w[t + 4] * h[t + 4]; /* fall through */
-    case 4: p3 += w[t + 3] * h[t + 3]; /* fall through */
-    case 3: p2 += w[t + 2] * h[t + 2]; /* fall through */
-    case 2: p1 += w[t + 1] * h[t + 1]; /* fall through */
-    case 1: p0 += w[t] * h[t]; /* fall through */
-    default: break;
-    }
-    return ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7));
+    for (size_t l = 0; t + l < n; l++) /* the tail: lane l gets t + l, as in the loop */
+        p[l] += w[t + l] * h[t + l];
+    return ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
 }
 
-/* int8 serving: per int8 layer, quantize the input rows (per vector), int8
- * GEMM with f32 out (+bias, ReLU); the last layer in f32 (dot_fixed). */
+/* int8 serving, per chunk of max_items items: quantize the features (a
+ * NaN scale marks a row with NaN/Inf: that is the non-finite check, done
+ * in the pass that reads the features anyway); each int8 layer but the last
+ * goes straight from quantized input to the next quantized input
+ * (ttr_gemm_s8_relu_q); the last int8 layer writes f32 rows, and the f32
+ * last layer reads them (dot_fixed). */
 static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
 {
     uint32_t F = m->cfg.n_features, D = m->f_out, L = m->n_rel - 1;
@@ -125,14 +120,29 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
         size_t c = n - i0 < N ? n - i0 : N;
         const float *in = x + i0 * ldx;
         size_t ldin = ldx;
-        if (any_nonfinite(c, F, in, ldx))
-            return TTR_ERR_NONFINITE;
-        for (uint32_t l = 0; l < L; l++) {
-            const ttr__dense *d = &m->rel[l];
-            size_t kpad = TTR_S8_KPAD(d->in);
-            ttr_quantize_s8(c, d->in, in, ldin, m->s.qx, kpad, m->s.qscale);
-            ttr_gemm_s8(c, d->out, d->in, d->qpacked, m->s.qx, kpad, m->s.qscale, d->wscale,
-                        d->b->w, m->s.act[0], d->out, 1);
+        if (L == 0) {
+            if (any_nonfinite(c, F, in, ldx))
+                return TTR_ERR_NONFINITE;
+        } else {
+            int8_t *qa = m->s.qx, *qb = m->s.qx2;
+            float *sa = m->s.qscale, *sb = m->s.qscale2;
+            size_t kpad = TTR_S8_KPAD(F);
+            ttr_quantize_s8(c, F, in, ldx, qa, kpad, sa);
+            for (size_t i = 0; i < c; i++)
+                if (sa[i] != sa[i])
+                    return TTR_ERR_NONFINITE;
+            for (uint32_t l = 0; l + 1 < L; l++) {
+                const ttr__dense *d = &m->rel[l];
+                size_t kout = TTR_S8_KPAD(d->out);
+                ttr_gemm_s8_relu_q(c, d->out, d->in, d->qpacked, qa, kpad, sa, d->wscale,
+                                   d->b->w, qb, kout, sb);
+                int8_t *tq = qa;
+                float *ts = sa;
+                qa = qb, qb = tq, sa = sb, sb = ts, kpad = kout;
+            }
+            const ttr__dense *d = &m->rel[L - 1];
+            ttr_gemm_s8(c, d->out, d->in, d->qpacked, qa, kpad, sa, d->wscale, d->b->w,
+                        m->s.act[0], d->out, 1);
             in = m->s.act[0];
             ldin = d->out;
         }

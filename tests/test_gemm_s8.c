@@ -386,3 +386,231 @@ Test(gemm_s8, reference_vs_int64)
             free_case(&c);
         }
 }
+
+/* ---------------------------------------------------------------------------
+ * non-negative rows (the AVX2 u8 path), quantize of non-finite rows, and
+ * ttr_gemm_s8_relu_q
+ * ------------------------------------------------------------------------- */
+
+/* Rows of q: pattern 0 random signed, 1 all in [0, 127], 2 all 127,
+ * 3 alternating rows of 1 and 0, 4 [0, 127] but one -1 at the end of k. */
+static void set_rows(s8_case *c, tu_rng *r, int pattern)
+{
+    size_t kpad = TTR_S8_KPAD(c->k);
+    for (size_t i = 0; i < c->n; i++) {
+        int p = pattern == 3 ? (int)(i % 2) : pattern;
+        for (size_t t = 0; t < c->k; t++) {
+            int8_t v = p == 0 ? rand_s8(r, -128, 127) : p == 2 ? 127 : rand_s8(r, 0, 127);
+            c->q[i * c->ldq + t] = v;
+        }
+        if (p == 4 && c->k > 0)
+            c->q[i * c->ldq + c->k - 1] = -1;
+        for (size_t t = c->k; t < kpad; t++)
+            c->q[i * c->ldq + t] = 0;
+    }
+}
+
+Test(gemm_s8, nonnegative_rows_bit_exact)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(16);
+    static const size_t ms[] = {1, 7, 8, 16, 17, 32, 33, 46, 63, 64, 65, 100};
+    static const size_t ks[] = {1, 4, 5, 46, 64, 100, 257};
+    size_t rot = 0;
+    for (size_t mi = 0; mi < COUNT(ms); mi++)
+        for (size_t ki = 0; ki < COUNT(ks); ki++)
+            for (int pat = 1; pat <= 4; pat++) {
+                size_t n = n_sizes[rot++ % COUNT(n_sizes)];
+                s8_case c;
+                make_case(&c, &rng, n, ms[mi], ks[ki], pat == 2, (int)(rot % 2), (int)(rot % 3 != 0),
+                          rot % 64);
+                set_rows(&c, &rng, pat);
+                check_paths(&c, masks, names, nm, 0);
+                free_case(&c);
+            }
+    /* the u8 worst case: every maddubs lane 2 * 127 * 127 = 32258, long k */
+    for (int sign = 0; sign < 2; sign++) {
+        s8_case c;
+        make_case(&c, &rng, 5, 64, 4096, 1, 1, 0, 3);
+        for (size_t i = 0; i < 64 * 4096; i++)
+            c.w[i] = sign ? 127 : -127;
+        cr_assert_eq(ttr_gemm_s8_pack(64, 4096, c.w, 4096, c.packed), TTR_OK);
+        set_rows(&c, &rng, 2);
+        for (size_t i = 0; i < 5; i++)
+            c.xs[i] = 1.0f;
+        for (size_t j = 0; j < 64; j++)
+            c.ws[j] = 1.0f;
+        for (int mi = 0; mi < nm; mi++) {
+            float *y = run_gemm(&c, masks[mi], 5, 0);
+            float want = (sign ? 1.0f : -1.0f) * 4096.0f * 127.0f * 127.0f; /* exact in f32 */
+            for (size_t i = 0; i < 5; i++)
+                for (size_t j = 0; j < 64; j++)
+                    cr_assert_eq(y[i * c.ldy + j], want + c.b[j], "%s u8 sat: y[%zu][%zu]",
+                                 names[mi], i, j);
+            tu_free(y);
+        }
+        free_case(&c);
+    }
+}
+
+Test(gemm_s8, quantize_nonfinite_rows)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(17);
+    static const size_t ks[] = {1, 7, 8, 9, 31, 46, 64, 100};
+    const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
+    for (size_t ki = 0; ki < COUNT(ks); ki++) {
+        size_t k = ks[ki], n = 11, ldq = TTR_S8_KPAD(k) + 1;
+        float *x = tu_alloc(n * k * sizeof(float) + 4, 0);
+        tu_fill_uniform(&rng, x, n * k, -2.0f, 2.0f);
+        /* rows 1..8: one bad value at a rotating place; row 9 also huge values */
+        for (size_t i = 1; i <= 8; i++)
+            x[i * k + (i * 5) % k] = bad[i % 4];
+        x[9 * k] = 3e38f;
+        x[9 * k + (k - 1)] = bad[(ki + 1) % 4];
+        for (int mi = -1; mi < nm; mi++) {
+            int8_t *q;
+            float *s;
+            run_quantize(mi < 0 ? 0 : masks[mi], n, k, x, k, ldq, 1, &q, &s);
+            for (size_t i = 0; i < n; i++) {
+                int nonfinite = i >= 1 && i <= 9;
+                uint32_t bits;
+                memcpy(&bits, &s[i], sizeof bits);
+                if (nonfinite) {
+                    cr_assert_eq(bits, 0x7fc00000u, "%s k=%zu row %zu: scale bits %#x",
+                                 mi < 0 ? "scalar" : names[mi], k, i, bits);
+                    for (size_t t = 0; t < TTR_S8_KPAD(k); t++)
+                        cr_assert_eq(q[i * ldq + t], 0);
+                } else {
+                    cr_assert(s[i] > 0.0f && s[i] == s[i], "row %zu: finite row's scale", i);
+                }
+            }
+            tu_free(q);
+            tu_free(s);
+        }
+        tu_free(x);
+    }
+}
+
+/* ttr_gemm_s8_relu_q under `mask` into fresh guarded buffers; checks that
+ * only bytes [0, KPAD(m)) of each output row and oscale[0..n) are written. */
+static void run_relu_q(const s8_case *c, unsigned mask, size_t mis, size_t ldqo, int8_t **qo_out,
+                       float **os_out)
+{
+    size_t total = c->n * ldqo + 5;
+    int8_t *qo = tu_alloc(total, mis);
+    float *os = tu_alloc(c->n * sizeof(float) + 4, 4 * (mis % 8));
+    ttr_set_cpu_mask(mask);
+    ttr_gemm_s8_relu_q(c->n, c->m, c->k, c->packed, c->q, c->ldq, c->xs, c->ws, c->b, qo, ldqo,
+                       os);
+    cr_assert(tu_guard_ok(qo) && tu_guard_ok(os), "relu_q n=%zu m=%zu k=%zu mask=%#x: guard",
+              c->n, c->m, c->k, mask);
+    cr_assert(tu_untouched_2d(qo, 1, total, c->n, TTR_S8_KPAD(c->m), ldqo),
+              "relu_q n=%zu m=%zu k=%zu mask=%#x: wrote outside rows[0, KPAD(m))", c->n, c->m,
+              c->k, mask);
+    cr_assert(tu_untouched_2d(os, sizeof(float), c->n + 1, c->n, 1, 1),
+              "relu_q: wrote past oscale[n-1]");
+    *qo_out = qo;
+    *os_out = os;
+}
+
+/* The definition (ttr_gemm_s8 with ReLU, then ttr_quantize_s8) under mask
+ * 0 against the reference, then every path against the reference. */
+static void check_relu_q(const s8_case *c, const unsigned *masks, const char **names, int nm,
+                         size_t rot)
+{
+    size_t mpad = TTR_S8_KPAD(c->m), ldqo = mpad + rot % 5;
+    int8_t *q0, *qm;
+    float *s0, *sm;
+    run_relu_q(c, 0, 0, ldqo, &q0, &s0);
+    {
+        float *y = tu_alloc(c->n * (c->m + 1) * sizeof(float) + 4, 0);
+        int8_t *qd = tu_alloc(c->n * ldqo + 1, 0);
+        float *sd = tu_alloc(c->n * sizeof(float) + 4, 0);
+        ttr_set_cpu_mask(0);
+        ttr_gemm_s8(c->n, c->m, c->k, c->packed, c->q, c->ldq, c->xs, c->ws, c->b, y, c->m + 1, 1);
+        ttr_quantize_s8(c->n, c->m, y, c->m + 1, qd, ldqo, sd);
+        for (size_t i = 0; i < c->n; i++) {
+            cr_assert(!memcmp(q0 + i * ldqo, qd + i * ldqo, mpad),
+                      "relu_q ref n=%zu m=%zu k=%zu: row %zu is not gemm_s8 + quantize_s8", c->n,
+                      c->m, c->k, i);
+            for (size_t j = 0; j < c->m; j++)
+                cr_assert(q0[i * ldqo + j] >= 0, "relu_q: negative output");
+        }
+        cr_assert(!memcmp(s0, sd, c->n * sizeof(float)), "relu_q ref: scales differ");
+        tu_free(y);
+        tu_free(qd);
+        tu_free(sd);
+    }
+    for (int mi = 0; mi < nm; mi++) {
+        run_relu_q(c, masks[mi], (size_t)mi * 5 + 1 + rot % 3, ldqo, &qm, &sm);
+        for (size_t i = 0; i < c->n; i++)
+            cr_assert(!memcmp(q0 + i * ldqo, qm + i * ldqo, mpad),
+                      "relu_q %s n=%zu m=%zu k=%zu b=%d: row %zu differs", names[mi], c->n, c->m,
+                      c->k, c->b != NULL, i);
+        cr_assert(!memcmp(s0, sm, c->n * sizeof(float)), "relu_q %s n=%zu m=%zu k=%zu: scales",
+                  names[mi], c->n, c->m, c->k);
+        tu_free(qm);
+        tu_free(sm);
+    }
+    tu_free(q0);
+    tu_free(s0);
+}
+
+Test(gemm_s8, relu_q_bit_exact)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(18);
+    static const size_t ms[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 46, 48, 63, 64, 65, 100, 300};
+    static const size_t ks[] = {1, 3, 4, 17, 46, 64, 130};
+    size_t rot = 0;
+    for (size_t mi = 0; mi < COUNT(ms); mi++)
+        for (size_t ki = 0; ki < COUNT(ks); ki++) {
+            int pat = (int)(rot % 5);
+            size_t n = n_sizes[rot % COUNT(n_sizes)];
+            while (n > 1 && n * ms[mi] * ks[ki] > 200000)
+                n /= 2;
+            s8_case c;
+            /* biases around 0: some outputs (and some whole rows) ReLU to 0 */
+            make_case(&c, &rng, n, ms[mi], ks[ki], pat == 2, rot % 4 != 0, 1, rot % 64);
+            set_rows(&c, &rng, pat);
+            if (rot % 7 == 3 && c.b) /* whole rows of zeros: scale 0 */
+                for (size_t j = 0; j < c.m; j++)
+                    c.b[j] = -1e30f;
+            check_relu_q(&c, masks, names, nm, rot);
+            free_case(&c);
+            rot++;
+        }
+    /* wider than the stack buffer of the composite path */
+    {
+        s8_case c;
+        make_case(&c, &rng, 3, 1030, 9, 0, 1, 1, 7);
+        set_rows(&c, &rng, 1);
+        check_relu_q(&c, masks, names, nm, 1);
+        free_case(&c);
+    }
+    /* sizes 0: n = 0 writes nothing; m = 0 writes only the scales (0) */
+    for (int mi = 0; mi < nm; mi++) {
+        int8_t *qo = tu_alloc(64, 0);
+        float *os = tu_alloc(64, 0);
+        int8_t pk[64] = {0}, q[64] = {0};
+        float xs[4] = {1, 1, 1, 1}, ws[4] = {1, 1, 1, 1};
+        ttr_set_cpu_mask(masks[mi]);
+        ttr_gemm_s8_relu_q(0, 3, 4, pk, q, 4, xs, ws, NULL, qo, 4, os);
+        cr_assert(tu_untouched_2d(qo, 1, 64, 0, 0, 1) && tu_untouched_2d(os, 1, 64, 0, 0, 1),
+                  "%s: n = 0 wrote", names[mi]);
+        ttr_gemm_s8_relu_q(3, 0, 4, pk, q, 4, xs, ws, NULL, qo, 4, os);
+        cr_assert(tu_untouched_2d(qo, 1, 64, 0, 0, 1), "%s: m = 0 wrote bytes", names[mi]);
+        for (int i = 0; i < 3; i++)
+            cr_assert_eq(os[i], 0.0f);
+        cr_assert(tu_guard_ok(qo) && tu_guard_ok(os));
+        tu_free(qo);
+        tu_free(os);
+    }
+}
