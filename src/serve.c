@@ -6,15 +6,23 @@
 
 #include "model.h"
 
-/* Normalise n rows of x into xn; 0 if every value is finite. */
 /* 1 if any of n rows of F values is NaN or Inf. Integer tests on the bit
- * patterns (exponent all ones) vectorise, where isfinite() calls may not. */
+ * patterns (exponent all ones), in blocks of 16 with a constant trip count:
+ * gcc's -O2 vectoriser (very cheap cost model) only takes loops that need no
+ * scalar epilogue, and this scan was ~15% of f32 scoring when scalar. */
 static int any_nonfinite(size_t n, uint32_t F, const float *x, size_t ldx)
 {
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         const float *row = x + i * ldx;
-        for (uint32_t t = 0; t < F; t++) {
+        uint32_t t = 0;
+        for (; t + 16 <= F; t += 16) {
+            uint32_t bits[16];
+            memcpy(bits, row + t, sizeof bits);
+            for (int k = 0; k < 16; k++)
+                bad |= (uint32_t)((bits[k] & 0x7f800000u) == 0x7f800000u);
+        }
+        for (; t < F; t++) {
             uint32_t bits;
             memcpy(&bits, row + t, sizeof bits);
             bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
