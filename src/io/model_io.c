@@ -694,8 +694,10 @@ size_t ttr_mem_read(void *reader, void *buf, size_t n)
     size_t k = r->size - r->pos;
     if (k > n)
         k = n;
-    memcpy(buf, (const unsigned char *)r->data + r->pos, k);
-    r->pos += k;
+    if (k) { /* an empty reader may have data == NULL: no memcpy from it */
+        memcpy(buf, (const unsigned char *)r->data + r->pos, k);
+        r->pos += k;
+    }
     return k;
 }
 
@@ -707,7 +709,8 @@ int ttr_mem_write(void *writer, const void *data, size_t n)
     if (w->data) {
         if (n > w->cap || w->size > w->cap - n)
             return -1;
-        memcpy((unsigned char *)w->data + w->size, data, n);
+        if (n) /* data may be NULL when n == 0 */
+            memcpy((unsigned char *)w->data + w->size, data, n);
     }
     w->size += n;
     return 0;
