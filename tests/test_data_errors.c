@@ -162,7 +162,7 @@ Test(data_errors, callbacks_that_fail_or_overrun)
     cr_assert_eq(col, 0);
     cr_assert(strstr(msg, "too many bytes") != NULL, "%s", msg);
 #if defined(__unix__) || defined(__APPLE__)
-    /* the stdio adapter: a stream open for writing only fails to read */
+    /* the stdio adapters: a stream open for writing only fails to read */
     {
         char one;
         FILE *fp = fopen("/dev/null", "wb");
@@ -179,6 +179,12 @@ Test(data_errors, callbacks_that_fail_or_overrun)
         fp = fopen("/dev/null", "rb");
         cr_assert_not_null(fp);
         cr_assert_eq(ttr_stdio_read(fp, &one, 1), 0);
+        /* the write adapter: a stream open for reading only cannot write */
+        cr_assert_eq(ttr_stdio_write(fp, "x", 1), -1);
+        fclose(fp);
+        fp = fopen("/dev/null", "wb");
+        cr_assert_not_null(fp);
+        cr_assert_eq(ttr_stdio_write(fp, "xy", 2), 0);
         fclose(fp);
     }
 #endif
