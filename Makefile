@@ -10,6 +10,10 @@
 #   make check                   the whole suite: every target and compiler, under
 #                                qemu-user for ARM (scripts/check.sh; installs its
 #                                packages with apt first when run as root)
+#   make valgrind                valgrind memcheck (native): the tests on the shim harness,
+#                                then tests/cli/run.sh with each call of the tool under it
+#   make coverage                gcov line/branch coverage of the loader and readers, with
+#                                floors (scripts/coverage.sh; build/coverage/)
 #   make install PREFIX=/usr/local [DESTDIR=...]   headers, libraries, ttrank.pc
 #   make bench                   kernel benchmark on this machine
 #
@@ -112,7 +116,7 @@ STAMP_LIB := $(BUILD)/.flags-lib
 STAMP_TEST := $(BUILD)/.flags-test
 STAMP_LINK := $(BUILD)/.flags-link
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
-ifeq ($(filter check,$(MAKECMDGOALS)),)
+ifeq ($(filter check valgrind coverage,$(MAKECMDGOALS)),)
 define write_stamp
 $(shell mkdir -p $(BUILD) && { [ "$$(cat $(1) 2>/dev/null)" = '$(subst ','\'',$(2))' ] || \
         printf '%s\n' '$(subst ','\'',$(2))' > $(1); })
@@ -125,7 +129,8 @@ endif
 $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
-.PHONY: all lib tool tests test test-cli smoke bench run eval check install uninstall clean help
+.PHONY: all lib tool tests test test-cli smoke bench run eval check valgrind coverage install \
+        uninstall clean help
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
 tool: $(TOOL)
@@ -203,6 +208,27 @@ eval: $(TOOL)
 # The whole suite (see scripts/check.sh for its configurations and variables).
 check:
 	@bash scripts/check.sh
+
+# Valgrind memcheck, natively. The tests run on the shim harness (one process:
+# Criterion's forked workers would escape it) from $(VG_BUILD), which the
+# shim configuration of make check shares; any error, or a definitely or
+# indirectly lost block, fails (exit status 99). Then every call of the tool
+# in tests/cli/run.sh runs under valgrind (tests/cli/valgrind.sh), which also
+# wants all of its heap freed at exit. TEST_ARGS filters the tests; add
+# VALGRIND_FLAGS=... --track-origins=yes to see where an uninitialised value
+# came from (slower).
+VALGRIND ?= valgrind
+VALGRIND_FLAGS ?= --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
+                  --errors-for-leak-kinds=definite,indirect --num-callers=30
+VG_BUILD := build/$(TTR_TARGET)-$(COMPILER)-shim
+valgrind:
+	@$(MAKE) --no-print-directory TEST_HARNESS=shim BUILD=$(VG_BUILD) \
+	    'RUN=$$(VALGRIND) $$(VALGRIND_FLAGS)' tool test
+	VALGRIND='$(VALGRIND)' sh tests/cli/valgrind.sh $(VG_BUILD)/ttrank
+
+# Line and branch coverage of the loader and readers, with floors.
+coverage:
+	@bash scripts/coverage.sh
 
 # ---- install ---------------------------------------------------------------
 PREFIX ?= /usr/local

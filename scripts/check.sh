@@ -9,11 +9,17 @@
 #   x86_64-gcc/mask=junk                invalid TTR_CPU_MASK is ignored (cpu tests only)
 #   x86_64-gcc-shim/nehalem             shim build under qemu-x86_64 -cpu Nehalem: the
 #                                       real no-AVX2 detection and scalar fallback
+#   x86_64-gcc-valgrind                 the same shim build natively under valgrind memcheck
+#                                       (any error or definite/indirect leak fails), and
+#                                       cli/x86_64-gcc-valgrind: tests/cli/run.sh with every
+#                                       call of the tool under valgrind (tests/cli/valgrind.sh)
 #   aarch64-{gcc,clang}/max             qemu-aarch64, all features (dot product)
 #   aarch64-{gcc,clang}/cortex-a53      no dot product
 #   armv7-{gcc,clang}/max               qemu-arm, NEON + VFPv4 (fused)
 #   armv7-{gcc,clang}/cortex-a9         NEON without VFPv4 (unfused)
 #   install                             make install + pkg-config consumer (scripts/test-install.sh)
+#   coverage                            gcov line coverage of the loader and readers against
+#                                       floors (scripts/coverage.sh: its tests, cli checks, floors)
 # aarch64 uses the real Criterion (binfmt_misc + private arm64 sysroot) when
 # that can be set up, else the shim (with a NOTE); armv7 always uses the shim.
 #
@@ -164,6 +170,9 @@ cfg x86_64-gcc/mask=scalar      ""        "TTR_CPU_MASK=scalar"  ""             
 cfg x86_64-gcc/mask=junk        ""        "TTR_CPU_MASK=junk"    "--filter=cpu/*"  0 -- COMPILER=gcc
 cfg x86_64-gcc-shim/nehalem     scalar    ""                     ""                1 -- COMPILER=gcc \
     TEST_HARNESS=shim BUILD=build/x86_64-gcc-shim "RUN=env QEMU_CPU=Nehalem qemu-x86_64"
+# RUN is expanded by make: $(VALGRIND) $(VALGRIND_FLAGS) of the Makefile (make valgrind)
+cfg x86_64-gcc-valgrind         ""        ""                     ""                1 -- COMPILER=gcc \
+    TEST_HARNESS=shim BUILD=build/x86_64-gcc-shim 'RUN=$(VALGRIND) $(VALGRIND_FLAGS)'
 cfg aarch64-gcc/max             neondot   ""                     ""                1 -- "${A64[@]}" COMPILER=gcc QEMU_CPU=max
 cfg aarch64-clang/max           neondot   ""                     ""                1 -- "${A64[@]}" COMPILER=clang QEMU_CPU=max
 cfg aarch64-gcc/cortex-a53      neonfma   ""                     ""                1 -- "${A64[@]}" COMPILER=gcc QEMU_CPU=cortex-a53
@@ -327,6 +336,29 @@ if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cli "* ]]; then
     done
 fi
 
+# the tool under valgrind: every call of tests/cli/run.sh (shim build of
+# x86_64-gcc-valgrind or x86_64-gcc-shim/nehalem; same flags)
+if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cli "* ]] ||
+    [[ " $CHECK_ONLY " == *" x86_64-gcc-valgrind "* ]]; then
+    if [ -x build/x86_64-gcc-shim/ttrank ]; then
+        N=$((N + 1))
+        t=$(date +%s)
+        say "[$N] cli/x86_64-gcc-valgrind: tests/cli/valgrind.sh build/x86_64-gcc-shim/ttrank"
+        out=$(timeout -k 15 "$CHECK_TIMEOUT" sh tests/cli/valgrind.sh build/x86_64-gcc-shim/ttrank 2>&1)
+        rc=$?
+        echo "$out" | tail -n 200
+        p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
+        f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -n 1)
+        [ -n "$p" ] || p=0
+        [ -n "$f" ] || f=1
+        [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+        r=ok
+        [ "$f" -eq 0 ] || { r=FAIL; FAILED_CFGS+=("cli/x86_64-gcc-valgrind"); }
+        TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
+        ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "cli/x86_64-gcc-valgrind" ok "$r" "$p" "$f" - - $(($(date +%s) - t)))")
+    fi
+fi
+
 # install + pkg-config consumer, from the native gcc build
 if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" install "* ]]; then
     N=$((N + 1))
@@ -335,6 +367,23 @@ if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" install "* ]]; then
     if bash scripts/test-install.sh; then r=ok p=1 f=0; else r=FAIL p=0 f=1; FAILED_CFGS+=(install); fi
     TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
     ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' install "$r" "$r" "$p" "$f" - - $(($(date +%s) - t)))")
+fi
+
+# line coverage of the loader and readers against floors (its own gcc --coverage build)
+if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" coverage "* ]]; then
+    N=$((N + 1))
+    t=$(date +%s)
+    say "[$N] coverage: scripts/coverage.sh"
+    out=$(JOBS=$JOBS timeout -k 15 "$CHECK_TIMEOUT" bash scripts/coverage.sh 2>&1)
+    rc=$?
+    echo "$out" | tail -n 30
+    read -r p f s <<<"$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' | tail -n 1)"
+    [ -n "${p:-}" ] || { p=0 f=1 s=0; }
+    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+    r=ok
+    [ "$f" -eq 0 ] || { r=FAIL; FAILED_CFGS+=(coverage); }
+    TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f)) TOTAL_S=$((TOTAL_S + s))
+    ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' coverage "$r" "$r" "$p" "$f" "$s" - $(($(date +%s) - t)))")
 fi
 
 # ---- 4. summary: the last lines of the output --------------------------------------

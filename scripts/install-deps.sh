@@ -10,10 +10,11 @@ set -euo pipefail
 # libc6-dev-*-cross and qemu-user-binfmt are only Recommends of the cross gcc
 # and of qemu-user: listed so that --no-install-recommends can't drop them.
 # qemu-user-static is NOT wanted (it conflicts with qemu-user-binfmt).
+# valgrind: make valgrind (memcheck); gcov, for make coverage, comes with gcc.
 PKGS=(make gcc libc6-dev clang pkg-config libcriterion-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-      qemu-user qemu-user-binfmt)
+      qemu-user qemu-user-binfmt valgrind)
 
 if [ "${1:-}" = --build ]; then
     PKGS=(make gcc libc6-dev)

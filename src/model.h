@@ -118,6 +118,11 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
 int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
                       size_t bytes);
 
+/* A conservative estimate of ttr_arena_bytes(cfg, any mode) computed in
+ * double, so that 32-bit targets can refuse a file's configuration before
+ * sizing it (model_io.c). */
+double ttr__arena_estimate(const ttr_config *cfg);
+
 /* Offset of W[j][t] in the int8 packed layout of an m x k matrix
  * (ttr_kernels.h; kpad = TTR_S8_KPAD(k)), for writing it in place. */
 static inline size_t ttr__s8_offset(size_t j, size_t t, size_t kpad)

@@ -610,8 +610,7 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
             return fail_at(r, TTR_ERR_RANGE, ls, p, "click must be 0 or 1");
         }
     } else {
-        if (p == t)
-            return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing label");
+        /* p is at a token (classify() skipped blank and comment lines) */
         rc = parse_float(p, t, &h->label, &msg, &bad);
         if (rc)
             return fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : p, msg);

@@ -32,12 +32,11 @@ static int fd_write(void *ctx, const void *data, size_t n)
 static size_t fd_read(void *ctx, void *buf, size_t n)
 {
     int fd = *(int *)ctx;
-    for (;;) {
-        ssize_t r = read(fd, buf, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        return r < 0 ? TTR_READ_ERROR : (size_t)r;
-    }
+    ssize_t r;
+    do
+        r = read(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? TTR_READ_ERROR : (size_t)r;
 }
 
 /* Make a completed rename durable: fsync the directory holding path.
@@ -46,15 +45,13 @@ static void sync_dir(const char *path)
 {
     char dir[PATH_BUF];
     const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 0;
+    size_t len = 1;
     if (!slash) {
         dir[0] = '.';
-        len = 1;
-    } else if (len == 0) {
-        dir[0] = '/';
-        len = 1;
     } else {
-        memcpy(dir, path, len);
+        if (slash > path)
+            len = (size_t)(slash - path);
+        memcpy(dir, path, len); /* "/name": the root, "/" */
     }
     dir[len] = '\0';
     int fd = open(dir, O_RDONLY | O_CLOEXEC);

@@ -527,8 +527,9 @@ static int in_s8(io_in *in, int8_t *packed, uint32_t rows, uint32_t cols, int *b
 
 /* A conservative estimate (in bytes, as a double) of ttr_arena_bytes, used
  * only where size_t is narrower than 64 bits, to refuse configurations whose
- * size would not fit in size_t before asking for it. */
-static double arena_estimate(const ttr_config *c)
+ * size would not fit in size_t before asking for it. Not static: the tests
+ * check on every target that it is never below ttr_arena_bytes. */
+double ttr__arena_estimate(const ttr_config *c)
 {
     double F = c->n_features, N = c->max_items, de = c->embed_dim, bh = c->bias_hidden;
     double D = c->variant == TTR_DOT ? c->dot_dim : 1, K = c->components, da = c->attn_dim;
@@ -578,7 +579,7 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     err = read_header(&in, &cfg, &mode, &flags);
     if (err)
         return err;
-    if (sizeof(size_t) < 8 && arena_estimate(&cfg) > (double)SIZE_MAX / 2)
+    if (sizeof(size_t) < 8 && ttr__arena_estimate(&cfg) > (double)SIZE_MAX / 2)
         return TTR_ERR_RANGE;
     size_t need = ttr_arena_bytes(&cfg, mode);
     if (need == 0)
@@ -693,8 +694,10 @@ size_t ttr_mem_read(void *reader, void *buf, size_t n)
     size_t k = r->size - r->pos;
     if (k > n)
         k = n;
-    memcpy(buf, (const unsigned char *)r->data + r->pos, k);
-    r->pos += k;
+    if (k) { /* an empty reader may have data == NULL: no memcpy from it */
+        memcpy(buf, (const unsigned char *)r->data + r->pos, k);
+        r->pos += k;
+    }
     return k;
 }
 
@@ -706,7 +709,8 @@ int ttr_mem_write(void *writer, const void *data, size_t n)
     if (w->data) {
         if (n > w->cap || w->size > w->cap - n)
             return -1;
-        memcpy((unsigned char *)w->data + w->size, data, n);
+        if (n) /* data may be NULL when n == 0 */
+            memcpy((unsigned char *)w->data + w->size, data, n);
     }
     w->size += n;
     return 0;
