@@ -94,6 +94,8 @@ struct ttr_model {
                                                 number of attending items per slot p */
     uint64_t rng;                            /* slot dropout stream */
     uint64_t step;                           /* optimizer steps taken */
+    int ub_valid;                            /* the three bounds below hold (ttr_train) */
+    double ub_w, ub_s1, ub_s2;               /* >= max |w|, max |s1|, max s2 over all tensors */
     unsigned char *step_begin;               /* start of the per-step region: gradients and
                                                 scratch; everything before it is the model */
     ttr__scratch s;

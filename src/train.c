@@ -495,6 +495,63 @@ static int update_is_finite(const ttr_model *m, float gscale)
     return !bad;
 }
 
+/* Exact max |w|, max |s1| and max s2 over every tensor into the model's
+ * bounds. */
+static void exact_bounds(ttr_model *m)
+{
+    double bw = 0.0, b1 = 0.0, b2 = 0.0;
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        const ttr__tensor *tn = &m->tensors[i];
+        size_t n = (size_t)tn->rows * tn->cols;
+        for (size_t k = 0; k < n; k++) {
+            double w = fabs((double)tn->w[k]), s1 = tn->s1 ? fabs((double)tn->s1[k]) : 0.0,
+                   s2 = tn->s2 ? (double)tn->s2[k] : 0.0;
+            bw = w > bw ? w : bw;
+            b1 = s1 > b1 ? s1 : b1;
+            b2 = s2 > b2 ? s2 : b2;
+        }
+    }
+    m->ub_w = bw;
+    m->ub_s1 = b1;
+    m->ub_s2 = b2;
+    m->ub_valid = 1;
+}
+
+/* Would this step's update stay finite? update_is_finite() answers exactly,
+ * but with a square root and a division per parameter it doubled the cost of
+ * a one-list step. So bounds on max |w|, |s1| and s2 are carried from step to
+ * step (Adam: |s1'| <= b1 B1 + (1-b1) G, s2' <= b2 B2 + (1-b2) G^2,
+ * |w'| <= Bw + lr_t |s1'| / eps_t; momentum: |s1'| <= mu B1 + G,
+ * |w'| <= Bw + lr |s1'|, with G >= max |g| from the gradient norm), and the
+ * exact pass runs only when a bound passes 1e37, 17x below overflow (room for
+ * the kernels' float rounding): from a hostile checkpoint, not in training.
+ * The model struct starts zeroed (bounds not valid), and only ttr_train
+ * changes weights after init or load. *bounds receives the new bounds. */
+static int update_safe(ttr_model *m, double norm, float gscale, double bounds[3])
+{
+    const ttr_config *c = &m->cfg;
+    const double lim = 1e37;
+    if (!m->ub_valid)
+        exact_bounds(m);
+    double G = norm * (double)gscale * 1.001; /* the norm's float rounding */
+    if (c->optimizer == TTR_OPT_ADAM) {
+        ttr_adam_step st;
+        ttr_adam_step_init(&st, c->lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
+        bounds[1] = st.beta1 * m->ub_s1 + (1.0 - st.beta1) * G;
+        bounds[2] = st.beta2 * m->ub_s2 + (1.0 - st.beta2) * G * G;
+        bounds[0] = m->ub_w + fabs((double)st.lr_t) * bounds[1] / (double)st.eps_t;
+    } else {
+        bounds[1] = fabs((double)c->momentum) * m->ub_s1 + G;
+        bounds[2] = 0.0;
+        bounds[0] = m->ub_w + fabs((double)c->lr) * bounds[1];
+    }
+    /* written so that NaN (eps_t = 0 gives Inf or NaN) takes the exact path */
+    if (bounds[0] <= lim && bounds[1] <= lim && bounds[2] <= lim)
+        return 1;
+    bounds[0] = -1.0; /* recompute exactly after the update */
+    return update_is_finite(m, gscale);
+}
+
 static void apply_update(ttr_model *m, float gscale)
 {
     const ttr_config *c = &m->cfg;
@@ -567,9 +624,17 @@ int ttr_train(ttr_model *m, const ttr_batch *b, ttr_train_stats *stats)
     float gscale = 1.0f;
     if (m->cfg.clip_norm > 0.0f && norm > m->cfg.clip_norm)
         gscale = (float)(m->cfg.clip_norm / norm);
-    if (!update_is_finite(m, gscale))
+    double bounds[3];
+    if (!update_safe(m, norm, gscale, bounds))
         return TTR_ERR_NONFINITE;
     apply_update(m, gscale);
+    if (bounds[0] < 0.0) {
+        exact_bounds(m);
+    } else {
+        m->ub_w = bounds[0];
+        m->ub_s1 = bounds[1];
+        m->ub_s2 = bounds[2];
+    }
     commit_stats(m, items);
     m->rng = rng;
     m->step++;
