@@ -256,6 +256,33 @@ Test(cpu, path_names)
     }
 }
 
+/* AVX-VNNI: only the int8 layer kernels take it, and only with both bits;
+ * the "avx2" mask (as TTR_CPU_MASK=avx2) turns it off. */
+Test(cpu, avxvnni_dispatch)
+{
+    unsigned det = ttr_cpu_detected(), m = 0;
+    cr_assert_eq(ttr_parse_cpu_mask("avx2", &m), TTR_OK);
+    cr_assert_eq(m & TTR_CPU_AVXVNNI, 0u, "\"avx2\" allows AVX-VNNI");
+    ttr_set_cpu_mask(m);
+    for (int i = 0; i < TTR_K_COUNT; i++)
+        cr_assert(strcmp(ttr_kernel_isa((ttr_kernel_id)i), "avxvnni") != 0, "kernel %d under avx2", i);
+    ttr_set_cpu_mask(TTR_CPU_AVXVNNI); /* without AVX2: no x86 path at all */
+    for (int i = 0; i < TTR_K_COUNT; i++)
+        cr_assert_str_eq(ttr_kernel_isa((ttr_kernel_id)i), "scalar", "kernel %d", i);
+    ttr_set_cpu_mask(TTR_CPU_ALL);
+    if (!(det & TTR_CPU_AVXVNNI)) {
+        for (int i = 0; i < TTR_K_COUNT; i++)
+            cr_assert(strcmp(ttr_kernel_isa((ttr_kernel_id)i), "avxvnni") != 0, "kernel %d", i);
+        cr_skip_test("no AVX-VNNI on this CPU");
+    }
+    cr_assert(det & TTR_CPU_AVX2, "AVX-VNNI detected without AVX2");
+    cr_assert_str_eq(ttr_cpu_path_name(ttr_cpu_flags()), "avxvnni");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_GEMM_S8), "avxvnni");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_GEMM_S8_RELU_Q), "avxvnni");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_QUANTIZE_S8), "avx2");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_GEMM_F32), "avx2");
+}
+
 Test(cpu, detection_matches_the_platform)
 {
     unsigned det = ttr_cpu_detected();

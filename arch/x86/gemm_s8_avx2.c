@@ -72,8 +72,8 @@ static inline uint32_t maxabs_bits(const float *xi, size_t k, size_t k8, __m256i
  * side by side, the chains of a group overlap. */
 #define QUANT_GROUP 8
 
-static void quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_t *q,
-                             size_t ldq, float *scale)
+void ttr__quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_t *q,
+                           size_t ldq, float *scale)
 {
     const size_t kpad = TTR_S8_KPAD(k), k8 = k & ~(size_t)7;
     const __m256i tail = lane_mask(k - k8); /* the last k % 8 elements */
@@ -349,13 +349,13 @@ static void gemm_s8_relu_q_avx2(size_t n, size_t m, size_t k, const int8_t *pack
     for (size_t i = 0; i < n; i += rows) {
         size_t c = n - i < rows ? n - i : rows;
         gemm_s8_avx2(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, yb, m, 1);
-        quantize_s8_avx2(c, m, yb, m, qo + i * ldqo, ldqo, oscale + i);
+        ttr__quantize_s8_avx2(c, m, yb, m, qo + i * ldqo, ldqo, oscale + i);
     }
 }
 
 void ttr__init_gemm_s8_avx2(ttr__kernels *t)
 {
-    t->quantize_s8 = quantize_s8_avx2;
+    t->quantize_s8 = ttr__quantize_s8_avx2;
     t->isa[TTR_K_QUANTIZE_S8] = "avx2";
     t->gemm_s8 = gemm_s8_avx2_dispatch;
     t->isa[TTR_K_GEMM_S8] = "avx2";
