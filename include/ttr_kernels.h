@@ -3,8 +3,9 @@
  * These are the hot loops of the towers and of the attention layer. They are
  * public so that users can call them, test them and benchmark them on their
  * own chips. Each kernel has a portable scalar C reference and, where it
- * pays, AVX2+FMA (x86-64), NEON (aarch64, armv7 with and without VFPv4) and
- * NEON dot-product (int8, aarch64) implementations. The implementation is
+ * pays, AVX2+FMA (x86-64), AVX-VNNI (int8 layers, x86-64), NEON (aarch64,
+ * armv7 with and without VFPv4) and NEON dot-product (int8, aarch64)
+ * implementations. The implementation is
  * chosen at run time from the detected CPU features, intersected with a mask
  * (ttr_set_cpu_mask() or the TTR_CPU_MASK environment variable).
  *
@@ -228,13 +229,14 @@ TTR_API void ttr_gemv_s8(size_t m, size_t k, const int8_t *packed, const int8_t 
  * are set to 0 and nothing else of qo is written. y >= 0, so the values are
  * in [0, 127]: the next layer's products need no sign handling (the AVX2
  * kernels feed such rows to maddubs directly, exactly: 2 * 127 * 127 =
- * 32258 < 32767).
+ * 32258 < 32767; the AVX-VNNI ones to vpdpbusd, whose int32 sums of four
+ * u8 x s8 products never saturate).
  * q, ldq, xscale, wscale, b: as ttr_gemm_s8 (b may be NULL). qo: n rows of
  * ldqo >= TTR_S8_KPAD(m) bytes, not overlapping q; oscale: n floats.
  * Scales and biases must make every y finite (as ttr_quantize_s8 needs).
- * The AVX2 path keeps up to 64 outputs of an item in registers; wider
- * layers (and the NEON paths for now) run ttr_gemm_s8 into a stack buffer
- * then ttr_quantize_s8, which gives the same bits. */
+ * The AVX2 and AVX-VNNI paths keep up to 64 outputs of an item in
+ * registers; wider layers (and the NEON paths for now) run ttr_gemm_s8 into
+ * a stack buffer then ttr_quantize_s8, which gives the same bits. */
 TTR_API void ttr_gemm_s8_relu_q(size_t n, size_t m, size_t k, const int8_t *packed,
                         const int8_t *q, size_t ldq, const float *xscale,
                         const float *wscale, const float *b,
