@@ -4,7 +4,10 @@
  * the layer with quantized output (ttr_gemm_s8_relu_q). All are bit-exact
  * with src/ref_gemm_s8.c. Layers of up to 64 outputs take the one-item,
  * all-outputs-in-registers path further down (with an exact u8 fast path
- * for rows without negative bytes); wider ones the panel tiles below.
+ * for rows without negative bytes; its driver is gemm_s8_rows.h); wider ones
+ * the panel tiles below. gemm_s8_avxvnni.c is the same with vpdpbusd
+ * products; the helpers and the float epilogue both use are in
+ * gemm_s8_x86.h.
  *
  * Inner product, the sign trick: for one block and 8 outputs,
  *   qb = q[t..t+3] broadcast to every 32-bit lane,
@@ -20,7 +23,7 @@
  * 4 * 128 * 127 = 65024, and KPAD(k)/4 of them at most 16256 * KPAD(k) <=
  * 1.07e9 < 2^31 for k <= 2^16 (the header's limit). So the int32 accumulator
  * holds the exact sum, i.e. the same integer as the scalar reference, and the
- * float epilogue below repeats the reference's operations one by one.
+ * float epilogue (gemm_s8_x86.h) repeats the reference's operations one by one.
  *
  * The float epilogue (cvt, mul, mul, add, max) relies on the build's
  * -ffp-contract=off: the multiply and the bias add must not be fused. */
