@@ -17,7 +17,7 @@
 #   make install PREFIX=/usr/local [DESTDIR=...]   headers, libraries, ttrank.pc
 #   make bench                   kernel benchmark on this machine
 #
-# Intrinsics live only in arch/ files named *_avx2.c, *_neon.c, *_neondot.c;
+# Intrinsics live only in arch/ files named *_avx2.c, *_avxvnni.c, *_neon.c, *_neondot.c;
 # only those get ISA flags, so everything else runs on the baseline CPU of the
 # target and the library picks kernels at run time.
 #
@@ -74,6 +74,7 @@ endif
 
 # ISA flags per file kind (toolchain files may override the ARM ones).
 FLAGS_avx2 ?= -mavx2 -mfma
+FLAGS_avxvnni ?= -mavx2 -mfma -mavxvnni
 FLAGS_neon ?=
 FLAGS_neonfma ?=
 FLAGS_neondot ?= -march=armv8.2-a+dotprod
@@ -109,7 +110,7 @@ TEST_BIN := $(BUILD)/ttrank-tests
 HEADERS := $(wildcard include/*.h src/*.h src/*/*.h arch/*/*.h) $(wildcard bench/*.h)
 
 # ---- flag stamps: rebuild when a configuration's flags change --------------
-FLAGS_LIB_TEXT := $(CC) | $(CFLAGS_BASE) | $(FLAGS_avx2) | $(FLAGS_neon) | $(FLAGS_neonfma) | $(FLAGS_neondot)
+FLAGS_LIB_TEXT := $(CC) | $(CFLAGS_BASE) | $(FLAGS_avx2) | $(FLAGS_avxvnni) | $(FLAGS_neon) | $(FLAGS_neonfma) | $(FLAGS_neondot)
 FLAGS_TEST_TEXT := $(TEST_HARNESS) | $(TEST_CFLAGS) | $(CRITERION_LDFLAGS) | $(TEST_LIBS)
 FLAGS_LINK_TEXT := $(LDFLAGS_BASE) | $(LIBS)
 STAMP_LIB := $(BUILD)/.flags-lib
@@ -139,6 +140,9 @@ tests: $(TEST_BIN)
 $(BUILD)/%_avx2.o: %_avx2.c $(HEADERS) $(STAMP_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(FLAGS_avx2) -c $< -o $@
+$(BUILD)/%_avxvnni.o: %_avxvnni.c $(HEADERS) $(STAMP_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(FLAGS_avxvnni) -c $< -o $@
 $(BUILD)/%_neon.o: %_neon.c $(HEADERS) $(STAMP_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(FLAGS_neon) -DTTR_NEON_FMA=0 -c $< -o $@

@@ -2,8 +2,8 @@
  * CPU supports, over the shapes of the ranking towers and the attention layer.
  *
  * For each (kernel, shape) the scalar reference is timed first, then the
- * same call under each faster mask of the CPU's ladder (avx2 on x86; neon,
- * neonfma, neondot on ARM), skipping a mask whose path for that kernel was
+ * same call under each faster mask of the CPU's ladder (avx2, avxvnni on x86;
+ * neon, neonfma, neondot on ARM), skipping a mask whose path for that kernel was
  * already timed; "speedup" compares with the scalar time of the same run.
  *
  * A measurement: one warm-up call, then the number of calls per sample R is
@@ -944,6 +944,7 @@ static const struct {
 } g_ladder[] = {
     {"scalar", 0},
     {"avx2", TTR_CPU_AVX2},
+    {"avxvnni", TTR_CPU_AVX2 | TTR_CPU_AVXVNNI},
     {"neon", TTR_CPU_NEON},
     {"neonfma", TTR_CPU_NEON | TTR_CPU_NEON_FMA},
     {"neondot", TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT},
@@ -984,6 +985,7 @@ static void print_header(const bopts *o)
         const char *name;
     } feat[] = {
         {TTR_CPU_AVX2, "avx2"},
+        {TTR_CPU_AVXVNNI, "avxvnni"},
         {TTR_CPU_NEON, "neon"},
         {TTR_CPU_NEON_FMA, "neonfma"},
         {TTR_CPU_NEON_DOT, "neondot"},
@@ -1266,19 +1268,20 @@ static void usage(FILE *f)
         "Time the numeric kernels (ttr_kernels.h) on this CPU: every kernel, on every ISA\n"
         "path the CPU supports, over the shapes of the ranking towers and the attention\n"
         "layer. Each kernel and shape is timed on the scalar reference first, then under\n"
-        "each faster CPU mask (x86: avx2; ARM: neon, neonfma, neondot); a mask whose path\n"
-        "for that kernel was already timed is skipped. Single-threaded; the bench sets the\n"
-        "CPU mask itself (TTR_CPU_MASK is ignored: use --isa).\n"
+        "each faster CPU mask (x86: avx2, avxvnni; ARM: neon, neonfma, neondot); a mask\n"
+        "whose path for that kernel was already timed is skipped. Single-threaded; the\n"
+        "bench sets the CPU mask itself (TTR_CPU_MASK is ignored: use --isa).\n"
         "\n"
         "Options:\n"
         "  --json             one JSON object per line instead of the table: first a\n"
         "                     header {\"cpu\",\"arch\",\"features\",\"detected\",\"paths\",\n"
         "                     \"compiler\",\"loadavg\",...}, then one line per kernel,\n"
         "                     shape and path (rows have a \"kernel\" field, the header not)\n"
-        "  --isa NAME         report only the mask NAME: scalar, avx2, neon, neonfma or\n"
-        "                     neondot (must be supported by this CPU). The scalar reference\n"
-        "                     is still timed for \"speedup\"; a kernel without a NAME path\n"
-        "                     shows the path it falls back to under that mask.\n"
+        "  --isa NAME         report only the mask NAME: scalar, avx2, avxvnni, neon,\n"
+        "                     neonfma or neondot (must be supported by this CPU). The\n"
+        "                     scalar reference is still timed for \"speedup\"; a kernel\n"
+        "                     without a NAME path shows the path it falls back to under\n"
+        "                     that mask.\n"
         "  --kernel LIST      only these kernels (comma-separated, see below)\n"
         "  --quick            smoke test (e.g. under qemu, where times mean nothing): the\n"
         "                     two smallest shapes per kernel, 3 samples of 1 call\n"
@@ -1448,7 +1451,7 @@ static int parse_isa(const char *name, unsigned *mask)
             return 0;
         }
     fprintf(stderr,
-            "ttrank bench: unknown ISA path '%s' (scalar, avx2, neon, neonfma, neondot)\n",
+            "ttrank bench: unknown ISA path '%s' (scalar, avx2, avxvnni, neon, neonfma, neondot)\n",
             name);
     return 2;
 }

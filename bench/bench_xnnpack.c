@@ -17,8 +17,10 @@
  *
  * XNNPACK picks its own kernels for this CPU (on the AVX-512 Xeon of the
  * README, perf shows zmm kernels: f32 broadcast-FMA, qs8 vpmovsxbw +
- * vpmaddwd; Debian's 2022 build has no VNNI ones); ttrank runs its AVX2
- * path. Weights are random: only the times matter here.
+ * vpmaddwd; Debian's 2022 build has no VNNI ones); ttrank runs its best
+ * path (its int8 layers on avxvnni where the CPU has AVX-VNNI; run with
+ * TTR_CPU_MASK=avx2 for the AVX2 code). Weights are random: only the times
+ * matter here.
  * Usage: bench-xnnpack [samples] [reps]. */
 #include <math.h>
 #include <stdio.h>

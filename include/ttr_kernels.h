@@ -3,8 +3,9 @@
  * These are the hot loops of the towers and of the attention layer. They are
  * public so that users can call them, test them and benchmark them on their
  * own chips. Each kernel has a portable scalar C reference and, where it
- * pays, AVX2+FMA (x86-64), NEON (aarch64, armv7 with and without VFPv4) and
- * NEON dot-product (int8, aarch64) implementations. The implementation is
+ * pays, AVX2+FMA (x86-64), AVX-VNNI (int8 layers, x86-64), NEON (aarch64,
+ * armv7 with and without VFPv4) and NEON dot-product (int8, aarch64)
+ * implementations. The implementation is
  * chosen at run time from the detected CPU features, intersected with a mask
  * (ttr_set_cpu_mask() or the TTR_CPU_MASK environment variable).
  *
@@ -41,6 +42,9 @@ extern "C" {
 /* Feature bits. A path is used only if all of its bits are detected and
  * allowed by the mask. */
 #define TTR_CPU_AVX2     (1u << 0)  /* x86-64: AVX2 and FMA3, with YMM state saved by the OS */
+#define TTR_CPU_AVXVNNI  (1u << 1)  /* x86-64: AVX-VNNI (VEX vpdpbusd), detected only with TTR_CPU_AVX2;
+                                     * its int8 kernels need both bits (Alder Lake and later
+                                     * client cores, Sapphire Rapids and later Xeons) */
 #define TTR_CPU_NEON     (1u << 8)  /* ARM: Advanced SIMD (armv7 NEON or aarch64 ASIMD) */
 #define TTR_CPU_NEON_FMA (1u << 9)  /* ARM: fused NEON multiply-add (always on aarch64; VFPv4 on armv7) */
 #define TTR_CPU_NEON_DOT (1u << 10) /* aarch64: SDOT/UDOT (ASIMDDP, Armv8.2 dot product) */
@@ -64,14 +68,17 @@ TTR_API void ttr_set_cpu_mask(unsigned mask);
  * is read once, at the first use of any kernel:
  *   a number (decimal, or hex with 0x): the TTR_CPU_* bits themselves;
  *   a name, each allowing its path and every lower one of its architecture:
- *   "scalar" (or "none", "c"), "avx2", "neon" (no fused multiply-add),
+ *   "scalar" (or "none", "c"), "avx2" (AVX2 without AVX-VNNI), "avxvnni"
+ *   (AVX2 + AVX-VNNI), "neon" (no fused multiply-add),
  *   "neonfma", "neondot" (or "dotprod"), "all".
  * Returns 0 and stores the mask, or TTR_ERR_ARG for anything else (an
  * invalid TTR_CPU_MASK is ignored: everything detected stays allowed). */
 TTR_API int ttr_parse_cpu_mask(const char *text, unsigned *mask);
 
-/* Name of a set of flags' best path: "avx2", "neondot", "neonfma", "neon" or
- * "scalar". ttr_cpu_path_name(ttr_cpu_flags()) names the active path. */
+/* Name of a set of flags' best path: "avxvnni", "avx2", "neondot", "neonfma",
+ * "neon" or "scalar". ttr_cpu_path_name(ttr_cpu_flags()) names the active
+ * path. ("avxvnni" and "neondot" name a set of flags whose int8 kernels use
+ * that extension; their other kernels run the "avx2" or "neonfma" code.) */
 TTR_API const char *ttr_cpu_path_name(unsigned flags);
 
 /* Every kernel, for ttr_kernel_isa(). */
@@ -98,8 +105,10 @@ typedef enum ttr_kernel_id {
     TTR_K_COUNT
 } ttr_kernel_id;
 
-/* The path ("avx2", "neondot", "neonfma", "neon", "scalar") that kernel `id`
- * runs under the current mask, or NULL for an id out of range. */
+/* The path ("avxvnni", "avx2", "neondot", "neonfma", "neon", "scalar") that
+ * kernel `id` runs under the current mask, or NULL for an id out of range.
+ * "avxvnni" is reported only by the int8 layer kernels (TTR_K_GEMM_S8,
+ * TTR_K_GEMM_S8_RELU_Q); TTR_K_QUANTIZE_S8 stays "avx2". */
 TTR_API const char *ttr_kernel_isa(ttr_kernel_id id);
 
 /* ------------------------------------------------------------------------
@@ -220,13 +229,14 @@ TTR_API void ttr_gemv_s8(size_t m, size_t k, const int8_t *packed, const int8_t 
  * are set to 0 and nothing else of qo is written. y >= 0, so the values are
  * in [0, 127]: the next layer's products need no sign handling (the AVX2
  * kernels feed such rows to maddubs directly, exactly: 2 * 127 * 127 =
- * 32258 < 32767).
+ * 32258 < 32767; the AVX-VNNI ones to vpdpbusd, whose int32 sums of four
+ * u8 x s8 products never saturate).
  * q, ldq, xscale, wscale, b: as ttr_gemm_s8 (b may be NULL). qo: n rows of
  * ldqo >= TTR_S8_KPAD(m) bytes, not overlapping q; oscale: n floats.
  * Scales and biases must make every y finite (as ttr_quantize_s8 needs).
- * The AVX2 path keeps up to 64 outputs of an item in registers; wider
- * layers (and the NEON paths for now) run ttr_gemm_s8 into a stack buffer
- * then ttr_quantize_s8, which gives the same bits. */
+ * The AVX2 and AVX-VNNI paths keep up to 64 outputs of an item in
+ * registers; wider layers (and the NEON paths for now) run ttr_gemm_s8 into
+ * a stack buffer then ttr_quantize_s8, which gives the same bits. */
 TTR_API void ttr_gemm_s8_relu_q(size_t n, size_t m, size_t k, const int8_t *packed,
                         const int8_t *q, size_t ldq, const float *xscale,
                         const float *wscale, const float *b,

@@ -6,6 +6,8 @@
 #   x86_64-gcc, x86_64-clang            native, real Criterion
 #   x86_64-gcc-san                      ASan+UBSan, real Criterion
 #   x86_64-gcc/mask=scalar              TTR_CPU_MASK=scalar (whole suite, same binary)
+#   x86_64-gcc/mask=avx2                TTR_CPU_MASK=avx2: the AVX2 int8 code on an AVX-VNNI
+#                                       host (whole suite; elsewhere the same as x86_64-gcc)
 #   x86_64-gcc/mask=junk                invalid TTR_CPU_MASK is ignored (cpu tests only)
 #   x86_64-gcc-shim/nehalem             shim build under qemu-x86_64 -cpu Nehalem: the
 #                                       real no-AVX2 detection and scalar fallback
@@ -167,6 +169,7 @@ cfg x86_64-gcc                  ""        ""                     ""             
 cfg x86_64-clang                ""        ""                     ""                1 -- COMPILER=clang
 cfg x86_64-gcc-san              ""        ""                     ""                1 -- COMPILER=gcc SANITIZE=1
 cfg x86_64-gcc/mask=scalar      ""        "TTR_CPU_MASK=scalar"  ""                1 -- COMPILER=gcc
+cfg x86_64-gcc/mask=avx2        ""        "TTR_CPU_MASK=avx2"    ""                0 -- COMPILER=gcc
 cfg x86_64-gcc/mask=junk        ""        "TTR_CPU_MASK=junk"    "--filter=cpu/*"  0 -- COMPILER=gcc
 cfg x86_64-gcc-shim/nehalem     scalar    ""                     ""                1 -- COMPILER=gcc \
     TEST_HARNESS=shim BUILD=build/x86_64-gcc-shim "RUN=env QEMU_CPU=Nehalem qemu-x86_64"

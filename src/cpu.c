@@ -31,7 +31,19 @@ static unsigned detect(void)
     if (__get_cpuid_max(0, NULL) < 7)
         return 0;
     __cpuid_count(7, 0, a, b, c, d);
-    return (b & (1u << 5)) ? TTR_CPU_AVX2 : 0; /* AVX2 */
+    if (!(b & (1u << 5))) /* AVX2 */
+        return 0;
+    unsigned f = TTR_CPU_AVX2;
+    /* AVX-VNNI (VEX vpdpbusd on YMM, whose state the OS saves: checked above):
+     * leaf 7 subleaf 1 EAX bit 4; subleaf 1 exists if subleaf 0's EAX >= 1. */
+    if (a >= 1) {
+        unsigned a1, b1, c1, d1;
+        __cpuid_count(7, 1, a1, b1, c1, d1);
+        (void)b1, (void)c1, (void)d1;
+        if (a1 & (1u << 4))
+            f |= TTR_CPU_AVXVNNI;
+    }
+    return f;
 }
 
 #elif (defined(__aarch64__) || defined(__arm__)) && defined(__linux__)
@@ -109,6 +121,7 @@ int ttr_parse_cpu_mask(const char *text, unsigned *mask)
         {"none", 0},
         {"c", 0},
         {"avx2", TTR_CPU_AVX2},
+        {"avxvnni", TTR_CPU_AVX2 | TTR_CPU_AVXVNNI},
         {"neon", TTR_CPU_NEON},
         {"neonfma", TTR_CPU_NEON | TTR_CPU_NEON_FMA},
         {"neondot", TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT},
@@ -135,6 +148,8 @@ int ttr_parse_cpu_mask(const char *text, unsigned *mask)
 
 const char *ttr_cpu_path_name(unsigned flags)
 {
+    if ((flags & TTR_CPU_AVX2) && (flags & TTR_CPU_AVXVNNI))
+        return "avxvnni";
     if (flags & TTR_CPU_AVX2)
         return "avx2";
     if ((flags & TTR_CPU_NEON) && (flags & TTR_CPU_NEON_DOT))

@@ -23,9 +23,13 @@
 #if (defined(__aarch64__) || defined(__arm__)) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #define ARM_BITS (TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT)
-#define KNOWN_BITS (TTR_CPU_AVX2 | ARM_BITS)
+#define X86_BITS (TTR_CPU_AVX2 | TTR_CPU_AVXVNNI)
+#define KNOWN_BITS (X86_BITS | ARM_BITS)
 
 /* ---- state captured at load time, before any test changes the mask ------- */
 static int g_env_set;                    /* TTR_CPU_MASK present */
@@ -61,6 +65,8 @@ static unsigned path_bits(const char *name)
 {
     if (!strcmp(name, "avx2"))
         return TTR_CPU_AVX2;
+    if (!strcmp(name, "avxvnni"))
+        return TTR_CPU_AVX2 | TTR_CPU_AVXVNNI;
     if (!strcmp(name, "neon"))
         return TTR_CPU_NEON;
     if (!strcmp(name, "neonfma"))
@@ -72,7 +78,7 @@ static unsigned path_bits(const char *name)
 
 static int is_path_name(const char *name)
 {
-    static const char *const names[] = {"scalar", "avx2", "neon", "neonfma", "neondot"};
+    static const char *const names[] = {"scalar", "avx2", "avxvnni", "neon", "neonfma", "neondot"};
     if (!name)
         return 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -102,6 +108,7 @@ Test(cpu, parse_names)
         {"none", 0},
         {"c", 0},
         {"avx2", TTR_CPU_AVX2},
+        {"avxvnni", TTR_CPU_AVX2 | TTR_CPU_AVXVNNI},
         {"neon", TTR_CPU_NEON},
         {"neonfma", TTR_CPU_NEON | TTR_CPU_NEON_FMA},
         {"neondot", TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT},
@@ -123,6 +130,7 @@ Test(cpu, parse_numbers)
     } ok[] = {
         {"0", 0},
         {"1", TTR_CPU_AVX2},
+        {"3", TTR_CPU_AVX2 | TTR_CPU_AVXVNNI},
         {"256", TTR_CPU_NEON},
         {"0x300", TTR_CPU_NEON | TTR_CPU_NEON_FMA},
         {"0X701", TTR_CPU_AVX2 | ARM_BITS},
@@ -142,7 +150,7 @@ Test(cpu, parse_rejects_junk)
         "",       "avx3",      "neon ",     " neon",       "neon,avx2", "sse2",
         "-1",     "+1",        " 1",        "1x",          "0x",        "0xfg",
         "12abc",  "1.0",       "0x1ffffffff", "4294967296", "99999999999999999999999",
-        "scalar\n",
+        "scalar\n", "avx-vnni", "vnni", "AVXVNNI",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         unsigned m = 0;
@@ -192,6 +200,8 @@ Test(cpu, masks_never_enable_undetected)
     static const unsigned fixed[] = {
         0,
         TTR_CPU_AVX2,
+        TTR_CPU_AVXVNNI, /* without AVX2: no path may use it */
+        X86_BITS,
         TTR_CPU_NEON,
         TTR_CPU_NEON_FMA,
         TTR_CPU_NEON_DOT,
@@ -225,6 +235,8 @@ Test(cpu, path_names)
 {
     cr_assert_str_eq(ttr_cpu_path_name(0), "scalar");
     cr_assert_str_eq(ttr_cpu_path_name(TTR_CPU_AVX2), "avx2");
+    cr_assert_str_eq(ttr_cpu_path_name(X86_BITS), "avxvnni");
+    cr_assert_str_eq(ttr_cpu_path_name(TTR_CPU_AVXVNNI), "scalar"); /* VNNI without AVX2 */
     cr_assert_str_eq(ttr_cpu_path_name(TTR_CPU_NEON), "neon");
     cr_assert_str_eq(ttr_cpu_path_name(TTR_CPU_NEON | TTR_CPU_NEON_FMA), "neonfma");
     cr_assert_str_eq(ttr_cpu_path_name(ARM_BITS), "neondot");
@@ -236,12 +248,39 @@ Test(cpu, path_names)
     cr_assert_str_eq(ttr_cpu_path_name(~KNOWN_BITS), "scalar");
     cr_assert(is_path_name(ttr_cpu_path_name(ttr_cpu_flags())));
     /* Every name the parser accepts maps back onto itself. */
-    static const char *const round[] = {"scalar", "avx2", "neon", "neonfma", "neondot"};
+    static const char *const round[] = {"scalar", "avx2", "avxvnni", "neon", "neonfma", "neondot"};
     for (size_t i = 0; i < sizeof round / sizeof round[0]; i++) {
         unsigned m;
         cr_assert_eq(ttr_parse_cpu_mask(round[i], &m), TTR_OK);
         cr_assert_str_eq(ttr_cpu_path_name(m), round[i]);
     }
+}
+
+/* AVX-VNNI: only the int8 layer kernels take it, and only with both bits;
+ * the "avx2" mask (as TTR_CPU_MASK=avx2) turns it off. */
+Test(cpu, avxvnni_dispatch)
+{
+    unsigned det = ttr_cpu_detected(), m = 0;
+    cr_assert_eq(ttr_parse_cpu_mask("avx2", &m), TTR_OK);
+    cr_assert_eq(m & TTR_CPU_AVXVNNI, 0u, "\"avx2\" allows AVX-VNNI");
+    ttr_set_cpu_mask(m);
+    for (int i = 0; i < TTR_K_COUNT; i++)
+        cr_assert(strcmp(ttr_kernel_isa((ttr_kernel_id)i), "avxvnni") != 0, "kernel %d under avx2", i);
+    ttr_set_cpu_mask(TTR_CPU_AVXVNNI); /* without AVX2: no x86 path at all */
+    for (int i = 0; i < TTR_K_COUNT; i++)
+        cr_assert_str_eq(ttr_kernel_isa((ttr_kernel_id)i), "scalar", "kernel %d", i);
+    ttr_set_cpu_mask(TTR_CPU_ALL);
+    if (!(det & TTR_CPU_AVXVNNI)) {
+        for (int i = 0; i < TTR_K_COUNT; i++)
+            cr_assert(strcmp(ttr_kernel_isa((ttr_kernel_id)i), "avxvnni") != 0, "kernel %d", i);
+        cr_skip_test("no AVX-VNNI on this CPU");
+    }
+    cr_assert(det & TTR_CPU_AVX2, "AVX-VNNI detected without AVX2");
+    cr_assert_str_eq(ttr_cpu_path_name(ttr_cpu_flags()), "avxvnni");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_GEMM_S8), "avxvnni");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_GEMM_S8_RELU_Q), "avxvnni");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_QUANTIZE_S8), "avx2");
+    cr_assert_str_eq(ttr_kernel_isa(TTR_K_GEMM_F32), "avx2");
 }
 
 Test(cpu, detection_matches_the_platform)
@@ -251,8 +290,19 @@ Test(cpu, detection_matches_the_platform)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    cr_assert_eq(det, avx2 ? TTR_CPU_AVX2 : 0u, "detected 0x%x, __builtin_cpu_supports avx2+fma %d",
-                 det, avx2);
+    /* AVX-VNNI: no __builtin_cpu_supports name in clang 14, so CPUID.(7,1):EAX[4] */
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    int vnni = 0;
+    if (__get_cpuid_max(0, NULL) >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        if (a >= 1) {
+            __cpuid_count(7, 1, a, b, c, d);
+            vnni = (a & (1u << 4)) != 0;
+        }
+    }
+    unsigned want = avx2 ? TTR_CPU_AVX2 | (vnni ? TTR_CPU_AVXVNNI : 0u) : 0u;
+    cr_assert_eq(det, want, "detected 0x%x, __builtin_cpu_supports avx2+fma %d, avx-vnni %d",
+                 det, avx2, vnni);
 #elif defined(__aarch64__) && defined(__linux__)
     unsigned long hw = getauxval(AT_HWCAP);
     const unsigned long asimd = 1ul << 1, asimddp = 1ul << 20; /* <asm/hwcap.h> HWCAP_* */

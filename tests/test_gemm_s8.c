@@ -316,9 +316,11 @@ Test(gemm_s8, gemv_and_extremes)
             free_case(&c);
         }
     /* saturated operands, long k (int32 accumulation) */
-    /* (the AVX2 path precomputes |q| for 4 rows up to k = 1024, 1 row up to 4096) */
+    /* (the AVX2 and AVX-VNNI paths precompute |q| for 4 rows up to k = 1024, 1 row up
+     * to 4096; beyond, they take |q| per block: also for layers of > 64 outputs) */
     static const size_t ex[][3] = {{5, 17, 4096}, {3, 16, 4093}, {9, 33, 64}, {4, 3, 255},
-                                   {4, 20, 1024}, {4, 20, 1028}, {5, 17, 1500}, {1, 18, 4100}};
+                                   {4, 20, 1024}, {4, 20, 1028}, {5, 17, 1500}, {1, 18, 4100},
+                                   {4, 65, 1100}, {5, 80, 4100}, {1, 70, 4100}};
     for (size_t s = 0; s < COUNT(ex); s++)
         for (int v = 0; v < 2; v++) {
             s8_case c;
@@ -352,6 +354,41 @@ Test(gemm_s8, gemv_and_extremes)
         }
         free_case(&c);
     }
+}
+
+/* k = 2^16, the header's limit, with the largest products (w = -127 and 127,
+ * q = -128): |acc| = 65536 * 128 * 127 = 127 * 2^23, exact in int32 and f32,
+ * on every path (an int32 lane of vpdpbusd or madd adds 4 products a step). */
+Test(gemm_s8, int32_bound_at_k_limit)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    const size_t n = 2, m = 17, k = 65536;
+    int8_t *w = tu_alloc(m * k, 0), *packed = tu_alloc(ttr_gemm_s8_packed_size(m, k), 1);
+    int8_t *q = tu_alloc(n * k, 2);
+    float xs[2] = {1.0f, 1.0f}, ws[17];
+    for (size_t j = 0; j < m; j++) {
+        ws[j] = 1.0f;
+        for (size_t t = 0; t < k; t++)
+            w[j * k + t] = j % 2 ? 127 : -127;
+    }
+    cr_assert_eq(ttr_gemm_s8_pack(m, k, w, k, packed), TTR_OK);
+    memset(q, -128, n * k);
+    for (int mi = 0; mi < nm; mi++) {
+        float *y = tu_alloc(n * m * sizeof(float), 12);
+        ttr_set_cpu_mask(masks[mi]);
+        ttr_gemm_s8(n, m, k, packed, q, k, xs, ws, NULL, y, m, 0);
+        cr_assert(tu_guard_ok(y));
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < m; j++)
+                cr_assert_eq(y[i * m + j], (j % 2 ? -1.0f : 1.0f) * 65536.0f * 128.0f * 127.0f,
+                             "%s: y[%zu][%zu] = %.9g", names[mi], i, j, (double)y[i * m + j]);
+        tu_free(y);
+    }
+    tu_free(w);
+    tu_free(packed);
+    tu_free(q);
 }
 
 /* The scalar reference against an independent int64 computation on the

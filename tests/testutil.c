@@ -124,6 +124,7 @@ int tu_masks(unsigned masks[8], const char *names[8])
     static const unsigned ladder[] = {
         0,
         TTR_CPU_AVX2,
+        TTR_CPU_AVX2 | TTR_CPU_AVXVNNI,
         TTR_CPU_NEON,
         TTR_CPU_NEON | TTR_CPU_NEON_FMA,
         TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT,

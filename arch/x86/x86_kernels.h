@@ -1,6 +1,8 @@
-/* Private: the AVX2 kernel files of arch/x86. Each *_avx2.c file is compiled
- * with -mavx2 -mfma and exports one init function that installs its kernels
- * into the table; init_x86.c calls them only when the CPU has AVX2+FMA. */
+/* Private: the kernel files of arch/x86. Each *_avx2.c file is compiled
+ * with -mavx2 -mfma, each *_avxvnni.c file with -mavx2 -mfma -mavxvnni; each
+ * exports one init function that installs its kernels into the table.
+ * init_x86.c calls the AVX2 ones only when the CPU has AVX2+FMA, and the
+ * AVX-VNNI ones after them, only when it also has AVX-VNNI. */
 #ifndef TTR_ARCH_X86_KERNELS_H
 #define TTR_ARCH_X86_KERNELS_H
 
@@ -11,5 +13,11 @@ void ttr__init_gemm_s8_avx2(ttr__kernels *t);  /* quantize_s8, gemm_s8, gemm_s8_
 void ttr__init_attn_avx2(ttr__kernels *t);     /* attn_probs, attn_apply, attn_apply_bwd, attn_probs_bwd */
 void ttr__init_vec_avx2(ttr__kernels *t);      /* vexp, vsigmoid, vsoftplus, relu_bwd, axpy, scale, dot */
 void ttr__init_optim_avx2(ttr__kernels *t);    /* adam, momentum */
+void ttr__init_gemm_s8_avxvnni(ttr__kernels *t); /* gemm_s8, gemm_s8_relu_q */
+
+/* The AVX2 ttr_quantize_s8, also used by the AVX-VNNI ttr_gemm_s8_relu_q of
+ * wide layers. */
+void ttr__quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, size_t ldq,
+                           float *scale);
 
 #endif

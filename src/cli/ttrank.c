@@ -52,8 +52,8 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", g_commands[i].name, g_commands[i].summary);
     fprintf(f, "\n"
                "Run 'ttrank COMMAND --help' for the options of a command.\n"
-               "Environment: TTR_CPU_MASK=scalar|avx2|neon|neonfma|neondot limits the kernel\n"
-               "paths (see ttr_kernels.h).\n");
+               "Environment: TTR_CPU_MASK=scalar|avx2|avxvnni|neon|neonfma|neondot limits the\n"
+               "kernel paths (see ttr_kernels.h).\n");
 }
 
 static void version(void)

@@ -1,0 +1,74 @@
+/* Private: the driver of the int8 register path (layers of up to 64
+ * outputs), as a template. The including file (gemm_s8_avx2.c,
+ * gemm_s8_avxvnni.c) first includes gemm_s8_x86.h and defines
+ *   TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride,
+ *                            const int8_t *qi, size_t kpad, __m256i acc[8]);
+ * (one item's exact int32 sums over P panels of 16 outputs: acc[2p], acc[2p+1]
+ * are outputs 16p..16p+7 and 16p+8..16p+15), then includes this file, which
+ * defines rows_run() for that row_item_acc. Include once per file. */
+#ifndef TTR_ARCH_X86_GEMM_S8_ROWS_H
+#define TTR_ARCH_X86_GEMM_S8_ROWS_H
+
+/* n items through a layer of P panels (y rows of ldy, or qo rows of ldqo).
+ * Items go in groups: the accumulators of ROW_GROUP items first (parked on
+ * the stack), then their epilogues. An epilogue is one long dependency
+ * chain (row max, a division, quantization: ~80 cycles) of few uops; back
+ * to back, the epilogues of a group overlap each other and the next
+ * group's products, where one item at a time left most of the chain
+ * exposed. */
+#define ROW_GROUP 4
+TTR_AI void rows_impl(const int P, size_t n, size_t kpad, const int8_t *packed, const int8_t *q,
+                      size_t ldq, const float *xscale, const row_consts *rc, float *y,
+                      size_t ldy, int8_t *qo, size_t ldqo, float *oscale)
+{
+    const size_t pstride = TTR_S8_PANEL * kpad;
+    __m256i acc[ROW_GROUP][8];
+    for (size_t i0 = 0; i0 < n; i0 += ROW_GROUP) {
+        size_t g = n - i0 < ROW_GROUP ? n - i0 : ROW_GROUP;
+        for (size_t u = 0; u < g; u++)
+            row_item_acc(P, packed, pstride, q + (i0 + u) * ldq, kpad, acc[u]);
+        for (size_t u = 0; u < g; u++) {
+            size_t i = i0 + u;
+            row_item_out(P, acc[u], xscale[i], rc, qo ? NULL : y + i * ldy,
+                         qo ? qo + i * ldqo : NULL, qo ? oscale + i : NULL);
+        }
+    }
+}
+
+#define ROWS_FN(P)                                                                          \
+    static void rows_p##P(size_t n, size_t kpad, const int8_t *packed, const int8_t *q,      \
+                          size_t ldq, const float *xscale, const row_consts *rc, float *y,   \
+                          size_t ldy, int8_t *qo, size_t ldqo, float *oscale)                \
+    {                                                                                       \
+        rows_impl(P, n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);         \
+    }
+ROWS_FN(1)
+ROWS_FN(2)
+ROWS_FN(3)
+ROWS_FN(4)
+
+/* m in 1..64: the layer through the register path. */
+static void rows_run(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                     size_t ldq, const float *xscale, const float *wscale, const float *b,
+                     int relu, float *y, size_t ldy, int8_t *qo, size_t ldqo, float *oscale)
+{
+    row_consts rc;
+    const size_t kpad = TTR_S8_KPAD(k);
+    row_consts_fill(&rc, m, wscale, b, relu);
+    switch ((m + TTR_S8_PANEL - 1) / TTR_S8_PANEL) {
+    case 1:
+        rows_p1(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
+        break;
+    case 2:
+        rows_p2(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
+        break;
+    case 3:
+        rows_p3(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
+        break;
+    default:
+        rows_p4(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
+        break;
+    }
+}
+
+#endif
