@@ -222,7 +222,9 @@ TTR_API int ttr_dot_reference(const ttr_model *m, float *b_ref, uint32_t context
  * folded into the first layer (W' = W diag(scale), b' = b - W' mean), so the
  * copy reads features in place; its scores equal the training model's
  * within float rounding. The training model is not changed. Errors as
- * ttr_model_init. */
+ * ttr_model_init, and TTR_ERR_NONFINITE when the fold (or b_ref) overflows
+ * float, e.g. huge weights times a huge normalisation scale: then *out is
+ * not set (the arena is written). */
 TTR_API int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena,
                                  size_t bytes);
 
@@ -239,7 +241,9 @@ TTR_API int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *
  * share one per-vector scale). Dot models keep b_ref. The source is not
  * changed. ttr_model_init() does not build SERVE_S8 models (TTR_ERR_ARG):
  * they come from here or from a file (ttr_model_load). Errors: TTR_ERR_ARG
- * (NULL, or an int8 source), TTR_ERR_NOMEM (short buffer, nothing written). */
+ * (NULL, or an int8 source), TTR_ERR_NOMEM (short buffer, nothing written),
+ * TTR_ERR_NONFINITE (the fold or b_ref overflows float, as in
+ * ttr_model_to_serving; *out not set, the arena written). */
 TTR_API int ttr_model_quantize(const ttr_model *src, ttr_model **out, void *arena, size_t bytes);
 
 /* XPA: mean attention a(p, p') over training lists, rows*cols x rows*cols

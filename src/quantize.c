@@ -58,14 +58,25 @@ int ttr_model_quantize(const ttr_model *src, ttr_model **out, void *arena, size_
                 for (uint32_t t = 0; t < F; t++)
                     shift += (double)src_weight(src, a, 0, j, t) * src->norm_mean[t];
             q->b->w[j] = (float)((double)a->b->w[j] - shift);
+            /* Folding can overflow float (finite W * scale, or the shifted
+             * bias): such a model would score NaN and not load (and a NaN
+             * cannot be rounded to int8), so there is none. */
+            if (!isfinite(q->b->w[j]))
+                return TTR_ERR_NONFINITE;
             if (!q->qpacked) { /* the last layer: f32 rows */
-                for (uint32_t t = 0; t < a->in; t++)
-                    q->W->w[(size_t)j * a->in + t] = src_weight(src, a, l, j, t);
+                for (uint32_t t = 0; t < a->in; t++) {
+                    float w = src_weight(src, a, l, j, t);
+                    if (!isfinite(w))
+                        return TTR_ERR_NONFINITE;
+                    q->W->w[(size_t)j * a->in + t] = w;
+                }
                 continue;
             }
             float mx = 0.0f;
             for (uint32_t t = 0; t < a->in; t++) {
                 float w = fabsf(src_weight(src, a, l, j, t));
+                if (!isfinite(w))
+                    return TTR_ERR_NONFINITE;
                 mx = w > mx ? w : mx;
             }
             float s = mx / 127.0f;
@@ -87,6 +98,9 @@ int ttr_model_quantize(const ttr_model *src, ttr_model **out, void *arena, size_
         else
             memcpy(d->bref_mean, src->bref_mean, src->f_out * sizeof(float));
         d->bref_count = 1.0;
+        for (uint32_t i = 0; i < src->f_out; i++)
+            if (!isfinite(d->bref_mean[i]))
+                return TTR_ERR_NONFINITE; /* b(top slot) overflowed */
     }
     *out = d;
     return TTR_OK;

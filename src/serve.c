@@ -299,6 +299,14 @@ int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena, s
         dot_reference((ttr_model *)train, s->bref_mean); /* scratch only */
         s->bref_count = 1.0;
     }
+    /* Finite weights and normalisation can still overflow float when folded
+     * (W * scale, the shifted bias) or in b_ref: such a copy would score NaN
+     * and its file would not load, so there is none. */
+    if (any_nonfinite((a->out + TTR_F32_PANEL - 1) / TTR_F32_PANEL * TTR_F32_PANEL, F,
+                      d->packed, F) ||
+        any_nonfinite(1, a->out, d->b->w, a->out) ||
+        (s->bref_mean && any_nonfinite(1, s->f_out, s->bref_mean, s->f_out)))
+        return TTR_ERR_NONFINITE;
     *out = s;
     return TTR_OK;
 }

@@ -935,3 +935,53 @@ Test(io, golden_files_load_on_every_target)
         ttr_set_cpu_mask(TTR_CPU_ALL);
     }
 }
+
+/* Found by fuzzing (tests/fuzz/regressions/model_load/serving-fold-overflow.ttr):
+ * a model with finite weights and normalisation whose fold into the serving
+ * layer 0 overflows float (W * scale, or the bias shift W * mean). Serving
+ * and int8 copies of it used to be built (TTR_OK) with Inf/NaN weights: they
+ * scored NaN, their files did not load, and int8 rounding converted a NaN to
+ * int8 (undefined behaviour). Both now fail with TTR_ERR_NONFINITE. */
+Test(io, serving_copy_of_a_fold_that_overflows_is_refused)
+{
+    for (int how = 0; how < 2; how++) {
+        for (int v = 0; v < 2; v++) {
+            ttr_config c;
+            void *arena, *arena2;
+            small_config(&c, v ? TTR_DOT : TTR_ADDITIVE, 0);
+            ttr_model *m = trained_model(&c, &arena, 1);
+            float mean[8] = {0}, scale[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+            if (how == 0) { /* W * scale overflows */
+                m->rel[0].W->w[0] = 3.0e38f;
+                scale[0] = 2.0f;
+            } else { /* the bias shift W * mean overflows */
+                m->rel[0].W->w[0] = m->rel[0].W->w[1] = 1.0f;
+                mean[0] = mean[1] = 3.0e38f;
+            }
+            ttr__repack(m);
+            cr_assert_eq(ttr_set_normalization(m, mean, scale), TTR_OK);
+            /* the file of the model itself is fine and loads */
+            size_t size;
+            unsigned char *f = save_mem(m, 1, &size);
+            ttr_model *m2 = load_fresh(f, size, &arena2);
+            for (int k = 0; k < 2; k++) {
+                ttr_model *src = k ? m2 : m, *s = NULL;
+                size_t n1 = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
+                size_t n8 = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
+                void *a1 = tu_alloc(n1, 0), *a8 = tu_alloc(n8, 0);
+                cr_assert_eq(ttr_model_to_serving(src, &s, a1, n1), TTR_ERR_NONFINITE,
+                             "how %d variant %d", how, v);
+                cr_assert_null(s);
+                cr_assert_eq(ttr_model_quantize(src, &s, a8, n8), TTR_ERR_NONFINITE,
+                             "how %d variant %d", how, v);
+                cr_assert_null(s);
+                cr_assert(tu_guard_ok(a1) && tu_guard_ok(a8));
+                tu_free(a1);
+                tu_free(a8);
+            }
+            free(f);
+            tu_free(arena);
+            tu_free(arena2);
+        }
+    }
+}
