@@ -173,9 +173,10 @@ typedef struct ttr_train_stats {
 /* One optimizer step on a batch (forward, backward, update). Fails with
  * TTR_ERR_ARG (NULL, n_lists > max_batch, a list longer than max_items,
  * slot/context/click out of range, wrong mode), TTR_ERR_NONFINITE (a
- * non-finite feature, or a batch whose loss or gradient is not finite):
- * the model, its optimizer state and its running statistics are then
- * unchanged. stats may be NULL. */
+ * non-finite feature, a batch whose loss or gradient is not finite, or an
+ * update that would take a weight or an optimizer value beyond about
+ * FLT_MAX / 2): the model, its optimizer state and its running statistics
+ * are then unchanged. stats may be NULL. */
 TTR_API int ttr_train(ttr_model *m, const ttr_batch *batch, ttr_train_stats *stats);
 
 /* Mean loss per list of a batch without training (held-out evaluation).

@@ -461,6 +461,40 @@ static double grad_norm(const ttr_model *m)
     return sqrt(s);
 }
 
+/* 1 if the update apply_update() is about to make keeps every weight and
+ * every optimizer value finite. A finite gradient can still overflow them
+ * (Adam's v = beta2 v + (1 - beta2) g^2, a step lr m / (sqrt(v) + eps) from
+ * a large m and a tiny v, a weight near FLT_MAX): the step is then refused
+ * before anything changes. The same arithmetic as the scalar kernels, with a
+ * margin of 2x for the rounding of the vector paths. */
+static int update_is_finite(const ttr_model *m, float gscale)
+{
+    const ttr_config *c = &m->cfg;
+    const float lim = 1.7e38f; /* about FLT_MAX / 2 */
+    ttr_adam_step st;
+    int bad = 0;
+    ttr_adam_step_init(&st, c->lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
+    float b1 = st.beta1, b2 = st.beta2, c1 = 1.0f - b1, c2 = 1.0f - b2;
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        const ttr__tensor *tn = &m->tensors[i];
+        size_t n = (size_t)tn->rows * tn->cols;
+        for (size_t k = 0; k < n; k++) {
+            float gs = tn->g[k] * gscale, s1, w;
+            if (c->optimizer == TTR_OPT_ADAM) {
+                float s2 = b2 * tn->s2[k] + c2 * (gs * gs);
+                s1 = b1 * tn->s1[k] + c1 * gs;
+                w = tn->w[k] - st.lr_t * s1 / (sqrtf(s2) + st.eps_t);
+                bad |= !(s2 <= lim);
+            } else {
+                s1 = c->momentum * tn->s1[k] + gs;
+                w = tn->w[k] - c->lr * s1;
+            }
+            bad |= !(fabsf(s1) <= lim) | !(fabsf(w) <= lim);
+        }
+    }
+    return !bad;
+}
+
 static void apply_update(ttr_model *m, float gscale)
 {
     const ttr_config *c = &m->cfg;
@@ -533,6 +567,8 @@ int ttr_train(ttr_model *m, const ttr_batch *b, ttr_train_stats *stats)
     float gscale = 1.0f;
     if (m->cfg.clip_norm > 0.0f && norm > m->cfg.clip_norm)
         gscale = (float)(m->cfg.clip_norm / norm);
+    if (!update_is_finite(m, gscale))
+        return TTR_ERR_NONFINITE;
     apply_update(m, gscale);
     commit_stats(m, items);
     m->rng = rng;

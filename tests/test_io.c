@@ -985,3 +985,38 @@ Test(io, serving_copy_of_a_fold_that_overflows_is_refused)
         }
     }
 }
+
+/* Found by fuzzing (tests/fuzz/regressions/model_load/train-update-overflow.ttr):
+ * a checkpoint with finite but extreme optimizer state (a large Adam first
+ * moment over a zero second moment, a large SGD velocity) loads, and its next
+ * training step had a finite loss and gradient but overflowed a weight to
+ * Inf: ttr_train returned TTR_OK and the model scored NaN from then on (and
+ * its checkpoint no longer loaded). The step is now refused with
+ * TTR_ERR_NONFINITE and the model stays byte for byte as it was. */
+Test(io, training_step_that_would_overflow_is_refused)
+{
+    for (int sgd = 0; sgd < 2; sgd++) {
+        ttr_config c;
+        void *arena, *arena2;
+        small_config(&c, TTR_XPA, sgd ? 2 : 0);
+        cr_assert_eq(c.optimizer, sgd ? TTR_OPT_SGD : TTR_OPT_ADAM);
+        ttr_model *m = trained_model(&c, &arena, 1);
+        ttr__tensor *t = &m->tensors[0];
+        m->cfg.lr = 1000.0f; /* the largest lr ttr_config_check accepts */
+        t->s1[0] = 1.0e38f;  /* SGD: w -= lr * vel overflows */
+        if (!sgd)
+            t->s2[0] = 0.0f; /* Adam: w -= lr_t * m / (sqrt(v) + eps) overflows */
+        size_t size, size2;
+        unsigned char *f = save_mem(m, 1, &size);
+        ttr_model *m2 = load_fresh(f, size, &arena2); /* the checkpoint itself is valid */
+        io_batch ib;
+        make_batch(&ib, &c, 77);
+        cr_assert_eq(ttr_train(m2, &ib.b, NULL), TTR_ERR_NONFINITE, "sgd %d", sgd);
+        unsigned char *f2 = save_mem(m2, 1, &size2);
+        cr_assert(size2 == size && memcmp(f, f2, size) == 0, "model changed by a refused step");
+        free(f);
+        free(f2);
+        tu_free(arena);
+        tu_free(arena2);
+    }
+}
