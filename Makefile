@@ -231,21 +231,32 @@ $(shell mkdir -p $(FUZZ_BUILD) && { [ "$$(cat $(FUZZ_STAMP) 2>/dev/null)" = '$(s
         printf '%s\n' '$(subst ','\'',$(FUZZ_FLAGS_TEXT))' > $(FUZZ_STAMP); })
 endif
 
+# (objects reached only through pattern rules would be deleted as intermediates)
+.SECONDARY: $(FUZZ_OBJS) $(FUZZ_GCC_OBJS) $(FUZZ_BUILD)/gcc/obj/tests/fuzz/driver.o \
+            $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
+            $(patsubst %,$(FUZZ_BUILD)/gcc/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
+
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/obj/%_avx2.o: %_avx2.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+$(FUZZ_BUILD)/obj/%_avx2.o: %_avx2.c $(HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FLAGS_avx2) -c $< -o $@
-$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+$(FUZZ_BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/obj/%.o: %.c $(HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ $(SYS_LIBS)
 
-$(FUZZ_BUILD)/gcc/obj/%_avx2.o: %_avx2.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+$(FUZZ_BUILD)/gcc/obj/%_avx2.o: %_avx2.c $(HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FLAGS_avx2) -c $< -o $@
-$(FUZZ_BUILD)/gcc/obj/%.o: %.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+$(FUZZ_BUILD)/gcc/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
+$(FUZZ_BUILD)/gcc/obj/%.o: %.c $(HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
 $(FUZZ_BUILD)/gcc/fuzz_%: $(FUZZ_BUILD)/gcc/obj/tests/fuzz/fuzz_%.o \

@@ -32,7 +32,7 @@ done
 max_len() {
     case $1 in
     model_load) echo 16384 ;;
-    *) echo 8192 ;;
+    *) echo 4096 ;;
     esac
 }
 

@@ -40,21 +40,24 @@
 #define FZ_X_CAP (1u << 20) /* floats */
 #define FZ_PAD_BITS 0x7FC0DEADu /* a NaN that the reader never writes */
 
-static ttr_reader rd, rd2;
+static ttr_reader rd;
 static uint64_t digests[FZ_MAX_LISTS];
 static float xs[FZ_X_CAP];
 static float labels[TTR_DATA_MAX_ITEMS];
 static uint8_t clicks[TTR_DATA_MAX_ITEMS];
 static uint16_t slots[TTR_DATA_MAX_ITEMS];
 static uint64_t qid_table[8];
+static char line_buf[1u << 17], group_buf[1u << 17];
+#if FUZZ_KIND_CLICKS
+/* the writer's round trip */
+static ttr_reader rd2;
 static char wbuf[1u << 16];
 static char wout[1u << 21];
-static char line_buf[1u << 17], group_buf[1u << 17];
-/* the round trip's list */
 static float xs2[FZ_X_CAP];
 static float labels2[TTR_DATA_MAX_ITEMS];
 static uint8_t clicks2[TTR_DATA_MAX_ITEMS];
 static uint16_t slots2[TTR_DATA_MAX_ITEMS];
+#endif
 
 typedef struct outcome {
     size_t n_lists;
