@@ -23,8 +23,9 @@
  *      column and message of A;
  *   C. the same with a small line buffer: a prefix of A's lists, then A's
  *      end or TTR_ERR_NOMEM "line longer than the line buffer".
- * Click logs: every list read with features is written with the click-log
- * writer (after a layout header) and read back: the same list, bit for bit. */
+ * Click logs: the first two lists read with features are written with the
+ * click-log writer (after a layout header) and read back: the same lists,
+ * bit for bit. */
 #include <math.h>
 #include <string.h>
 
@@ -286,7 +287,7 @@ static void run_pass(const setup *s, int mode, outcome *o)
 #if FUZZ_KIND_CLICKS
         h = fnv(h, clicks, l.n);
         h = fnv(h, slots, l.n * sizeof slots[0]);
-        if (mode == 0 && l.x)
+        if (mode == 0 && l.x && o->n_lists < 2) /* the writer's float formatting is slow */
             round_trip(&l, nf, rows ? rows : TTR_DATA_MAX_SLOTS, rows ? cols : 1,
                        s->cfg.max_items, s->cfg.n_contexts);
 #endif
