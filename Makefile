@@ -16,6 +16,9 @@
 #                                floors (scripts/coverage.sh; build/coverage/)
 #   make install PREFIX=/usr/local [DESTDIR=...]   headers, libraries, ttrank.pc
 #   make bench                   kernel benchmark on this machine
+#   make fuzz-build              libFuzzer targets (clang, ASan+UBSan) in build/fuzz/
+#   make fuzz FUZZ_SECONDS=60    run each fuzz target from a copy of its seed corpus
+#   make fuzz-regress            seeds + regressions through each target (gcc, no libFuzzer)
 #
 # Intrinsics live only in arch/ files named *_avx2.c, *_avxvnni.c, *_neon.c, *_neondot.c;
 # only those get ISA flags, so everything else runs on the baseline CPU of the
@@ -131,7 +134,7 @@ $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
 .PHONY: all lib tool tests test test-cli smoke bench run eval check valgrind coverage install \
-        uninstall clean help
+        uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
 tool: $(TOOL)
@@ -233,6 +236,83 @@ valgrind:
 # Line and branch coverage of the loader and readers, with floors.
 coverage:
 	@bash scripts/coverage.sh
+# ---- fuzzing ----------------------------------------------------------------
+# libFuzzer targets (tests/fuzz/fuzz_*.c) for the .ttr loader and the two text
+# readers, built natively with clang, the library included, under
+# -fsanitize=fuzzer,address,undefined into $(FUZZ_BUILD)/ (its own objects;
+# the CPU dispatch is the usual one). `make fuzz` runs each target for
+# FUZZ_SECONDS from a copy of its seed corpus (build/fuzz/corpus-<target>;
+# tests/fuzz/corpus/ is never written) and fails on a crash; `make fuzz-seeds`
+# only runs every seed and regression once. `make fuzz-regress` does the
+# same without libFuzzer: the targets linked with gcc to a small main()
+# (tests/fuzz/driver.c), ASan+UBSan.
+FUZZ_BUILD ?= build/fuzz
+FUZZ_CC ?= clang
+FUZZ_TARGETS ?= model_load letor clicklog
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?=
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c99 $(WARN) -O1 -g -fno-omit-frame-pointer -ffp-contract=off \
+               -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -Itests/fuzz
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(if $(filter x86_64,$(shell uname -m)),$(wildcard arch/x86/*.c))
+FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRCS))
+FUZZ_GCC_BINS := $(addprefix $(FUZZ_BUILD)/gcc/fuzz_,$(FUZZ_TARGETS))
+FUZZ_GCC_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/gcc/obj/%.o,$(FUZZ_LIB_SRCS))
+FUZZ_HEADERS := $(HEADERS) $(wildcard tests/fuzz/*.h)
+FUZZ_STAMP := $(FUZZ_BUILD)/.flags
+ifneq ($(filter fuzz%,$(MAKECMDGOALS)),)
+FUZZ_FLAGS_TEXT := $(FUZZ_CC) | $(FUZZ_CFLAGS) | $(FUZZ_SAN) | $(FLAGS_avx2)
+$(shell mkdir -p $(FUZZ_BUILD) && { [ "$$(cat $(FUZZ_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FUZZ_FLAGS_TEXT))' ] || \
+        printf '%s\n' '$(subst ','\'',$(FUZZ_FLAGS_TEXT))' > $(FUZZ_STAMP); })
+endif
+
+# (objects reached only through pattern rules would be deleted as intermediates)
+.SECONDARY: $(FUZZ_OBJS) $(FUZZ_GCC_OBJS) $(FUZZ_BUILD)/gcc/obj/tests/fuzz/driver.o \
+            $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
+            $(patsubst %,$(FUZZ_BUILD)/gcc/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/obj/%_avx2.o: %_avx2.c $(HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FLAGS_avx2) -c $< -o $@
+$(FUZZ_BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/obj/%.o: %.c $(HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ $(SYS_LIBS)
+
+$(FUZZ_BUILD)/gcc/obj/%_avx2.o: %_avx2.c $(HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FLAGS_avx2) -c $< -o $@
+$(FUZZ_BUILD)/gcc/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
+$(FUZZ_BUILD)/gcc/obj/%.o: %.c $(HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
+$(FUZZ_BUILD)/gcc/fuzz_%: $(FUZZ_BUILD)/gcc/obj/tests/fuzz/fuzz_%.o \
+        $(FUZZ_BUILD)/gcc/obj/tests/fuzz/driver.o $(FUZZ_GCC_OBJS)
+	gcc $(FUZZ_SAN) $^ -o $@ $(SYS_LIBS)
+
+# Run each target for FUZZ_SECONDS (FUZZ_ARGS: more libFuzzer flags).
+fuzz: $(FUZZ_BINS)
+	FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Every seed and regression once through each libFuzzer binary.
+fuzz-seeds: $(FUZZ_BINS)
+	FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh --seeds $(FUZZ_TARGETS)
+
+# The same without libFuzzer (gcc, ASan+UBSan, tests/fuzz/driver.c).
+fuzz-regress: $(FUZZ_GCC_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    dirs=; for d in tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; do \
+	        [ ! -d $$d ] || dirs="$$dirs $$d"; done; \
+	    $(FUZZ_BUILD)/gcc/fuzz_$$t $$dirs; done
 
 # ---- install ---------------------------------------------------------------
 PREFIX ?= /usr/local

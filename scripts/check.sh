@@ -22,6 +22,10 @@
 #   install                             make install + pkg-config consumer (scripts/test-install.sh)
 #   coverage                            gcov line coverage of the loader and readers against
 #                                       floors (scripts/coverage.sh: its tests, cli checks, floors)
+#   fuzz/model_load, fuzz/letor,        libFuzzer targets (make fuzz-build: clang, ASan+UBSan),
+#   fuzz/clicklog                       each run for $FUZZ_SECONDS from its seed corpus and
+#                                       regressions, one after the other (scripts/fuzz.sh);
+#                                       a crash fails it. CHECK_ONLY=fuzz selects all three.
 # aarch64 uses the real Criterion (binfmt_misc + private arm64 sysroot) when
 # that can be set up, else the shim (with a NOTE); armv7 always uses the shim.
 #
@@ -39,6 +43,7 @@
 #   TEST_JOBS=$JOBS         configurations tested at the same time
 #   CHECK_TIMEOUT=1200      seconds per configuration's test run
 #   CHECK_DEADLINE=4500     seconds for the whole suite; later runs are skipped (failed)
+#   FUZZ_SECONDS=60         seconds per fuzz target
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Run from `make check`: don't pass its command-line variables (BUILD=...,
@@ -360,6 +365,52 @@ if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cli "* ]] ||
         TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
         ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "cli/x86_64-gcc-valgrind" ok "$r" "$p" "$f" - - $(($(date +%s) - t)))")
     fi
+fi
+
+# libFuzzer targets: one build, then each target for FUZZ_SECONDS, one after the
+# other (one process each); every target is one test
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SEL=()
+for t in model_load letor clicklog; do
+    sel=0
+    if [ -z "$CHECK_ONLY" ]; then
+        sel=1
+    else
+        for g in $CHECK_ONLY; do
+            # shellcheck disable=SC2053
+            [[ $g == fuzz || fuzz/$t == $g ]] && sel=1
+        done
+    fi
+    [ $sel = 0 ] || FUZZ_SEL+=("$t")
+done
+if [ ${#FUZZ_SEL[@]} -gt 0 ]; then
+    say "fuzz: make -j$JOBS fuzz-build"
+    t=$(date +%s)
+    if make --no-print-directory -j"$JOBS" fuzz-build >"$LOGDIR/fuzz-build.log" 2>&1; then
+        fb=ok
+    else
+        fb=FAIL
+        tail -n 30 "$LOGDIR/fuzz-build.log"
+    fi
+    fbt=$(($(date +%s) - t))
+    for ft in "${FUZZ_SEL[@]}"; do
+        N=$((N + 1))
+        t=$(date +%s)
+        r=FAIL
+        if [ $fb = ok ]; then
+            say "[$N] fuzz/$ft: scripts/fuzz.sh --seconds $FUZZ_SECONDS $ft"
+            if [ $((DEADLINE - t)) -lt $((FUZZ_SECONDS + 30)) ]; then
+                echo "check: fuzz/$ft: not run, the time budget (CHECK_DEADLINE=${CHECK_DEADLINE}s) is used up"
+                r=TIME
+            elif timeout -k 15 $((FUZZ_SECONDS + 300)) bash scripts/fuzz.sh --seconds "$FUZZ_SECONDS" "$ft" </dev/null; then
+                r=ok
+            fi
+        fi
+        if [ $r = ok ]; then p=1 f=0; else p=0 f=1; FAILED_CFGS+=("fuzz/$ft"); fi
+        TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
+        ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "fuzz/$ft" "$fb" "$r" "$p" "$f" - - $(($(date +%s) - t + fbt)))")
+        fbt=0
+    done
 fi
 
 # install + pkg-config consumer, from the native gcc build

@@ -11,7 +11,9 @@ set -euo pipefail
 # and of qemu-user: listed so that --no-install-recommends can't drop them.
 # qemu-user-static is NOT wanted (it conflicts with qemu-user-binfmt).
 # valgrind: make valgrind (memcheck); gcov, for make coverage, comes with gcc.
-PKGS=(make gcc libc6-dev clang pkg-config libcriterion-dev
+# libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes, for the fuzz
+# targets) is only a Recommends of clang's libclang-common-14-dev.
+PKGS=(make gcc libc6-dev clang libclang-rt-14-dev pkg-config libcriterion-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
       qemu-user qemu-user-binfmt valgrind)
