@@ -262,7 +262,7 @@ FUZZ_GCC_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/gcc/obj/%.o,$(FUZZ_LIB_SRCS))
 FUZZ_HEADERS := $(HEADERS) $(wildcard tests/fuzz/*.h)
 FUZZ_STAMP := $(FUZZ_BUILD)/.flags
 ifneq ($(filter fuzz%,$(MAKECMDGOALS)),)
-FUZZ_FLAGS_TEXT := $(FUZZ_CC) | $(FUZZ_CFLAGS) | $(FUZZ_SAN) | $(FLAGS_avx2)
+FUZZ_FLAGS_TEXT := $(FUZZ_CC) | $(FUZZ_CFLAGS) | $(FUZZ_SAN) | $(FLAGS_avx2) | $(FLAGS_avxvnni)
 $(shell mkdir -p $(FUZZ_BUILD) && { [ "$$(cat $(FUZZ_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FUZZ_FLAGS_TEXT))' ] || \
         printf '%s\n' '$(subst ','\'',$(FUZZ_FLAGS_TEXT))' > $(FUZZ_STAMP); })
 endif
@@ -277,6 +277,9 @@ fuzz-build: $(FUZZ_BINS)
 $(FUZZ_BUILD)/obj/%_avx2.o: %_avx2.c $(HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FLAGS_avx2) -c $< -o $@
+$(FUZZ_BUILD)/obj/%_avxvnni.o: %_avxvnni.c $(HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FLAGS_avxvnni) -c $< -o $@
 $(FUZZ_BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
@@ -289,6 +292,9 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 $(FUZZ_BUILD)/gcc/obj/%_avx2.o: %_avx2.c $(HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FLAGS_avx2) -c $< -o $@
+$(FUZZ_BUILD)/gcc/obj/%_avxvnni.o: %_avxvnni.c $(HEADERS) $(FUZZ_STAMP)
+	@mkdir -p $(@D)
+	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FLAGS_avxvnni) -c $< -o $@
 $(FUZZ_BUILD)/gcc/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HEADERS) $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	gcc $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@

@@ -495,9 +495,8 @@ static int update_is_finite(const ttr_model *m, float gscale)
     return !bad;
 }
 
-/* Exact max |w|, max |s1| and max s2 over every tensor into the model's
- * bounds. */
-static void exact_bounds(ttr_model *m)
+/* Exact max |w|, max |s1| and max s2 over every tensor into b[0..2]. */
+static void exact_bounds(const ttr_model *m, double b[3])
 {
     double bw = 0.0, b1 = 0.0, b2 = 0.0;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
@@ -511,10 +510,9 @@ static void exact_bounds(ttr_model *m)
             b2 = s2 > b2 ? s2 : b2;
         }
     }
-    m->ub_w = bw;
-    m->ub_s1 = b1;
-    m->ub_s2 = b2;
-    m->ub_valid = 1;
+    b[0] = bw;
+    b[1] = b1;
+    b[2] = b2;
 }
 
 /* Would this step's update stay finite? update_is_finite() answers exactly,
@@ -526,29 +524,32 @@ static void exact_bounds(ttr_model *m)
  * exact pass runs only when a bound passes 1e37, 17x below overflow (room for
  * the kernels' float rounding): from a hostile checkpoint, not in training.
  * The model struct starts zeroed (bounds not valid), and only ttr_train
- * changes weights after init or load. *bounds receives the new bounds. */
-static int update_safe(ttr_model *m, double norm, float gscale, double bounds[3])
+ * changes weights after init or load. Nothing is written here (a refused
+ * step leaves every byte as it was); bounds[] receives the bounds after the
+ * update, or bounds[0] = -1 when they must be measured after it. */
+static int update_safe(const ttr_model *m, double norm, float gscale, double bounds[3])
 {
     const ttr_config *c = &m->cfg;
     const double lim = 1e37;
+    double ub[3] = {m->ub_w, m->ub_s1, m->ub_s2};
     if (!m->ub_valid)
-        exact_bounds(m);
+        exact_bounds(m, ub);
     double G = norm * (double)gscale * 1.001; /* the norm's float rounding */
     if (c->optimizer == TTR_OPT_ADAM) {
         ttr_adam_step st;
         ttr_adam_step_init(&st, c->lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
-        bounds[1] = st.beta1 * m->ub_s1 + (1.0 - st.beta1) * G;
-        bounds[2] = st.beta2 * m->ub_s2 + (1.0 - st.beta2) * G * G;
-        bounds[0] = m->ub_w + fabs((double)st.lr_t) * bounds[1] / (double)st.eps_t;
+        bounds[1] = st.beta1 * ub[1] + (1.0 - st.beta1) * G;
+        bounds[2] = st.beta2 * ub[2] + (1.0 - st.beta2) * G * G;
+        bounds[0] = ub[0] + fabs((double)st.lr_t) * bounds[1] / (double)st.eps_t;
     } else {
-        bounds[1] = fabs((double)c->momentum) * m->ub_s1 + G;
+        bounds[1] = fabs((double)c->momentum) * ub[1] + G;
         bounds[2] = 0.0;
-        bounds[0] = m->ub_w + fabs((double)c->lr) * bounds[1];
+        bounds[0] = ub[0] + fabs((double)c->lr) * bounds[1];
     }
     /* written so that NaN (eps_t = 0 gives Inf or NaN) takes the exact path */
     if (bounds[0] <= lim && bounds[1] <= lim && bounds[2] <= lim)
         return 1;
-    bounds[0] = -1.0; /* recompute exactly after the update */
+    bounds[0] = -1.0;
     return update_is_finite(m, gscale);
 }
 
@@ -628,13 +629,12 @@ int ttr_train(ttr_model *m, const ttr_batch *b, ttr_train_stats *stats)
     if (!update_safe(m, norm, gscale, bounds))
         return TTR_ERR_NONFINITE;
     apply_update(m, gscale);
-    if (bounds[0] < 0.0) {
-        exact_bounds(m);
-    } else {
-        m->ub_w = bounds[0];
-        m->ub_s1 = bounds[1];
-        m->ub_s2 = bounds[2];
-    }
+    if (bounds[0] < 0.0)
+        exact_bounds(m, bounds);
+    m->ub_w = bounds[0];
+    m->ub_s1 = bounds[1];
+    m->ub_s2 = bounds[2];
+    m->ub_valid = 1;
     commit_stats(m, items);
     m->rng = rng;
     m->step++;
