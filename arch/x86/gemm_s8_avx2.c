@@ -309,59 +309,15 @@ TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride, const int
 }
 
 
+#define ROWS_WIDE gemm_s8_avx2
 #include "gemm_s8_rows.h"
-
-static void gemm_s8_avx2_dispatch(size_t n, size_t m, size_t k, const int8_t *packed,
-                                  const int8_t *q, size_t ldq, const float *xscale,
-                                  const float *wscale, const float *b, float *y, size_t ldy,
-                                  int relu)
-{
-    if (m == 0 || n == 0)
-        return;
-    if (m <= ROW_MAX_M)
-        rows_run(n, m, k, packed, q, ldq, xscale, wscale, b, relu, y, ldy, NULL, 0, NULL);
-    else
-        gemm_s8_avx2(n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu);
-}
-
-/* Wider layers: ttr_gemm_s8 then ttr_quantize_s8 through a stack buffer. */
-#define RELU_Q_FLOATS 1024
-
-static void gemm_s8_relu_q_avx2(size_t n, size_t m, size_t k, const int8_t *packed,
-                                const int8_t *q, size_t ldq, const float *xscale,
-                                const float *wscale, const float *b, int8_t *qo, size_t ldqo,
-                                float *oscale)
-{
-    if (n == 0)
-        return;
-    if (m == 0) {
-        for (size_t i = 0; i < n; i++)
-            oscale[i] = 0.0f;
-        return;
-    }
-    if (m <= ROW_MAX_M) {
-        rows_run(n, m, k, packed, q, ldq, xscale, wscale, b, 1, NULL, 0, qo, ldqo, oscale);
-        return;
-    }
-    if (m > RELU_Q_FLOATS) {
-        ttr__gemm_s8_relu_q_c(n, m, k, packed, q, ldq, xscale, wscale, b, qo, ldqo, oscale);
-        return;
-    }
-    float yb[RELU_Q_FLOATS];
-    size_t rows = RELU_Q_FLOATS / m;
-    for (size_t i = 0; i < n; i += rows) {
-        size_t c = n - i < rows ? n - i : rows;
-        gemm_s8_avx2(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, yb, m, 1);
-        ttr__quantize_s8_avx2(c, m, yb, m, qo + i * ldqo, ldqo, oscale + i);
-    }
-}
 
 void ttr__init_gemm_s8_avx2(ttr__kernels *t)
 {
     t->quantize_s8 = ttr__quantize_s8_avx2;
     t->isa[TTR_K_QUANTIZE_S8] = "avx2";
-    t->gemm_s8 = gemm_s8_avx2_dispatch;
+    t->gemm_s8 = rows_gemm_s8;
     t->isa[TTR_K_GEMM_S8] = "avx2";
-    t->gemm_s8_relu_q = gemm_s8_relu_q_avx2;
+    t->gemm_s8_relu_q = rows_gemm_s8_relu_q;
     t->isa[TTR_K_GEMM_S8_RELU_Q] = "avx2";
 }

@@ -4,8 +4,11 @@
  *   TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride,
  *                            const int8_t *qi, size_t kpad, __m256i acc[8]);
  * (one item's exact int32 sums over P panels of 16 outputs: acc[2p], acc[2p+1]
- * are outputs 16p..16p+7 and 16p+8..16p+15), then includes this file, which
- * defines rows_run() for that row_item_acc. Include once per file. */
+ * are outputs 16p..16p+7 and 16p+8..16p+15) and its kernel for wider layers
+ *   static void ROWS_WIDE(n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu)
+ * (a macro naming it), then includes this file, which defines rows_run() for
+ * that row_item_acc and the two entry points rows_gemm_s8() and
+ * rows_gemm_s8_relu_q(). Include once per file. */
 #ifndef TTR_ARCH_X86_GEMM_S8_ROWS_H
 #define TTR_ARCH_X86_GEMM_S8_ROWS_H
 
@@ -68,6 +71,53 @@ static void rows_run(size_t n, size_t m, size_t k, const int8_t *packed, const i
     default:
         rows_p4(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
         break;
+    }
+}
+
+/* ttr_gemm_s8: the register path up to 64 outputs, the file's own kernel
+ * beyond. */
+static void rows_gemm_s8(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                         size_t ldq, const float *xscale, const float *wscale, const float *b,
+                         float *y, size_t ldy, int relu)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (m <= ROW_MAX_M)
+        rows_run(n, m, k, packed, q, ldq, xscale, wscale, b, relu, y, ldy, NULL, 0, NULL);
+    else
+        ROWS_WIDE(n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu);
+}
+
+/* ttr_gemm_s8_relu_q: the register path up to 64 outputs; wider layers go
+ * through ROWS_WIDE and ttr_quantize_s8 (AVX2) by a stack buffer, and beyond
+ * RELU_Q_FLOATS outputs through the scalar reference. */
+#define RELU_Q_FLOATS 1024
+static void rows_gemm_s8_relu_q(size_t n, size_t m, size_t k, const int8_t *packed,
+                                const int8_t *q, size_t ldq, const float *xscale,
+                                const float *wscale, const float *b, int8_t *qo, size_t ldqo,
+                                float *oscale)
+{
+    if (n == 0)
+        return;
+    if (m == 0) {
+        for (size_t i = 0; i < n; i++)
+            oscale[i] = 0.0f;
+        return;
+    }
+    if (m <= ROW_MAX_M) {
+        rows_run(n, m, k, packed, q, ldq, xscale, wscale, b, 1, NULL, 0, qo, ldqo, oscale);
+        return;
+    }
+    if (m > RELU_Q_FLOATS) {
+        ttr__gemm_s8_relu_q_c(n, m, k, packed, q, ldq, xscale, wscale, b, qo, ldqo, oscale);
+        return;
+    }
+    float yb[RELU_Q_FLOATS];
+    size_t rows = RELU_Q_FLOATS / m;
+    for (size_t i = 0; i < n; i += rows) {
+        size_t c = n - i < rows ? n - i : rows;
+        ROWS_WIDE(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, yb, m, 1);
+        ttr__quantize_s8_avx2(c, m, yb, m, qo + i * ldqo, ldqo, oscale + i);
     }
 }
 
