@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "kernel_table.h" /* ttr__gemm_s8_relu_q_c, the two-pass reference */
 #include "ttr_kernels.h"
 
 static void restore_mask(void)
@@ -556,7 +557,9 @@ static void run_relu_q(const s8_case *c, unsigned mask, size_t mis, size_t ldqo,
 }
 
 /* The definition (ttr_gemm_s8 with ReLU, then ttr_quantize_s8) under mask
- * 0 against the reference, then every path against the reference. */
+ * 0 and the two-pass reference (ttr__gemm_s8_relu_q_c: the scalar table
+ * composes gemm_s8 and quantize_s8, so its output alone would prove
+ * nothing) against mask 0's output, then every path against it. */
 static void check_relu_q(const s8_case *c, const unsigned *masks, const char **names, int nm,
                          size_t rot)
 {
@@ -579,6 +582,13 @@ static void check_relu_q(const s8_case *c, const unsigned *masks, const char **n
                 cr_assert(q0[i * ldqo + j] >= 0, "relu_q: negative output");
         }
         cr_assert(!memcmp(s0, sd, c->n * sizeof(float)), "relu_q ref: scales differ");
+        ttr__gemm_s8_relu_q_c(c->n, c->m, c->k, c->packed, c->q, c->ldq, c->xs, c->ws, c->b, qd,
+                              ldqo, sd);
+        for (size_t i = 0; i < c->n; i++)
+            cr_assert(!memcmp(q0 + i * ldqo, qd + i * ldqo, mpad),
+                      "relu_q n=%zu m=%zu k=%zu: row %zu differs from the two-pass reference",
+                      c->n, c->m, c->k, i);
+        cr_assert(!memcmp(s0, sd, c->n * sizeof(float)), "relu_q two-pass reference: scales");
         tu_free(y);
         tu_free(qd);
         tu_free(sd);
