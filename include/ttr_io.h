@@ -85,7 +85,10 @@
 extern "C" {
 #endif
 
-#define TTR_FILE_VERSION 1u
+/* The newest file version this library reads and writes. Version 2 adds
+ * int8 models that keep their normalisation (quantizing normalised
+ * features); every other model is still written as version 1. */
+#define TTR_FILE_VERSION 2u
 
 /* Streams go through the callbacks of ttr_stream.h (ttr_read_fn,
  * ttr_write_fn); the loader asks for at most a few KiB per call. */

@@ -115,11 +115,12 @@ TTR_API int ttr_config_check(const ttr_config *cfg, const char **bad_field);
  * TTR_MODE_SERVE_S8 (what ttr_model_quantize and ttr_model_load need for an
  * int8 model) holds no float copy of the int8 weights: per hidden layer
  * ceil(out/16)*16*KPAD(in) bytes of packed int8 plus out f32 scales and
- * biases, the last layer (out = 1 or D) as f32, and a per-list scratch of
- * max_items x (KPAD(widest int8 input) bytes + 4 bytes, twice with two int8
- * layers or more, + the last hidden layer's width in floats). For 46
- * features, relevance 64-32, max_items 10 that is 11391 bytes, 36.5% of
- * TTR_MODE_SERVE_F32 (31207). */
+ * biases, the last layer (out = 1 or D) as f32, the normalisation (2
+ * n_features floats), and a per-list scratch of max_items x (KPAD(widest
+ * int8 input) bytes + 4 bytes, twice with two int8 layers or more) plus
+ * max(max_items x the last hidden layer's width, n_features) floats. For 46
+ * features, relevance 64-32, max_items 10 that is 11839 bytes, 37.9% of
+ * TTR_MODE_SERVE_F32 (31271); dot 12287, 39.1%. */
 TTR_API size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode);
 
 typedef struct ttr_model ttr_model;
@@ -143,8 +144,10 @@ TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
  * n_features finite entries (scale may be 0 to ignore a feature). Defaults:
  * mean 0, scale 1. TTR_ERR_NONFINITE on NaN/Inf; TTR_ERR_UNSUPPORTED on a
  * serving copy, whose normalisation is folded into its first layer. An int8
- * model (TTR_MODE_SERVE_S8) does not keep the folded values: get reports
- * mean 0, scale 1. */
+ * model (TTR_MODE_SERVE_S8) keeps its normalisation when it has int8 layers
+ * and was quantized from a train model (see ttr_model_quantize); otherwise
+ * it is folded, set fails with TTR_ERR_UNSUPPORTED and get reports mean 0,
+ * scale 1. */
 TTR_API int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale);
 TTR_API void ttr_get_normalization(const ttr_model *m, float *mean, float *scale);
 
@@ -193,7 +196,8 @@ TTR_API int ttr_click_probs(ttr_model *m, const ttr_batch *batch, float *out);
  * item i (f(x), or r(x) . b_ref for dot). Any n: items are processed in
  * chunks of max_items through the model's own scratch. TTR_ERR_NONFINITE for
  * a non-finite feature (scores then unspecified).
- * TTR_MODE_SERVE_S8 models: each hidden layer quantizes its input rows per
+ * TTR_MODE_SERVE_S8 models: the features are normalised (unless folded),
+ * each hidden layer quantizes its input rows per
  * vector (ttr_quantize_s8) and runs ttr_gemm_s8 (+bias, ReLU); the last
  * layer and, for dot, the product with b_ref are f32 in a fixed summation
  * order. The int8 kernels are bit-exact, so an int8 model's scores are the
@@ -237,14 +241,19 @@ TTR_API int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *
  * max_t |W[j][t]| / 127 in f32, q = round_half_even(W / scale_j) in
  * [-127, 127], packed for ttr_gemm_s8) and f32 biases; the last layer (1 or
  * D outputs) stays f32, which is both smaller than a 16-output int8 panel and
- * faster (no quantization of its input). The normalisation is folded into
- * layer 0 in f32/double before it is quantized, as in ttr_model_to_serving
- * (so int8 layer 0 sees raw features: features of very different magnitudes
- * share one per-vector scale). Dot models keep b_ref. The source is not
+ * faster (no quantization of its input). From a train model with hidden
+ * layers the int8 model keeps the normalisation (2 n_features floats) and
+ * quantizes normalised features, so features of very different magnitudes
+ * keep their resolution (saved as file version 2). From a serve-f32 copy,
+ * or for a linear tower (nothing quantized in front of the f32 layer), the
+ * normalisation is folded into layer 0 in f32/double, as in
+ * ttr_model_to_serving, and int8 layer 0 quantizes raw features: features of
+ * very different magnitudes then share one per-vector scale, and the small
+ * ones lose precision (file version 1). Dot models keep b_ref. The source is not
  * changed. ttr_model_init() does not build SERVE_S8 models (TTR_ERR_ARG):
  * they come from here or from a file (ttr_model_load). Errors: TTR_ERR_ARG
  * (NULL, or an int8 source), TTR_ERR_NOMEM (short buffer, nothing written),
- * TTR_ERR_NONFINITE (the fold or b_ref overflows float, as in
+ * TTR_ERR_NONFINITE (a fold or b_ref overflows float, as in
  * ttr_model_to_serving; *out not set, the arena written). */
 TTR_API int ttr_model_quantize(const ttr_model *src, ttr_model **out, void *arena, size_t bytes);
 

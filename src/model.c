@@ -158,10 +158,8 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     m->cap_tensors = tensor_count(cfg, mode);
     m->tensors = ttr__alloc(l, m->cap_tensors * sizeof(ttr__tensor));
 
-    if (mode != TTR_MODE_SERVE_S8) { /* int8 models keep it folded only */
-        m->norm_mean = alloc_f(l, F);
-        m->norm_scale = alloc_f(l, F);
-    }
+    m->norm_mean = alloc_f(l, F); /* int8 models too: they quantize normalised features */
+    m->norm_scale = alloc_f(l, F);
 
     m->n_rel = cfg->n_hidden + 1;
     for (i = 0; i < m->n_rel; i++) {
@@ -229,7 +227,9 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
                 s->qx2 = ttr__alloc(l, qbytes);
                 s->qscale2 = s->qx2 ? (float *)(void *)(s->qx2 + (size_t)N * kmax) : NULL;
             }
-            s->act[0] = alloc_f(l, (size_t)N * m->rel[n8 - 1].out);
+            /* act[0]: the last int8 layer's rows; before them, normalised
+             * features a few rows at a time (at least one row) */
+            s->act[0] = alloc_f(l, ttr__s8_act0_floats(m));
         }
         return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
     }
@@ -433,7 +433,7 @@ int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, voi
     if (ttr__plan(m, cfg, mode, &l) != TTR_OK || l.used + TTR__ALIGN - 1 != need)
         return TTR_ERR_ARG; /* unreachable: the plan is the same code as the size query */
     if (mode == TTR_MODE_SERVE_S8)
-        m->norm_folded = 1; /* int8 layers read raw features: no separate normalisation */
+        m->norm_folded = 1; /* until ttr_model_quantize or the loader says otherwise */
     if (mode == TTR_MODE_TRAIN) {
         ttr__init_weights(m);
     } else {
@@ -495,14 +495,16 @@ void ttr_get_normalization(const ttr_model *m, float *mean, float *scale)
 {
     if (!m)
         return;
-    for (uint32_t i = 0; !m->norm_mean && i < m->cfg.n_features; i++) {
-        /* int8 models read raw features: their own normalisation is the identity */
+    /* an int8 model with the normalisation folded into layer 0 reads raw
+     * features: its own normalisation is the identity */
+    int identity = m->mode == TTR_MODE_SERVE_S8 && m->norm_folded;
+    for (uint32_t i = 0; identity && i < m->cfg.n_features; i++) {
         if (mean)
             mean[i] = 0.0f;
         if (scale)
             scale[i] = 1.0f;
     }
-    if (!m->norm_mean)
+    if (identity)
         return;
     if (mean)
         memcpy(mean, m->norm_mean, m->cfg.n_features * sizeof(float));

@@ -101,6 +101,14 @@ struct ttr_model {
     ttr__scratch s;
 };
 
+/* Floats of act[0] in an int8 model with int8 layers: the last int8 layer's
+ * N rows, and at least one row of normalised features. */
+static inline size_t ttr__s8_act0_floats(const ttr_model *m)
+{
+    size_t h = (size_t)m->cfg.max_items * m->rel[m->n_rel - 2].out;
+    return h > m->cfg.n_features ? h : m->cfg.n_features;
+}
+
 /* Deterministic generator (splitmix64): the same stream on every target. */
 uint64_t ttr__rng_next(uint64_t *state);
 float ttr__rng_uniform(uint64_t *state); /* [0, 1) */

@@ -359,11 +359,23 @@ Test(io, round_trip_every_variant_and_mode)
                         cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
                         break;
                     }
-                /* an int8 file without the folded flag */
+                /* int8 files keep the normalisation (version 2) unless the
+                 * tower is linear or the source a serving copy (folded,
+                 * version 1); the other flag, or a kept one claiming
+                 * version 1, is refused */
+                int kept = c.n_hidden > 0 && !(shape & 1);
+                cr_assert_eq(rd32(f_q + 4), kept ? 2u : 1u, "%s: version", what);
+                cr_assert_eq(rd32(f_q + 12), kept ? 0u : 2u, "%s: flags", what);
                 memcpy(f_q2, f_q, n_q);
-                wr32(f_q2 + 12, 0);
+                wr32(f_q2 + 12, rd32(f_q + 12) ^ 2u);
                 fix_crc(f_q2, n_q);
                 cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
+                if (kept) {
+                    memcpy(f_q2, f_q, n_q);
+                    wr32(f_q2 + 4, 1);
+                    fix_crc(f_q2, n_q);
+                    cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
+                }
                 cr_assert_eq(try_load(f_q, n_q, qa2, qneed - 1), TTR_ERR_NOMEM, "%s", what);
                 free(f_q);
                 free(f_q2);
@@ -585,7 +597,8 @@ Test(io, crafted_fields_give_specific_errors)
 
     /* header */
     expect_patch(f, size, 0, 0x4B525454u ^ 1u, 1, TTR_ERR_FORMAT, arena, need, "magic");
-    expect_patch(f, size, 4, 2, 1, TTR_ERR_UNSUPPORTED, arena, need, "newer version");
+    expect_patch(f, size, 4, TTR_FILE_VERSION + 1, 1, TTR_ERR_UNSUPPORTED, arena, need,
+                 "newer version");
     expect_patch(f, size, 4, 0, 1, TTR_ERR_FORMAT, arena, need, "version 0");
     expect_patch(f, size, 8, 2, 1, TTR_ERR_FORMAT, arena, need, "int8 mode with state");
     expect_patch(f, size, 8, 9, 1, TTR_ERR_FORMAT, arena, need, "mode 9");
@@ -800,7 +813,8 @@ Test(io, files_save_atomically_and_survive_a_killed_writer)
 typedef struct golden {
     const char *name;
     ttr_variant variant;
-    int kind; /* 0 train, 1 serving, 2 checkpoint */
+    int kind; /* 0 train, 1 serving, 2 checkpoint, 3 int8 of a serving copy (version 1:
+                 normalisation folded), 4 int8 of a train model (version 2: kept) */
 } golden;
 
 static const golden goldens[] = {
@@ -808,6 +822,7 @@ static const golden goldens[] = {
     {"dot_serve", TTR_DOT, 1},
     {"xpa_checkpoint", TTR_XPA, 2},
     {"naive_int8", TTR_NAIVE, 3},
+    {"additive_int8", TTR_ADDITIVE, 4},
 };
 
 static void golden_config(ttr_config *c, ttr_variant v)
@@ -863,15 +878,16 @@ Test(io, golden_files_load_on_every_target)
             void *a, *as = NULL;
             golden_config(&c, g->variant);
             ttr_model *m = trained_model(&c, &a, 6), *sm = m;
-            if (g->kind == 1) {
+            void *af = NULL;
+            if (g->kind == 1 || g->kind == 3) {
                 size_t need = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
-                as = tu_alloc(need, 0);
-                cr_assert_eq(ttr_model_to_serving(m, &sm, as, need), TTR_OK);
+                af = tu_alloc(need, 0);
+                cr_assert_eq(ttr_model_to_serving(m, &sm, af, need), TTR_OK);
             }
-            if (g->kind == 3) {
+            if (g->kind >= 3) {
                 size_t need = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
                 as = tu_alloc(need, 0);
-                cr_assert_eq(ttr_model_quantize(m, &sm, as, need), TTR_OK);
+                cr_assert_eq(ttr_model_quantize(g->kind == 3 ? sm : m, &sm, as, need), TTR_OK);
             }
             cr_assert_eq(ttr_model_save_file(sm, ttr_path, g->kind == 2), TTR_OK,
                          "writing %s (run from the repository root)", ttr_path);
@@ -893,6 +909,8 @@ Test(io, golden_files_load_on_every_target)
             tu_free(a);
             if (as)
                 tu_free(as);
+            if (af)
+                tu_free(af);
             continue;
         }
         int nr, ns = read_expected(txt_path, es, er, &nr);
@@ -908,7 +926,7 @@ Test(io, golden_files_load_on_every_target)
             golden_config(&want, g->variant);
             cr_assert(memcmp(&c, &want, sizeof c) == 0, "%s: config", ttr_path);
             cr_assert_eq(md, g->kind == 1   ? TTR_MODE_SERVE_F32
-                             : g->kind == 3 ? TTR_MODE_SERVE_S8
+                             : g->kind >= 3 ? TTR_MODE_SERVE_S8
                                             : TTR_MODE_TRAIN);
             size_t need = ttr_arena_bytes(&c, md);
             void *a = tu_alloc(need, 8);
@@ -916,7 +934,7 @@ Test(io, golden_files_load_on_every_target)
             cr_assert_eq(err, TTR_OK, "%s: %s", ttr_path, ttr_strerror(err));
             score_items(m, 42, s);
             /* int8 scores are the same bits on every path and target */
-            long bad = g->kind == 3 ? tu_first_mismatch(s, es, NULL, N_ITEMS, 0.0f, 0.0f)
+            long bad = g->kind >= 3 ? tu_first_mismatch(s, es, NULL, N_ITEMS, 0.0f, 0.0f)
                                     : tu_first_mismatch(s, es, NULL, N_ITEMS, 1e-5f, 1e-6f);
             cr_assert(bad < 0, "%s [%s]: score %ld: %.9g vs %.9g", ttr_path, mask_names[mi], bad,
                       bad < 0 ? 0.0 : (double)s[bad], bad < 0 ? 0.0 : (double)es[bad]);
@@ -944,46 +962,51 @@ Test(io, golden_files_load_on_every_target)
  * int8 (undefined behaviour). Both now fail with TTR_ERR_NONFINITE. */
 Test(io, serving_copy_of_a_fold_that_overflows_is_refused)
 {
-    for (int how = 0; how < 2; how++) {
-        for (int v = 0; v < 2; v++) {
-            ttr_config c;
-            void *arena, *arena2;
-            small_config(&c, v ? TTR_DOT : TTR_ADDITIVE, 0);
-            ttr_model *m = trained_model(&c, &arena, 1);
-            float mean[8] = {0}, scale[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-            if (how == 0) { /* W * scale overflows */
-                m->rel[0].W->w[0] = 3.0e38f;
-                scale[0] = 2.0f;
-            } else { /* the bias shift W * mean overflows */
-                m->rel[0].W->w[0] = m->rel[0].W->w[1] = 1.0f;
-                mean[0] = mean[1] = 3.0e38f;
+    /* lin: a linear tower, whose int8 copy folds the normalisation too; with
+     * hidden layers the int8 copy keeps it (nothing to fold: TTR_OK) */
+    for (int lin = 0; lin < 2; lin++)
+        for (int how = 0; how < 2; how++)
+            for (int v = 0; v < 2; v++) {
+                ttr_config c;
+                void *arena, *arena2;
+                small_config(&c, v ? TTR_DOT : TTR_ADDITIVE, 0);
+                if (lin)
+                    c.n_hidden = 0;
+                ttr_model *m = trained_model(&c, &arena, 1);
+                float mean[8] = {0}, scale[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+                if (how == 0) { /* W * scale overflows */
+                    m->rel[0].W->w[0] = 3.0e38f;
+                    scale[0] = 2.0f;
+                } else { /* the bias shift W * mean overflows */
+                    m->rel[0].W->w[0] = m->rel[0].W->w[1] = 1.0f;
+                    mean[0] = mean[1] = 3.0e38f;
+                }
+                ttr__repack(m);
+                cr_assert_eq(ttr_set_normalization(m, mean, scale), TTR_OK);
+                /* the file of the model itself is fine and loads */
+                size_t size;
+                unsigned char *f = save_mem(m, 1, &size);
+                ttr_model *m2 = load_fresh(f, size, &arena2);
+                for (int k = 0; k < 2; k++) {
+                    ttr_model *src = k ? m2 : m, *s = NULL;
+                    size_t n1 = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
+                    size_t n8 = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
+                    void *a1 = tu_alloc(n1, 0), *a8 = tu_alloc(n8, 0);
+                    cr_assert_eq(ttr_model_to_serving(src, &s, a1, n1), TTR_ERR_NONFINITE,
+                                 "lin %d how %d variant %d", lin, how, v);
+                    cr_assert_null(s);
+                    cr_assert_eq(ttr_model_quantize(src, &s, a8, n8),
+                                 lin ? TTR_ERR_NONFINITE : TTR_OK, "lin %d how %d variant %d",
+                                 lin, how, v);
+                    cr_assert(lin ? s == NULL : s != NULL);
+                    cr_assert(tu_guard_ok(a1) && tu_guard_ok(a8));
+                    tu_free(a1);
+                    tu_free(a8);
+                }
+                free(f);
+                tu_free(arena);
+                tu_free(arena2);
             }
-            ttr__repack(m);
-            cr_assert_eq(ttr_set_normalization(m, mean, scale), TTR_OK);
-            /* the file of the model itself is fine and loads */
-            size_t size;
-            unsigned char *f = save_mem(m, 1, &size);
-            ttr_model *m2 = load_fresh(f, size, &arena2);
-            for (int k = 0; k < 2; k++) {
-                ttr_model *src = k ? m2 : m, *s = NULL;
-                size_t n1 = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
-                size_t n8 = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
-                void *a1 = tu_alloc(n1, 0), *a8 = tu_alloc(n8, 0);
-                cr_assert_eq(ttr_model_to_serving(src, &s, a1, n1), TTR_ERR_NONFINITE,
-                             "how %d variant %d", how, v);
-                cr_assert_null(s);
-                cr_assert_eq(ttr_model_quantize(src, &s, a8, n8), TTR_ERR_NONFINITE,
-                             "how %d variant %d", how, v);
-                cr_assert_null(s);
-                cr_assert(tu_guard_ok(a1) && tu_guard_ok(a8));
-                tu_free(a1);
-                tu_free(a8);
-            }
-            free(f);
-            tu_free(arena);
-            tu_free(arena2);
-        }
-    }
 }
 
 /* Found by fuzzing (tests/fuzz/regressions/model_load/train-update-overflow.ttr):

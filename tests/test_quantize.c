@@ -110,6 +110,66 @@ static float folded_w(const ttr_model *m, uint32_t l, uint32_t j, uint32_t t)
     return l == 0 ? w * m->norm_scale[t] : w;
 }
 
+/* The f32 weight an int8 model of m quantizes: folded_w, or with the
+ * normalisation kept (int8 models from a train model with hidden layers)
+ * layer 0's own weight. */
+static float expected_w(const ttr_model *m, uint32_t l, uint32_t j, uint32_t t, int kept)
+{
+    return l == 0 && kept ? m->rel[0].W->w[(size_t)j * m->rel[0].in + t] : folded_w(m, l, j, t);
+}
+
+/* Every layer of int8 model q against train model m: scales, rounding, the
+ * packed layout, f32 last layer and biases (layer 0's with the shift of the
+ * folded normalisation, or the model's own with it kept). */
+static void check_int8_layers(const ttr_model *m, const ttr_model *q, int kept,
+                              const float *mean, const char *what)
+{
+    for (uint32_t l = 0; l < q->n_rel; l++) {
+        const ttr__dense *d = &q->rel[l];
+        uint32_t in = d->in, out = d->out;
+        if (l + 1 == q->n_rel) { /* the f32 last layer */
+            cr_assert_null(d->qpacked);
+            for (uint32_t j = 0; j < out; j++)
+                for (uint32_t t = 0; t < in; t++)
+                    cr_assert(d->W->w[(size_t)j * in + t] == expected_w(m, l, j, t, kept), "%s",
+                              what);
+        } else {
+            size_t psz = ttr_gemm_s8_packed_size(out, in);
+            int8_t *w8 = malloc((size_t)out * in), *pk = malloc(psz);
+            for (uint32_t j = 0; j < out; j++) {
+                float mx = 0.0f;
+                for (uint32_t t = 0; t < in; t++)
+                    mx = fmaxf(mx, fabsf(expected_w(m, l, j, t, kept)));
+                float sc = d->wscale[j];
+                cr_assert(sc == mx / 127.0f, "%s layer %u row %u: scale %g vs %g", what, l, j,
+                          (double)sc, (double)(mx / 127.0f));
+                for (uint32_t t = 0; t < in; t++) {
+                    int8_t v = d->qpacked[ttr__s8_offset(j, t, TTR_S8_KPAD(in))];
+                    double w = expected_w(m, l, j, t, kept);
+                    w8[(size_t)j * in + t] = v;
+                    cr_assert(v != -128);
+                    cr_assert(fabs(w - (double)v * sc) <= 0.5 * sc * (1 + 1e-6) + 1e-30,
+                              "%s layer %u [%u][%u]: %g vs %d * %g", what, l, j, t, w, v,
+                              (double)sc);
+                }
+            }
+            /* exactly what the public packing gives */
+            cr_assert_eq(ttr_gemm_s8_pack(out, in, w8, in, pk), TTR_OK);
+            cr_assert(memcmp(pk, d->qpacked, psz) == 0, "%s layer %u: packed layout", what, l);
+            free(w8);
+            free(pk);
+        }
+        for (uint32_t j = 0; j < out; j++) {
+            double sh = 0;
+            if (l == 0 && !kept)
+                for (uint32_t t = 0; t < m->rel[0].in; t++)
+                    sh += (double)folded_w(m, 0, j, t) * mean[t];
+            cr_assert(d->b->w[j] == (float)((double)m->rel[l].b->w[j] - sh), "%s bias %u", what,
+                      l);
+        }
+    }
+}
+
 Test(quantize, weights_layout_and_arena)
 {
     for (size_t vi = 0; vi < Q_NV; vi++)
@@ -150,56 +210,21 @@ Test(quantize, weights_layout_and_arena)
             cr_assert_eq(ttr_model_quantize(m, &q, qa, qb), TTR_OK);
             cr_assert(tu_guard_ok(qa), "wrote outside the arena");
             cr_assert_eq(ttr_model_mode(q), TTR_MODE_SERVE_S8);
-            cr_assert_eq(ttr_set_normalization(q, mean, scale), TTR_ERR_UNSUPPORTED);
+            /* with hidden layers it quantizes normalised features (the
+             * normalisation kept, so it can be set); a linear tower folds */
+            int kept = q->n_rel > 1;
+            cr_assert_eq(ttr_set_normalization(q, mean, scale),
+                         kept ? TTR_OK : TTR_ERR_UNSUPPORTED);
             void *qa2 = tu_alloc(qb, 0);
             cr_assert_eq(ttr_model_quantize(q, &q2, qa2, qb), TTR_ERR_ARG);
-            /* from the serving copy: the same int8 model */
+            check_int8_layers(m, q, kept, mean, "from the train model");
+            /* from the serving copy (folded): the normalisation stays folded */
             cr_assert_eq(ttr_model_quantize(f, &q2, qa2, qb), TTR_OK);
-
-            for (uint32_t l = 0; l < q->n_rel; l++) {
-                const ttr__dense *d = &q->rel[l], *d2 = &q2->rel[l];
-                uint32_t in = d->in, out = d->out;
-                cr_assert(memcmp(d->b->w, d2->b->w, out * sizeof(float)) == 0, "bias %u", l);
-                if (l + 1 == q->n_rel) { /* the f32 last layer */
-                    cr_assert_null(d->qpacked);
-                    for (uint32_t j = 0; j < out; j++)
-                        for (uint32_t t = 0; t < in; t++)
-                            cr_assert(d->W->w[(size_t)j * in + t] == folded_w(m, l, j, t));
-                    cr_assert(memcmp(d->W->w, d2->W->w, (size_t)out * in * 4) == 0);
-                    continue;
-                }
-                size_t psz = ttr_gemm_s8_packed_size(out, in);
-                cr_assert(memcmp(d->qpacked, d2->qpacked, psz) == 0, "layer %u from f32", l);
-                cr_assert(memcmp(d->wscale, d2->wscale, out * sizeof(float)) == 0);
-                int8_t *w8 = malloc((size_t)out * in), *pk = malloc(psz);
-                for (uint32_t j = 0; j < out; j++) {
-                    float mx = 0.0f;
-                    for (uint32_t t = 0; t < in; t++)
-                        mx = fmaxf(mx, fabsf(folded_w(m, l, j, t)));
-                    float s = d->wscale[j];
-                    cr_assert(s == mx / 127.0f, "layer %u row %u: scale %g vs %g", l, j,
-                              (double)s, (double)(mx / 127.0f));
-                    for (uint32_t t = 0; t < in; t++) {
-                        int8_t v = d->qpacked[ttr__s8_offset(j, t, TTR_S8_KPAD(in))];
-                        double w = folded_w(m, l, j, t);
-                        w8[(size_t)j * in + t] = v;
-                        cr_assert(v != -128);
-                        cr_assert(fabs(w - (double)v * s) <= 0.5 * s * (1 + 1e-6) + 1e-30,
-                                  "layer %u [%u][%u]: %g vs %d * %g", l, j, t, w, v, (double)s);
-                    }
-                }
-                /* exactly what the public packing gives */
-                cr_assert_eq(ttr_gemm_s8_pack(out, in, w8, in, pk), TTR_OK);
-                cr_assert(memcmp(pk, d->qpacked, psz) == 0, "layer %u: packed layout", l);
-                free(w8);
-                free(pk);
-            }
-            /* layer 0's bias carries the normalisation's shift */
-            for (uint32_t j = 0; j < q->rel[0].out; j++) {
-                double sh = 0;
-                for (uint32_t t = 0; t < QF; t++)
-                    sh += (double)folded_w(m, 0, j, t) * mean[t];
-                cr_assert(q->rel[0].b->w[j] == (float)((double)m->rel[0].b->w[j] - sh));
+            check_int8_layers(m, q2, 0, mean, "from the serving copy");
+            if (kept) {
+                float km[QF], ks[QF];
+                ttr_get_normalization(q, km, ks);
+                cr_assert(!memcmp(km, mean, sizeof km) && !memcmp(ks, scale, sizeof ks));
             }
             tu_free(ta);
             tu_free(fa);
@@ -307,4 +332,78 @@ Test(quantize, ranking_agreement_and_bit_exact_paths)
     free(s32);
     free(s8);
     free(s8b);
+}
+
+/* Features of very different magnitudes (two scaled by 1000, one shifted by
+ * 5000), normalised by the model: the int8 model quantizes the normalised
+ * features, so it ranks as the float model does. (With the normalisation
+ * folded into layer 0, the raw features would share one per-vector scale
+ * and the small ones would round to 0.) */
+Test(quantize, unnormalised_features_keep_their_resolution)
+{
+    size_t n = QLISTS * QL;
+    float *x = malloc(n * QF * sizeof(float)), *xt = malloc(n * QF * sizeof(float));
+    uint8_t *grade = malloc(n), *gt = malloc(n), *clicks = malloc(n), *ct = malloc(n);
+    uint16_t *slots = malloc(n * sizeof(uint16_t)), *st = malloc(n * sizeof(uint16_t));
+    size_t offsets[QLISTS + 1], ot[QLISTS + 1];
+    float *s32 = malloc(n * sizeof(float)), *s8 = malloc(n * sizeof(float));
+    tu_rng r = tu_rng_seed(4242);
+    q_data(&r, QLISTS, x, grade, slots, clicks, offsets);
+    q_data(&r, QLISTS, xt, gt, st, ct, ot);
+    for (size_t i = 0; i < n; i++) {
+        float *rows[2] = {x + i * QF, xt + i * QF};
+        for (int k = 0; k < 2; k++) {
+            rows[k][0] *= 1000.0f;
+            rows[k][1] *= 1000.0f;
+            rows[k][2] += 5000.0f;
+        }
+    }
+    /* the per-feature mean and 1/sd of the training features */
+    float mean[QF], scale[QF];
+    for (int t = 0; t < QF; t++) {
+        double s = 0, q = 0;
+        for (size_t i = 0; i < n; i++) {
+            s += x[i * QF + t];
+            q += (double)x[i * QF + t] * x[i * QF + t];
+        }
+        double mu = s / (double)n, var = q / (double)n - mu * mu;
+        mean[t] = (float)mu;
+        scale[t] = var > 1e-12 ? (float)(1.0 / sqrt(var)) : 1.0f;
+    }
+    ttr_config c;
+    q_config(&c, TTR_ADDITIVE, 2);
+    size_t tb = ttr_arena_bytes(&c, TTR_MODE_TRAIN), fb = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
+    size_t qb = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
+    void *ta = malloc(tb), *fa = malloc(fb), *qa = malloc(qb);
+    ttr_model *m, *f, *q;
+    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, ta, tb), TTR_OK);
+    cr_assert_eq(ttr_set_normalization(m, mean, scale), TTR_OK);
+    for (int e = 0; e < 4; e++)
+        for (size_t l0 = 0; l0 < QLISTS; l0 += c.max_batch) {
+            ttr_batch b = {c.max_batch, offsets + l0, x, QF, slots, clicks, NULL};
+            cr_assert_eq(ttr_train(m, &b, NULL), TTR_OK);
+        }
+    cr_assert_eq(ttr_model_to_serving(m, &f, fa, fb), TTR_OK);
+    cr_assert_eq(ttr_model_quantize(m, &q, qa, qb), TTR_OK);
+    cr_assert_eq(ttr_score(f, n, xt, QF, s32), TTR_OK);
+    cr_assert_eq(ttr_score(q, n, xt, QF, s8), TTR_OK);
+    double tau = 0;
+    for (size_t l = 0; l < QLISTS; l++)
+        tau += kendall(s32 + l * QL, s8 + l * QL, QL);
+    tau /= QLISTS;
+    cr_log_info("quantize: unnormalised features: mean Kendall tau %.4f", tau);
+    cr_assert(tau >= 0.98, "Kendall tau %.4f", tau);
+    free(ta);
+    free(fa);
+    free(qa);
+    free(x);
+    free(xt);
+    free(grade);
+    free(gt);
+    free(clicks);
+    free(ct);
+    free(slots);
+    free(st);
+    free(s32);
+    free(s8);
 }

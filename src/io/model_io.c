@@ -197,10 +197,17 @@ typedef struct io_rec {
 static const char *const stat_names[5] = {"norm.mean", "norm.scale", "dot.bref", "xpa.attn_mean",
                                           "xpa.attn_n"};
 
+/* An int8 model with its normalisation folded into layer 0 does not keep it
+ * (files of version 1 and int8 models of linear towers). */
+static int has_norm_records(const ttr_model *m)
+{
+    return m->norm_mean && !(m->mode == TTR_MODE_SERVE_S8 && m->norm_folded);
+}
+
 /* Number of records of model m (tensors first, then the statistics). */
 static uint32_t rec_count(const ttr_model *m)
 {
-    uint32_t n = m->n_tensors + (m->norm_mean ? 2 : 0);
+    uint32_t n = m->n_tensors + (has_norm_records(m) ? 2 : 0);
     if (m->bref_mean)
         n++;
     if (m->attn_mean)
@@ -232,7 +239,7 @@ static io_rec rec_get(const ttr_model *m, uint32_t i)
     }
     i -= m->n_tensors;
     r.rows = 1;
-    if (m->norm_mean) { /* int8 models do not keep the folded normalisation */
+    if (has_norm_records(m)) {
         if (i < 2) {
             r.name = stat_names[i];
             r.cols = m->cfg.n_features;
@@ -344,7 +351,9 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
     o.len = 0;
     o.err = 0;
     memcpy(h, IO_MAGIC, 4);
-    put_u32(h + 4, TTR_FILE_VERSION);
+    /* version 2 only where it is needed, so that every other file stays
+     * readable by version-1 loaders */
+    put_u32(h + 4, m->mode == TTR_MODE_SERVE_S8 && !m->norm_folded ? 2u : 1u);
     put_u32(h + 8, (uint32_t)m->mode);
     put_u32(h + 12, (state ? IO_FLAG_STATE : 0u) | (m->norm_folded ? IO_FLAG_FOLDED : 0u));
     encode_config(h + 16, &m->cfg);
@@ -436,8 +445,8 @@ static int read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *fla
     if ((*flags & ~(IO_FLAG_STATE | IO_FLAG_FOLDED)) ||
         ((*flags & IO_FLAG_STATE) && md != TTR_MODE_TRAIN) ||
         ((*flags & IO_FLAG_FOLDED) && md == TTR_MODE_TRAIN) ||
-        (!(*flags & IO_FLAG_FOLDED) && md == TTR_MODE_SERVE_S8))
-        return TTR_ERR_FORMAT; /* int8 models always have the normalisation folded */
+        (!(*flags & IO_FLAG_FOLDED) && md == TTR_MODE_SERVE_S8 && version < 2))
+        return TTR_ERR_FORMAT; /* version-1 int8 models have the normalisation folded */
     *mode = (ttr_mode)md;
     return decode_config(h + 16, cfg);
 }
@@ -598,6 +607,7 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     err = ttr__model_create(&m, &cfg, mode, arena, bytes);
     if (err)
         return err;
+    m->norm_folded = (flags & IO_FLAG_FOLDED) != 0; /* decides the records of int8 models */
     uint32_t want = rec_count(m);
     if (want > IO_MAX_RECORDS)
         return TTR_ERR_RANGE; /* unreachable: configurations have at most ~90 */
@@ -674,7 +684,6 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
 
     if (m->bref_mean)
         m->bref_count = bref_count;
-    m->norm_folded = (flags & IO_FLAG_FOLDED) != 0;
     if (state) {
         m->step = step;
         m->rng = rng;
