@@ -8,15 +8,20 @@
 
 static void quantize_usage(FILE *f)
 {
-    fputs("Usage: ttrank quantize --model MODEL --out MODEL8\n"
+    fputs("Usage: ttrank quantize --model MODEL --out MODEL8 [--fold]\n"
           "\n"
           "Quantize a model's relevance tower to int8 (per-output-channel weight scales,\n"
           "activations quantized per vector at run time, f32 scores) and save it as a\n"
           "serving model that never holds the float weights. Score it with rank/eval.\n"
+          "From a trained model the int8 model keeps the feature normalisation and\n"
+          "quantizes normalised features; from a serving f32 model (or with --fold) the\n"
+          "normalisation is folded into the first layer, which is faster but quantizes\n"
+          "raw features: use it only when the features have comparable ranges.\n"
           "\n"
           "Options:\n"
           "  --model FILE       trained or serving f32 model (.ttr)\n"
           "  --out FILE         int8 model to write (atomically)\n"
+          "  --fold             fold the normalisation into the first layer\n"
           "  --help             this text\n",
           f);
 }
@@ -24,7 +29,7 @@ static void quantize_usage(FILE *f)
 int ttr_cmd_quantize(int argc, char **argv)
 {
     const char *C = "quantize";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}};
+    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}, {"--fold", 0, 0, 0}};
     const size_t nf = sizeof fl / sizeof fl[0];
     size_t npos = 0;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, &npos);
@@ -41,15 +46,27 @@ int ttr_cmd_quantize(int argc, char **argv)
     void *arena;
     if (cli_model_load(C, path, &m, &arena))
         return 1;
-    int ret = 0;
+    int ret = 0, err = 0;
+    void *arena32 = NULL;
+    if (cli_find(fl, nf, "--fold")->seen && ttr_model_mode(m) == TTR_MODE_TRAIN) {
+        /* through a serving copy, whose normalisation is folded */
+        size_t b32 = ttr_arena_bytes(ttr_model_config(m), TTR_MODE_SERVE_F32);
+        ttr_model *f;
+        arena32 = b32 ? malloc(b32) : NULL;
+        err = arena32 ? ttr_model_to_serving(m, &f, arena32, b32) : TTR_ERR_NOMEM;
+        if (!err)
+            m = f;
+    }
     size_t bytes = ttr_arena_bytes(ttr_model_config(m), TTR_MODE_SERVE_S8);
     void *arena8 = bytes ? malloc(bytes) : NULL;
-    int err = arena8 ? ttr_model_quantize(m, &q, arena8, bytes) : TTR_ERR_NOMEM;
+    if (!err)
+        err = arena8 ? ttr_model_quantize(m, &q, arena8, bytes) : TTR_ERR_NOMEM;
     if (err)
         ret = cli_err(C, "%s: %s", path, ttr_strerror(err));
     else if (cli_model_save(C, q, out, 0))
         ret = 1;
     free(arena8);
+    free(arena32);
     free(arena);
     return ret;
 }

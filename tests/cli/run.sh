@@ -187,6 +187,12 @@ t "rank int8" 0 rank --model "$W/add8.ttr" --data "$W/d.txt"
 [ "$(wc -l < "$W/out")" -eq "$NLINES" ] && ok || bad "rank int8: $(wc -l < "$W/out") scores for $NLINES lines"
 t "info int8" 0 info --model "$W/add8.ttr"
 has "info int8" "serve-int8" "$W/out"
+# the file version says whether the normalisation is kept (2) or folded (1, --fold)
+fver() { od -A n -t u4 -j 4 -N 4 "$1" | tr -d ' '; }
+[ "$(fver "$W/add8.ttr")" = 2 ] && ok || bad "quantize: int8 file version $(fver "$W/add8.ttr"), want 2"
+t "quantize --fold" 0 quantize --model "$W/additive.ttr" --out "$W/add8f.ttr" --fold
+[ "$(fver "$W/add8f.ttr")" = 1 ] && ok || bad "quantize --fold: file version $(fver "$W/add8f.ttr"), want 1"
+t "eval folded int8" 0 eval --model "$W/add8f.ttr" --data "$W/d.txt"
 t "quantize int8 again" 1 quantize --model "$W/add8.ttr" --out "$W/x8.ttr"
 one_line_err "quantize int8 again" "^ttrank quantize: "
 t "quantize no model" 2 quantize --out "$W/x8.ttr"
