@@ -218,20 +218,6 @@ TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
     acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
 }
 
-/* One item's accumulators, for the sign of its row (as the AVX2 file). */
-TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride, const int8_t *qi,
-                         size_t kpad, __m256i acc[8])
-{
-    if (!row_has_negative(qi, kpad)) {
-        row_acc(P, 0, w, pstride, qi, NULL, kpad / 4, acc);
-    } else if (P <= 2 && kpad <= QABS_BYTES) {
-        int8_t ua[QABS_BYTES];
-        abs_row(qi, kpad, ua);
-        row_acc(P, 2, w, pstride, qi, ua, kpad / 4, acc);
-    } else {
-        row_acc(P, 1, w, pstride, qi, NULL, kpad / 4, acc);
-    }
-}
 
 #define ROWS_WIDE gemm_s8_tiles
 #include "gemm_s8_rows.h"

@@ -1,16 +1,34 @@
 /* Private: the driver of the int8 register path (layers of up to 64
  * outputs), as a template. The including file (gemm_s8_avx2.c,
  * gemm_s8_avxvnni.c) first includes gemm_s8_x86.h and defines
- *   TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride,
- *                            const int8_t *qi, size_t kpad, __m256i acc[8]);
+ *   TTR_AI void row_acc(const int P, const int SGN, const int8_t *w,
+ *                       size_t pstride, const int8_t *qi, const int8_t *ua,
+ *                       size_t nblk, __m256i acc[8]);
  * (one item's exact int32 sums over P panels of 16 outputs: acc[2p], acc[2p+1]
- * are outputs 16p..16p+7 and 16p+8..16p+15) and its kernel for wider layers
+ * are outputs 16p..16p+7 and 16p+8..16p+15; SGN 0: a row without negative
+ * bytes, 1: the sign trick in the loop, 2: with |q| precomputed in ua) and its
+ * kernel for wider layers
  *   static void ROWS_WIDE(n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu)
  * (a macro naming it), then includes this file, which defines rows_run() for
  * that row_item_acc and the two entry points rows_gemm_s8() and
  * rows_gemm_s8_relu_q(). Include once per file. */
 #ifndef TTR_ARCH_X86_GEMM_S8_ROWS_H
 #define TTR_ARCH_X86_GEMM_S8_ROWS_H
+
+/* One item's accumulators, for the sign of its row. */
+TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride, const int8_t *qi,
+                         size_t kpad, __m256i acc[8])
+{
+    if (!row_has_negative(qi, kpad)) {
+        row_acc(P, 0, w, pstride, qi, NULL, kpad / 4, acc);
+    } else if (P <= 2 && kpad <= QABS_BYTES) {
+        int8_t ua[QABS_BYTES];
+        abs_row(qi, kpad, ua);
+        row_acc(P, 2, w, pstride, qi, ua, kpad / 4, acc);
+    } else {
+        row_acc(P, 1, w, pstride, qi, NULL, kpad / 4, acc);
+    }
+}
 
 /* n items through a layer of P panels (y rows of ldy, or qo rows of ldqo).
  * Items go in groups: the accumulators of ROW_GROUP items first (parked on
