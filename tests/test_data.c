@@ -15,25 +15,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-typedef struct chunk_src {
-    const char *data;
-    size_t size, pos, chunk;
-} chunk_src;
-
-/* Hands out at most `chunk` bytes per call. */
-static size_t chunk_read(void *ctx, void *buf, size_t n)
-{
-    chunk_src *c = (chunk_src *)ctx;
-    size_t k = c->size - c->pos;
-    if (k > c->chunk)
-        k = c->chunk;
-    if (k > n)
-        k = n;
-    memcpy(buf, c->data + c->pos, k);
-    c->pos += k;
-    return k;
-}
-
 static size_t failing_read(void *ctx, void *buf, size_t n)
 {
     (void)ctx;
@@ -69,7 +50,7 @@ static void read_all(int kind, const char *text, const char *groups, const ttr_r
 {
     ttr_reader r;
     ttr_source s, g;
-    chunk_src cs = {text, strlen(text), 0, chunk}, cg = {groups, groups ? strlen(groups) : 0, 0, chunk};
+    tu_chunk_src cs = {text, strlen(text), 0, chunk}, cg = {groups, groups ? strlen(groups) : 0, 0, chunk};
     char *buf = chunk ? (char *)malloc(buf_size) : NULL;
     char gbuf[64];
     float x[MAXI * MAXF];
@@ -78,9 +59,9 @@ static void read_all(int kind, const char *text, const char *groups, const ttr_r
     uint16_t slots[MAXI];
     int rc;
     memset(o, 0, sizeof *o);
-    s = chunk ? ttr_source_callback(chunk_read, &cs, buf, buf_size)
+    s = chunk ? ttr_source_callback(tu_chunk_read, &cs, buf, buf_size)
               : ttr_source_memory(text, strlen(text));
-    g = chunk ? ttr_source_callback(chunk_read, &cg, gbuf, sizeof gbuf)
+    g = chunk ? ttr_source_callback(tu_chunk_read, &cg, gbuf, sizeof gbuf)
               : ttr_source_memory(groups, groups ? strlen(groups) : 0);
     rc = kind == K_LETOR ? ttr_letor_open(&r, cfg, &s, groups ? &g : NULL)
                          : ttr_clicks_open(&r, cfg, &s);
@@ -676,14 +657,14 @@ Test(data, writer_reader_round_trip_is_bit_exact)
         ttr_reader_config cfg;
         ttr_source s;
         char *lb = (char *)malloc(512);
-        chunk_src cs = {sk.data, sk.len, 0, chunk};
+        tu_chunk_src cs = {sk.data, sk.len, 0, chunk};
         float x[MAXN * F];
         uint16_t sl[MAXN];
         uint8_t cl[MAXN];
         uint32_t rows, cols, nf;
         ttr_reader_config_default(&cfg);
         cfg.max_items = MAXN;
-        s = chunk ? ttr_source_callback(chunk_read, &cs, lb, 512) : ttr_source_memory(sk.data, sk.len);
+        s = chunk ? ttr_source_callback(tu_chunk_read, &cs, lb, 512) : ttr_source_memory(sk.data, sk.len);
         cr_assert_eq(ttr_clicks_open(&r, &cfg, &s), 0);
         cr_assert_eq(ttr_clicks_layout(&r, &rows, &cols, &nf), 1);
         cr_assert(rows == 3 && cols == 2 && nf == F);

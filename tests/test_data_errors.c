@@ -15,24 +15,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-typedef struct chunk_src {
-    const char *data;
-    size_t size, pos, chunk;
-} chunk_src;
-
-static size_t chunk_read(void *ctx, void *buf, size_t n)
-{
-    chunk_src *c = (chunk_src *)ctx;
-    size_t k = c->size - c->pos;
-    if (k > c->chunk)
-        k = c->chunk;
-    if (k > n)
-        k = n;
-    memcpy(buf, c->data + c->pos, k);
-    c->pos += k;
-    return k;
-}
-
 /* Claims one byte more than it was asked for. */
 static size_t greedy_read(void *ctx, void *buf, size_t n)
 {
@@ -102,7 +84,7 @@ Test(data_errors, arguments)
     ttr_reader r;
     ttr_reader_config cfg = cfg_of(4, 4);
     ttr_source s = ttr_source_memory("1 qid:1 1:1\n", 12), nodata = ttr_source_memory(NULL, 5);
-    ttr_source nobuf = ttr_source_callback(chunk_read, NULL, NULL, 64);
+    ttr_source nobuf = ttr_source_callback(tu_chunk_read, NULL, NULL, 64);
     ttr_list l;
     uint32_t rows = 9, cols = 9, F = 9;
 
@@ -191,9 +173,9 @@ Test(data_errors, callbacks_that_fail_or_overrun)
     /* inside a .query group: the data line is too long for its buffer */
     {
         static const char data[] = "1 1:1\n0 2:1 3:1 4:1 # a line longer than 32 bytes\n";
-        chunk_src cs = {data, sizeof data - 1, 0, 5};
+        tu_chunk_src cs = {data, sizeof data - 1, 0, 5};
         ttr_source g = ttr_source_memory("2\n", 2);
-        s = ttr_source_callback(chunk_read, &cs, buf, sizeof buf);
+        s = ttr_source_callback(tu_chunk_read, &cs, buf, sizeof buf);
         cr_assert_eq(ttr_letor_open(&r, &cfg, &s, &g), TTR_OK);
         cr_assert_eq(read_until_error(&r, 4), TTR_ERR_NOMEM);
         cr_assert_eq(ttr_reader_error(&r, &ln, NULL, NULL, NULL), TTR_ERR_NOMEM);

@@ -161,3 +161,16 @@ long tu_first_mismatch(const float *got, const float *ref, const float *scale, s
     }
     return -1;
 }
+
+size_t tu_chunk_read(void *ctx, void *buf, size_t n)
+{
+    tu_chunk_src *c = (tu_chunk_src *)ctx;
+    size_t k = c->size - c->pos;
+    if (k > c->chunk)
+        k = c->chunk;
+    if (k > n)
+        k = n;
+    memcpy(buf, c->data + c->pos, k);
+    c->pos += k;
+    return k;
+}

@@ -58,4 +58,13 @@ int tu_masks(unsigned masks[8], const char *names[8]);
 long tu_first_mismatch(const float *got, const float *ref, const float *scale, size_t n,
                        float tol, float abs_floor);
 
+/* A read callback (ttr_read_fn) over `size` bytes at `data` that hands out
+ * at most `chunk` bytes per call: readers must not depend on how input
+ * arrives. */
+typedef struct tu_chunk_src {
+    const char *data;
+    size_t size, pos, chunk;
+} tu_chunk_src;
+size_t tu_chunk_read(void *ctx, void *buf, size_t n);
+
 #endif
