@@ -322,6 +322,29 @@ for ((i = 0; i < NCFG; i++)); do
     ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "${C_NAME[$i]}" "${C_BUILD[$i]}" "$tests" "$p" "$f" "$s" "$sm" "$secs")")
 done
 
+# cli_row NAME TAIL CMD...: run a tests/cli script, print the last TAIL lines
+# of its output, and add a row from its "N passed, N failed" line (a non-zero
+# exit without a failure counts as one)
+cli_row() {
+    local name=$1 tail=$2 out rc p f r t
+    shift 2
+    N=$((N + 1))
+    t=$(date +%s)
+    say "[$N] $name: $*"
+    out=$("$@" 2>&1)
+    rc=$?
+    echo "$out" | tail -n "$tail"
+    p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
+    f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -n 1)
+    [ -n "$p" ] || p=0
+    [ -n "$f" ] || f=1
+    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+    r=ok
+    [ "$f" -eq 0 ] || { r=FAIL; FAILED_CFGS+=("$name"); }
+    TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
+    ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "$name" ok "$r" "$p" "$f" - - $(($(date +%s) - t)))")
+}
+
 # the command-line tool: every command on tiny generated files (tests/cli/run.sh),
 # natively and, through qemu, on both ARM targets (gcc builds made above)
 if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cli "* ]]; then
@@ -330,21 +353,7 @@ if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cli "* ]]; then
                "armv7-gcc|env QEMU_CPU=max QEMU_LD_PREFIX=/usr/arm-linux-gnueabihf qemu-arm"; do
         bdir=${cli%%|*} run=${cli#*|}
         [ -x "build/$bdir/ttrank" ] || continue
-        N=$((N + 1))
-        t=$(date +%s)
-        say "[$N] cli/$bdir: tests/cli/run.sh build/$bdir/ttrank"
-        out=$(RUN="$run" sh tests/cli/run.sh "build/$bdir/ttrank" 2>&1)
-        rc=$?
-        echo "$out" | tail -n 20
-        p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
-        f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -n 1)
-        [ -n "$p" ] || p=0
-        [ -n "$f" ] || f=1
-        [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
-        r=ok
-        [ "$f" -eq 0 ] || { r=FAIL; FAILED_CFGS+=("cli/$bdir"); }
-        TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
-        ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "cli/$bdir" ok "$r" "$p" "$f" - - $(($(date +%s) - t)))")
+        cli_row "cli/$bdir" 20 env RUN="$run" sh tests/cli/run.sh "build/$bdir/ttrank"
     done
 fi
 
@@ -353,21 +362,8 @@ fi
 if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cli "* ]] ||
     [[ " $CHECK_ONLY " == *" x86_64-gcc-valgrind "* ]]; then
     if [ -x build/x86_64-gcc-shim/ttrank ]; then
-        N=$((N + 1))
-        t=$(date +%s)
-        say "[$N] cli/x86_64-gcc-valgrind: tests/cli/valgrind.sh build/x86_64-gcc-shim/ttrank"
-        out=$(timeout -k 15 "$CHECK_TIMEOUT" sh tests/cli/valgrind.sh build/x86_64-gcc-shim/ttrank 2>&1)
-        rc=$?
-        echo "$out" | tail -n 200
-        p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -n 1)
-        f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -n 1)
-        [ -n "$p" ] || p=0
-        [ -n "$f" ] || f=1
-        [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
-        r=ok
-        [ "$f" -eq 0 ] || { r=FAIL; FAILED_CFGS+=("cli/x86_64-gcc-valgrind"); }
-        TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
-        ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' "cli/x86_64-gcc-valgrind" ok "$r" "$p" "$f" - - $(($(date +%s) - t)))")
+        cli_row cli/x86_64-gcc-valgrind 200 timeout -k 15 "$CHECK_TIMEOUT" \
+            sh tests/cli/valgrind.sh build/x86_64-gcc-shim/ttrank
     fi
 fi
 

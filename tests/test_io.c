@@ -144,19 +144,6 @@ static ttr_model *trained_model(const ttr_config *c, void **arena, int steps)
     return m;
 }
 
-/* Save into a malloc'ed buffer (the test may allocate). */
-static unsigned char *save_mem(const ttr_model *m, int state, size_t *size)
-{
-    ttr_mem_writer count = {NULL, 0, 0};
-    cr_assert_eq(ttr_model_save(m, state, ttr_mem_write, &count), TTR_OK);
-    unsigned char *buf = malloc(count.size);
-    ttr_mem_writer w = {buf, count.size, 0};
-    cr_assert_eq(ttr_model_save(m, state, ttr_mem_write, &w), TTR_OK);
-    cr_assert_eq(w.size, count.size);
-    *size = w.size;
-    return buf;
-}
-
 static int load_mem(ttr_model **out, void *arena, size_t bytes, const unsigned char *data,
                     size_t size)
 {
@@ -278,8 +265,8 @@ Test(io, round_trip_every_variant_and_mode)
             ttr_model *m = trained_model(&c, &a_train, 3);
 
             /* train mode, with and without optimizer state */
-            unsigned char *f_state = save_mem(m, 1, &n_state);
-            unsigned char *f_plain = save_mem(m, 0, &n_plain);
+            unsigned char *f_state = tu_save_mem(m, 1, &n_state);
+            unsigned char *f_plain = tu_save_mem(m, 0, &n_plain);
             cr_assert(n_plain < n_state, "%s", what);
             ttr_config c2;
             ttr_mode mode2;
@@ -301,7 +288,7 @@ Test(io, round_trip_every_variant_and_mode)
             cr_assert(memcmp(s0, s1, sizeof s0) == 0, "%s: plain scores", what);
             /* saving what was loaded gives the same bytes */
             size_t n_again;
-            unsigned char *again = save_mem(l1, 1, &n_again);
+            unsigned char *again = tu_save_mem(l1, 1, &n_again);
             cr_assert(n_again == n_state && memcmp(again, f_state, n_state) == 0, "%s", what);
             free(again);
 
@@ -310,7 +297,7 @@ Test(io, round_trip_every_variant_and_mode)
             size_t need = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
             a_serve = tu_alloc(need, 0);
             cr_assert_eq(ttr_model_to_serving(m, &sv, a_serve, need), TTR_OK);
-            unsigned char *f_serve = save_mem(sv, 1, &n_serve); /* state ignored */
+            unsigned char *f_serve = tu_save_mem(sv, 1, &n_serve); /* state ignored */
             cr_assert(n_serve <= n_plain, "%s", what);
             ttr_model *l3 = load_fresh(f_serve, n_serve, &a3);
             cr_assert_eq(ttr_model_mode(l3), TTR_MODE_SERVE_F32);
@@ -328,7 +315,7 @@ Test(io, round_trip_every_variant_and_mode)
                 void *qa = tu_alloc(qneed, 0), *qa2;
                 ttr_model *q, *lq;
                 cr_assert_eq(ttr_model_quantize(shape & 1 ? sv : m, &q, qa, qneed), TTR_OK);
-                unsigned char *f_q = save_mem(q, 1, &n_q);
+                unsigned char *f_q = tu_save_mem(q, 1, &n_q);
                 cr_assert(n_q < n_serve, "%s: int8 file %zu vs %zu", what, n_q, n_serve);
                 ttr_mode mq;
                 ttr_mem_reader rq = {f_q, n_q, 0};
@@ -339,7 +326,7 @@ Test(io, round_trip_every_variant_and_mode)
                 score_items(q, 7, s0);
                 score_items(lq, 7, s1);
                 cr_assert(memcmp(s0, s1, sizeof s0) == 0, "%s: int8 scores", what);
-                unsigned char *f_q2 = save_mem(lq, 0, &n_q2);
+                unsigned char *f_q2 = tu_save_mem(lq, 0, &n_q2);
                 cr_assert(n_q2 == n_q && memcmp(f_q, f_q2, n_q) == 0, "%s: int8 resave", what);
                 /* a weight of -128 is out of the kernels' range */
                 for (size_t at = 164; at + 24 < n_q; at++)
@@ -409,7 +396,7 @@ Test(io, checkpoint_resume_is_bit_identical)
                 c.slot_dropout = 0.4f; /* the generator state matters */
             snprintf(what, sizeof what, "variant %d shape %d", (int)c.variant, shape);
             ttr_model *run = trained_model(&c, &a_run, 3);
-            unsigned char *ck = save_mem(run, 1, &n);
+            unsigned char *ck = tu_save_mem(run, 1, &n);
             ttr_model *res = load_fresh(ck, n, &a_res);
             train_steps(run, 777, 4);
             train_steps(res, 777, 4);
@@ -470,10 +457,10 @@ static unsigned char *tiny_file(int kind, size_t *size)
         size_t need = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
         as = tu_alloc(need, 0);
         cr_assert_eq(ttr_model_to_serving(m, &sv, as, need), TTR_OK);
-        f = save_mem(sv, 0, size);
+        f = tu_save_mem(sv, 0, size);
         tu_free(as);
     } else {
-        f = save_mem(m, kind == 0, size);
+        f = tu_save_mem(m, kind == 0, size);
     }
     tu_free(a);
     return f;
@@ -733,7 +720,7 @@ Test(io, files_save_atomically_and_survive_a_killed_writer)
     score_items(old, 3, s_old);
 
     size_t n_new;
-    unsigned char *f_new = save_mem(nw, 1, &n_new);
+    unsigned char *f_new = tu_save_mem(nw, 1, &n_new);
     free(f_new);
     for (int scenario = 0; scenario < 2; scenario++) {
         pid_t pid = fork();
@@ -985,7 +972,7 @@ Test(io, serving_copy_of_a_fold_that_overflows_is_refused)
                 cr_assert_eq(ttr_set_normalization(m, mean, scale), TTR_OK);
                 /* the file of the model itself is fine and loads */
                 size_t size;
-                unsigned char *f = save_mem(m, 1, &size);
+                unsigned char *f = tu_save_mem(m, 1, &size);
                 ttr_model *m2 = load_fresh(f, size, &arena2);
                 for (int k = 0; k < 2; k++) {
                     ttr_model *src = k ? m2 : m, *s = NULL;
@@ -1030,12 +1017,12 @@ Test(io, training_step_that_would_overflow_is_refused)
         if (!sgd)
             t->s2[0] = 0.0f; /* Adam: w -= lr_t * m / (sqrt(v) + eps) overflows */
         size_t size, size2;
-        unsigned char *f = save_mem(m, 1, &size);
+        unsigned char *f = tu_save_mem(m, 1, &size);
         ttr_model *m2 = load_fresh(f, size, &arena2); /* the checkpoint itself is valid */
         io_batch ib;
         make_batch(&ib, &c, 77);
         cr_assert_eq(ttr_train(m2, &ib.b, NULL), TTR_ERR_NONFINITE, "sgd %d", sgd);
-        unsigned char *f2 = save_mem(m2, 1, &size2);
+        unsigned char *f2 = tu_save_mem(m2, 1, &size2);
         cr_assert(size2 == size && memcmp(f, f2, size) == 0, "model changed by a refused step");
         free(f);
         free(f2);

@@ -49,18 +49,6 @@ static ttr_model *new_model(const ttr_config *c, void **arena)
     return m;
 }
 
-static unsigned char *save_mem(const ttr_model *m, int state, size_t *size)
-{
-    ttr_mem_writer count = {NULL, 0, 0};
-    cr_assert_eq(ttr_model_save(m, state, ttr_mem_write, &count), TTR_OK);
-    unsigned char *buf = malloc(count.size);
-    ttr_mem_writer w = {buf, count.size, 0};
-    cr_assert_eq(ttr_model_save(m, state, ttr_mem_write, &w), TTR_OK);
-    cr_assert_eq(w.size, count.size);
-    *size = w.size;
-    return buf;
-}
-
 /* An int8 serving file (mode 2: int8 hidden layers, f32 last layer). */
 static unsigned char *int8_file(size_t *size)
 {
@@ -71,7 +59,7 @@ static unsigned char *int8_file(size_t *size)
     size_t qb = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
     void *qa = tu_alloc(qb, 0);
     cr_assert_eq(ttr_model_quantize(m, &q, qa, qb), TTR_OK);
-    unsigned char *f = save_mem(q, 0, size);
+    unsigned char *f = tu_save_mem(q, 0, size);
     tu_free(qa);
     tu_free(ta);
     return f;
@@ -84,7 +72,7 @@ static unsigned char *checkpoint_file(size_t *size)
     void *a;
     tiny_config(&c, TTR_MIXEM);
     ttr_model *m = new_model(&c, &a);
-    unsigned char *f = save_mem(m, 1, size);
+    unsigned char *f = tu_save_mem(m, 1, size);
     tu_free(a);
     return f;
 }
@@ -182,7 +170,7 @@ Test(io_errors, arguments_and_memory_streams)
     size_t size;
     tiny_config(&c, TTR_PAL);
     ttr_model *m = new_model(&c, &a);
-    unsigned char *f = save_mem(m, 1, &size);
+    unsigned char *f = tu_save_mem(m, 1, &size);
     size_t need = arena_for(f, size);
     void *arena = tu_alloc(need, 0);
     ttr_mem_reader r = {f, size, 0};

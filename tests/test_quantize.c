@@ -47,6 +47,43 @@ static void q_data(tu_rng *r, size_t lists, float *x, uint8_t *grade, uint16_t *
     offsets[lists] = lists * QL;
 }
 
+/* A training and a held-out set of QLISTS lists of QL items, and score
+ * buffers for the held-out items. */
+typedef struct q_sets {
+    size_t n;
+    float *x, *xt, *s32, *s8, *s8b;
+    uint8_t *grade, *gt, *clicks, *ct;
+    uint16_t *slots, *st;
+    size_t offsets[QLISTS + 1], ot[QLISTS + 1];
+} q_sets;
+
+static void q_sets_make(q_sets *d, uint64_t seed)
+{
+    size_t n = d->n = QLISTS * QL;
+    d->x = malloc(n * QF * sizeof(float));
+    d->xt = malloc(n * QF * sizeof(float));
+    d->s32 = malloc(n * sizeof(float));
+    d->s8 = malloc(n * sizeof(float));
+    d->s8b = malloc(n * sizeof(float));
+    d->grade = malloc(n);
+    d->gt = malloc(n);
+    d->clicks = malloc(n);
+    d->ct = malloc(n);
+    d->slots = malloc(n * sizeof(uint16_t));
+    d->st = malloc(n * sizeof(uint16_t));
+    tu_rng r = tu_rng_seed(seed);
+    q_data(&r, QLISTS, d->x, d->grade, d->slots, d->clicks, d->offsets);
+    q_data(&r, QLISTS, d->xt, d->gt, d->st, d->ct, d->ot);
+}
+
+static void q_sets_free(q_sets *d)
+{
+    void *p[] = {d->x, d->xt, d->s32, d->s8, d->s8b, d->grade, d->gt, d->clicks, d->ct,
+                 d->slots, d->st};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(p[i]);
+}
+
 static void q_config(ttr_config *c, ttr_variant v, uint32_t n_hidden)
 {
     ttr_config_default(c, v, QF);
@@ -250,19 +287,15 @@ Test(quantize, weights_layout_and_arena)
 
 Test(quantize, ranking_agreement_and_bit_exact_paths)
 {
-    size_t n = QLISTS * QL;
-    float *x = malloc(n * QF * sizeof(float)), *xt = malloc(n * QF * sizeof(float));
-    uint8_t *grade = malloc(n), *gt = malloc(n), *clicks = malloc(n), *ct = malloc(n);
-    uint16_t *slots = malloc(n * sizeof(uint16_t)), *st = malloc(n * sizeof(uint16_t));
-    size_t offsets[QLISTS + 1], ot[QLISTS + 1];
-    float *s32 = malloc(n * sizeof(float)), *s8 = malloc(n * sizeof(float));
-    float *s8b = malloc(n * sizeof(float));
+    q_sets d;
+    q_sets_make(&d, 2025);
+    size_t n = d.n, *offsets = d.offsets;
+    float *x = d.x, *xt = d.xt, *s32 = d.s32, *s8 = d.s8, *s8b = d.s8b;
+    uint8_t *gt = d.gt, *clicks = d.clicks;
+    uint16_t *slots = d.slots;
     unsigned masks[8];
     const char *names[8];
     int n_masks = tu_masks(masks, names);
-    tu_rng r = tu_rng_seed(2025);
-    q_data(&r, QLISTS, x, grade, slots, clicks, offsets);
-    q_data(&r, QLISTS, xt, gt, st, ct, ot);
 
     for (size_t vi = 0; vi < Q_NV; vi++) {
         ttr_config c;
@@ -321,17 +354,7 @@ Test(quantize, ranking_agreement_and_bit_exact_paths)
         free(fa);
         free(qa);
     }
-    free(x);
-    free(xt);
-    free(grade);
-    free(gt);
-    free(clicks);
-    free(ct);
-    free(slots);
-    free(st);
-    free(s32);
-    free(s8);
-    free(s8b);
+    q_sets_free(&d);
 }
 
 /* Features of very different magnitudes (two scaled by 1000, one shifted by
@@ -341,15 +364,12 @@ Test(quantize, ranking_agreement_and_bit_exact_paths)
  * and the small ones would round to 0.) */
 Test(quantize, unnormalised_features_keep_their_resolution)
 {
-    size_t n = QLISTS * QL;
-    float *x = malloc(n * QF * sizeof(float)), *xt = malloc(n * QF * sizeof(float));
-    uint8_t *grade = malloc(n), *gt = malloc(n), *clicks = malloc(n), *ct = malloc(n);
-    uint16_t *slots = malloc(n * sizeof(uint16_t)), *st = malloc(n * sizeof(uint16_t));
-    size_t offsets[QLISTS + 1], ot[QLISTS + 1];
-    float *s32 = malloc(n * sizeof(float)), *s8 = malloc(n * sizeof(float));
-    tu_rng r = tu_rng_seed(4242);
-    q_data(&r, QLISTS, x, grade, slots, clicks, offsets);
-    q_data(&r, QLISTS, xt, gt, st, ct, ot);
+    q_sets d;
+    q_sets_make(&d, 4242);
+    size_t n = d.n, *offsets = d.offsets;
+    float *x = d.x, *xt = d.xt, *s32 = d.s32, *s8 = d.s8;
+    uint8_t *clicks = d.clicks;
+    uint16_t *slots = d.slots;
     for (size_t i = 0; i < n; i++) {
         float *rows[2] = {x + i * QF, xt + i * QF};
         for (int k = 0; k < 2; k++) {
@@ -396,14 +416,5 @@ Test(quantize, unnormalised_features_keep_their_resolution)
     free(ta);
     free(fa);
     free(qa);
-    free(x);
-    free(xt);
-    free(grade);
-    free(gt);
-    free(clicks);
-    free(ct);
-    free(slots);
-    free(st);
-    free(s32);
-    free(s8);
+    q_sets_free(&d);
 }

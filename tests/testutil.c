@@ -1,9 +1,11 @@
 /* See testutil.h. */
+#include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+#include "ttr_io.h"
 
 tu_rng tu_rng_seed(uint64_t seed)
 {
@@ -173,4 +175,17 @@ size_t tu_chunk_read(void *ctx, void *buf, size_t n)
     memcpy(buf, c->data + c->pos, k);
     c->pos += k;
     return k;
+}
+
+unsigned char *tu_save_mem(const ttr_model *m, int state, size_t *size)
+{
+    ttr_mem_writer count = {NULL, 0, 0};
+    cr_assert_eq(ttr_model_save(m, state, ttr_mem_write, &count), TTR_OK);
+    unsigned char *buf = malloc(count.size);
+    cr_assert_not_null(buf);
+    ttr_mem_writer w = {buf, count.size, 0};
+    cr_assert_eq(ttr_model_save(m, state, ttr_mem_write, &w), TTR_OK);
+    cr_assert_eq(w.size, count.size);
+    *size = w.size;
+    return buf;
 }

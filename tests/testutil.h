@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ttr_kernels.h"
+#include "ttrank.h"
 
 /* xorshift64*: the same sequence on every target. */
 typedef struct tu_rng {
@@ -66,5 +67,10 @@ typedef struct tu_chunk_src {
     size_t size, pos, chunk;
 } tu_chunk_src;
 size_t tu_chunk_read(void *ctx, void *buf, size_t n);
+
+/* The .ttr bytes of model m (with the optimizer state if `state`) in a
+ * malloc'ed buffer of *size bytes (the caller frees it); asserts that the
+ * save works and that a counting pass gives the same size. */
+unsigned char *tu_save_mem(const ttr_model *m, int state, size_t *size);
 
 #endif

@@ -70,6 +70,17 @@ typedef struct batch_buf {
     uint32_t *ctx;
 } batch_buf;
 
+/* List `from` of the pool into slot `to` (to != from). */
+static void pool_move(pool *p, size_t to, size_t from)
+{
+    size_t ML = p->max_items;
+    memcpy(p->x + to * ML * p->F, p->x + from * ML * p->F, ML * p->F * sizeof(float));
+    memcpy(p->slots + to * ML, p->slots + from * ML, ML * sizeof *p->slots);
+    memcpy(p->clicks + to * ML, p->clicks + from * ML, ML);
+    p->n[to] = p->n[from];
+    p->ctx[to] = p->ctx[from];
+}
+
 static void batch_add(batch_buf *b, const pool *p, size_t j)
 {
     size_t n = p->n[j], at = b->n_items;
@@ -428,13 +439,8 @@ int ttr_cmd_train(int argc, char **argv)
                 if (eof) {
                     /* drain: move the last into the gap */
                     filled--;
-                    if (k != filled) {
-                        memcpy(p.x + k * ML * F, p.x + filled * ML * F, per_list);
-                        memcpy(p.slots + k * ML, p.slots + filled * ML, ML * sizeof *p.slots);
-                        memcpy(p.clicks + k * ML, p.clicks + filled * ML, ML);
-                        p.n[k] = p.n[filled];
-                        p.ctx[k] = p.ctx[filled];
-                    }
+                    if (k != filled)
+                        pool_move(&p, k, filled);
                     continue;
                 }
                 j = k;
@@ -458,13 +464,8 @@ int ttr_cmd_train(int argc, char **argv)
                 eof = 1;
                 if (j != filled) { /* slot j was emitted: fill it with the last one */
                     filled--;
-                    if (j != filled) {
-                        memcpy(p.x + j * ML * F, p.x + filled * ML * F, per_list);
-                        memcpy(p.slots + j * ML, p.slots + filled * ML, ML * sizeof *p.slots);
-                        memcpy(p.clicks + j * ML, p.clicks + filled * ML, ML);
-                        p.n[j] = p.n[filled];
-                        p.ctx[j] = p.ctx[filled];
-                    }
+                    if (j != filled)
+                        pool_move(&p, j, filled);
                 }
                 continue;
             }

@@ -93,7 +93,7 @@ int cli_need(const char *cmd, cli_flag *flags, size_t n, const char *name)
     return 2;
 }
 
-static int parse_u64(const char *s, uint64_t *v)
+int cli_parse_u64(const char *s, uint64_t *v)
 {
     char *end;
     if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
@@ -113,7 +113,7 @@ int cli_u64(const char *cmd, cli_flag *flags, size_t n, const char *name, uint64
     if (!f || !f->seen)
         return 0;
     uint64_t x;
-    if (parse_u64(f->val, &x) || x < lo || x > hi) {
+    if (cli_parse_u64(f->val, &x) || x < lo || x > hi) {
         cli_err(cmd, "%s: expected an integer in %llu..%llu, got '%s'", name,
                 (unsigned long long)lo, (unsigned long long)hi, f->val);
         return 2;

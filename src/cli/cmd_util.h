@@ -31,6 +31,9 @@ cli_flag *cli_find(cli_flag *flags, size_t n_flags, const char *name);
 /* Value of a flag or `def` when not given. */
 const char *cli_str(cli_flag *flags, size_t n, const char *name, const char *def);
 /* Typed values: 0 ok (or flag absent: *v untouched), 2 after printing an error. */
+/* A decimal unsigned integer, the whole string (no sign, no blanks): 0, or
+ * -1 when s is not one or does not fit. */
+int cli_parse_u64(const char *s, uint64_t *v);
 int cli_u64(const char *cmd, cli_flag *flags, size_t n, const char *name, uint64_t lo, uint64_t hi,
             uint64_t *v);
 int cli_u32(const char *cmd, cli_flag *flags, size_t n, const char *name, uint32_t lo, uint32_t hi,

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd_util.h"
 #include "demo.h"
 #include "svg.h"
 #include "ttr_sim.h"
@@ -49,19 +50,6 @@ static void demo_usage(FILE *f)
             "  -h, --help   this help\n");
 }
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    if (!s || !*s || *s == '-')
-        return -1;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *v = (uint64_t)x;
-    return 0;
-}
-
 static int parse_opts(int argc, char **argv, demo_opts *o)
 {
     o->seed = 1;
@@ -96,14 +84,14 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
             demo_usage(stdout);
             return 1;
         } else if (!strcmp(name, "--seed")) {
-            if (parse_u64(val, &o->seed)) {
+            if (cli_parse_u64(val, &o->seed)) {
                 fprintf(stderr, "ttrank demo: --seed: not a number: '%s'\n", val);
                 return 2;
             }
         } else if (!strcmp(name, "--out")) {
             o->out = val;
         } else if (!strcmp(name, "--lists")) {
-            if (parse_u64(val, &v) || v < 100 || v > 1000000) {
+            if (cli_parse_u64(val, &v) || v < 100 || v > 1000000) {
                 fprintf(stderr, "ttrank demo: --lists: a number in 100..1000000, got '%s'\n", val);
                 return 2;
             }
