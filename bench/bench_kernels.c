@@ -154,6 +154,12 @@ static void run_quantize(bctx *c)
 {
     ttr_quantize_s8(c->s.batch, c->s.k, c->x, c->s.k, c->q8, TTR_S8_KPAD(c->s.k), c->xscale);
 }
+/* mean and normalisation scale: wscale and b (k floats each, F_QUANT) */
+static void run_quantize_norm(bctx *c)
+{
+    ttr_quantize_norm_s8(c->s.batch, c->s.k, c->x, c->s.k, c->wscale, c->b, c->q8,
+                         TTR_S8_KPAD(c->s.k), c->xscale);
+}
 static void run_gemv_s8(bctx *c)
 {
     ttr_gemv_s8(c->s.m, c->s.k, c->packed8, c->q8, c->xscale[0], c->wscale, c->b, c->y, 1);
@@ -274,6 +280,7 @@ static const bkernel g_kernels[] = {
     {"backprop_in_f32", TTR_K_BACKPROP_IN_F32, -1, F_BWD, run_backprop_in},
     {"outer_acc_f32", TTR_K_OUTER_ACC_F32, -1, F_BWD, run_outer_acc},
     {"quantize_s8", TTR_K_QUANTIZE_S8, -1, F_QUANT, run_quantize},
+    {"quantize_norm_s8", TTR_K_QUANTIZE_NORM_S8, -1, F_QUANT, run_quantize_norm},
     {"gemv_s8", TTR_K_GEMM_S8, -1, F_GEMV8, run_gemv_s8},
     {"gemm_s8", TTR_K_GEMM_S8, -1, F_GEMM8, run_gemm_s8},
     {"gemm_s8_relu_q", TTR_K_GEMM_S8_RELU_Q, -1, F_GEMM8, run_gemm_s8_relu_q},
@@ -479,9 +486,14 @@ static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
     case F_QUANT:
         FALLOC(c->x, nb * k);
         FALLOC(c->xscale, nb);
+        FALLOC(c->wscale, k); /* quantize_norm_s8: mean */
+        FALLOC(c->b, k);      /* and normalisation scale */
         ok = ok && (c->q8 = (int8_t *)balloc(nb * TTR_S8_KPAD(k))) != NULL;
-        if (ok)
+        if (ok) {
             fill_uniform(c->x, nb * k, -3.0f, 3.0f);
+            fill_uniform(c->wscale, k, -1.0f, 1.0f);
+            fill_uniform(c->b, k, 0.2f, 2.0f);
+        }
         break;
     case F_GEMV8:
     case F_GEMM8: {
@@ -636,6 +648,8 @@ static void metrics(const bkernel *kd, const bshape *s, double *flops, double *b
         break;
     case F_QUANT:
         *bytes = nb * (4.0 * k + (double)TTR_S8_KPAD(s->k) + 4.0);
+        if (!strcmp(nm, "quantize_norm_s8"))
+            *bytes += 8.0 * k; /* mean and scale */
         *items = nb * k;
         break;
     case F_GEMV8:
@@ -1302,6 +1316,7 @@ static void usage(FILE *f)
         "  backprop_in_f32  ttr_backprop_input_f32: dX = dY W (overwrite); batch 10, 100\n"
         "  outer_acc_f32    ttr_outer_acc_f32: dW += dY^T X; batch 10, 100\n"
         "  quantize_s8      ttr_quantize_s8: batch rows (1, 100) of n floats (m = 1)\n"
+        "  quantize_norm_s8 ttr_quantize_norm_s8: the same rows, normalised on the way\n"
         "  gemv_s8          ttr_gemv_s8: packed int8 W, bias, ReLU; batch 1\n"
         "  gemm_s8          ttr_gemm_s8: the same for batch 10, 100, 200\n"
         "  gemm_s8_relu_q   ttr_gemm_s8_relu_q: the same shapes, int8 output\n"
@@ -1342,7 +1357,7 @@ static void usage(FILE *f)
         "                   i.e. GOP/s, for gemv_s8/gemm_s8), 2*n*n*d per attention\n"
         "                   product (probs 1, apply 1, fwd 2, apply_bwd 2, probs_bwd 2;\n"
         "                   softmax not counted), 2n for axpy and dot, n for scale.\n"
-        "                   Omitted (\"-\" in the table) for quantize_s8, vexp, vsigmoid,\n"
+        "                   Omitted (\"-\" in the table) for quantize_s8(_norm), vexp, vsigmoid,\n"
         "                   vsoftplus and relu_bwd, where flops mean nothing.\n"
         "  gbps             GB/s: bytes one call must move (inputs read once, outputs\n"
         "                   written once, accumulated outputs read and written) / ns.\n"

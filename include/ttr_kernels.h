@@ -102,6 +102,7 @@ typedef enum ttr_kernel_id {
     TTR_K_ADAM,             /* ttr_adam_f32 */
     TTR_K_MOMENTUM,         /* ttr_momentum_f32 */
     TTR_K_GEMM_S8_RELU_Q,   /* ttr_gemm_s8_relu_q */
+    TTR_K_QUANTIZE_NORM_S8, /* ttr_quantize_norm_s8 */
     TTR_K_COUNT
 } ttr_kernel_id;
 
@@ -194,6 +195,19 @@ TTR_API void ttr_outer_acc_f32(size_t n, size_t m, size_t k,
  * inputs again). Bit-exact on every path. */
 TTR_API void ttr_quantize_s8(size_t n, size_t k, const float *x, size_t ldx,
                      int8_t *q, size_t ldq, float *scale);
+
+/* ttr_quantize_s8 of the normalised rows
+ *   v[i][t] = (x[i][t] - mean[t]) * nscale[t]     (f32: subtract, then multiply)
+ * without storing them: bit for bit the same q and scale as writing v into a
+ * buffer and calling ttr_quantize_s8 on it, on every path (so a v that is
+ * NaN or infinite, from the input or from overflow, gives scale NaN). This
+ * is how an int8 model that keeps its feature normalisation reads features:
+ * one pass over x instead of a pass that writes v and one that reads it.
+ * mean, nscale: k floats. Other arguments as ttr_quantize_s8 (q must not
+ * overlap x, mean or nscale). */
+TTR_API void ttr_quantize_norm_s8(size_t n, size_t k, const float *x, size_t ldx,
+                                  const float *mean, const float *nscale, int8_t *q, size_t ldq,
+                                  float *scale);
 
 /* Bytes needed by the packed form of an m x k int8 matrix:
  * ceil(m / 16) * 16 * TTR_S8_KPAD(k). */

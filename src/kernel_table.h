@@ -19,6 +19,9 @@ typedef void (*ttr__outer_acc_f32_fn)(size_t n, size_t m, size_t k, const float 
                                       const float *x, size_t ldx, float *dw, size_t lddw);
 typedef void (*ttr__quantize_s8_fn)(size_t n, size_t k, const float *x, size_t ldx,
                                     int8_t *q, size_t ldq, float *scale);
+typedef void (*ttr__quantize_norm_s8_fn)(size_t n, size_t k, const float *x, size_t ldx,
+                                         const float *mean, const float *nscale, int8_t *q,
+                                         size_t ldq, float *scale);
 typedef void (*ttr__gemm_s8_fn)(size_t n, size_t m, size_t k, const int8_t *packed,
                                 const int8_t *q, size_t ldq, const float *xscale,
                                 const float *wscale, const float *b, float *y, size_t ldy,
@@ -67,6 +70,7 @@ typedef struct ttr__kernels {
     ttr__adam_fn adam;
     ttr__momentum_fn momentum;
     ttr__gemm_s8_relu_q_fn gemm_s8_relu_q;
+    ttr__quantize_norm_s8_fn quantize_norm_s8;
     /* isa[id]: the path name of the entry for ttr_kernel_id id */
     const char *isa[TTR_K_COUNT];
 } ttr__kernels;
@@ -86,6 +90,14 @@ void ttr__outer_acc_f32_c(size_t n, size_t m, size_t k, const float *dy, size_t 
 float ttr__s8_nan(void);
 void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, size_t ldq,
                         float *scale);
+void ttr__quantize_norm_s8_c(size_t n, size_t k, const float *x, size_t ldx, const float *mean,
+                             const float *nscale, int8_t *q, size_t ldq, float *scale);
+/* ttr_quantize_norm_s8 as normalising rows into a stack buffer, then
+ * ttr_quantize_s8 through the active table (the same bits): the fallback of
+ * paths without a fused kernel. */
+void ttr__quantize_norm_s8_composite(size_t n, size_t k, const float *x, size_t ldx,
+                                     const float *mean, const float *nscale, int8_t *q,
+                                     size_t ldq, float *scale);
 void ttr__gemm_s8_c(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
                     size_t ldq, const float *xscale, const float *wscale, const float *b,
                     float *y, size_t ldy, int relu);

@@ -18,7 +18,7 @@ static void build_table(void)
         ttr__gemm_s8_c, ttr__attn_probs_c, ttr__attn_apply_c, ttr__attn_apply_bwd_c,
         ttr__attn_probs_bwd_c, ttr__vexp_c, ttr__vsigmoid_c, ttr__vsoftplus_c, ttr__relu_bwd_c,
         ttr__axpy_c, ttr__scale_c, ttr__dot_c, ttr__adam_c, ttr__momentum_c,
-        ttr__gemm_s8_relu_q_composite, {0}};
+        ttr__gemm_s8_relu_q_composite, ttr__quantize_norm_s8_composite, {0}};
     ttr__kernels t = scalar;
     for (int i = 0; i < TTR_K_COUNT; i++)
         t.isa[i] = "scalar";
@@ -81,6 +81,12 @@ void ttr_quantize_s8(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, 
                      float *scale)
 {
     ttr__kernels_get()->quantize_s8(n, k, x, ldx, q, ldq, scale);
+}
+
+void ttr_quantize_norm_s8(size_t n, size_t k, const float *x, size_t ldx, const float *mean,
+                          const float *nscale, int8_t *q, size_t ldq, float *scale)
+{
+    ttr__kernels_get()->quantize_norm_s8(n, k, x, ldx, mean, nscale, q, ldq, scale);
 }
 
 void ttr_gemm_s8(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q, size_t ldq,

@@ -227,8 +227,7 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
                 s->qx2 = ttr__alloc(l, qbytes);
                 s->qscale2 = s->qx2 ? (float *)(void *)(s->qx2 + (size_t)N * kmax) : NULL;
             }
-            /* act[0]: the last int8 layer's rows; before them, normalised
-             * features a few rows at a time (at least one row) */
+            /* act[0]: the last int8 layer's rows */
             s->act[0] = alloc_f(l, ttr__s8_act0_floats(m));
         }
         return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;

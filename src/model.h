@@ -102,11 +102,11 @@ struct ttr_model {
 };
 
 /* Floats of act[0] in an int8 model with int8 layers: the last int8 layer's
- * N rows, and at least one row of normalised features. */
+ * N rows (features are normalised and quantized in one pass, without a
+ * float copy: ttr_quantize_norm_s8). */
 static inline size_t ttr__s8_act0_floats(const ttr_model *m)
 {
-    size_t h = (size_t)m->cfg.max_items * m->rel[m->n_rel - 2].out;
-    return h > m->cfg.n_features ? h : m->cfg.n_features;
+    return (size_t)m->cfg.max_items * m->rel[m->n_rel - 2].out;
 }
 
 /* Deterministic generator (splitmix64): the same stream on every target. */

@@ -26,8 +26,20 @@ float ttr__s8_nan(void)
     return f;
 }
 
-void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, size_t ldq,
-                        float *scale)
+/* Element t of row xi: x itself, or (x - mean) * nscale rounded after each
+ * operation (the expression of the model's normalisation). */
+static float row_value(const float *xi, const float *mean, const float *nscale, size_t t)
+{
+    if (!mean)
+        return xi[t];
+    float d = xi[t] - mean[t];
+    return d * nscale[t];
+}
+
+/* ttr_quantize_s8 and ttr_quantize_norm_s8 (mean NULL: no normalisation):
+ * two passes over each row, the second recomputing the values. */
+static void quantize_rows(size_t n, size_t k, const float *x, size_t ldx, const float *mean,
+                          const float *nscale, int8_t *q, size_t ldq, float *scale)
 {
     size_t kpad = TTR_S8_KPAD(k);
     for (size_t i = 0; i < n; i++) {
@@ -36,10 +48,11 @@ void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *
         float maxabs = 0.0f;
         int finite = 1;
         for (size_t t = 0; t < k; t++) {
+            float v = row_value(xi, mean, nscale, t);
             uint32_t bits;
-            memcpy(&bits, xi + t, sizeof bits);
+            memcpy(&bits, &v, sizeof bits);
             finite &= (bits & 0x7f800000u) != 0x7f800000u; /* exponent all ones: NaN, Inf */
-            float a = xi[t] < 0.0f ? -xi[t] : xi[t];
+            float a = v < 0.0f ? -v : v;
             if (a > maxabs)
                 maxabs = a;
         }
@@ -50,7 +63,7 @@ void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *
         } else if (maxabs >= TTR_S8_MIN_RANGE) {
             float inv = 127.0f / maxabs;
             for (size_t t = 0; t < k; t++) {
-                float r = round_half_even(xi[t] * inv);
+                float r = round_half_even(row_value(xi, mean, nscale, t) * inv);
                 if (r > 127.0f)
                     r = 127.0f;
                 if (r < -127.0f)
@@ -66,6 +79,18 @@ void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *
         for (size_t t = k; t < kpad; t++)
             qi[t] = 0;
     }
+}
+
+void ttr__quantize_s8_c(size_t n, size_t k, const float *x, size_t ldx, int8_t *q, size_t ldq,
+                        float *scale)
+{
+    quantize_rows(n, k, x, ldx, NULL, NULL, q, ldq, scale);
+}
+
+void ttr__quantize_norm_s8_c(size_t n, size_t k, const float *x, size_t ldx, const float *mean,
+                             const float *nscale, int8_t *q, size_t ldq, float *scale)
+{
+    quantize_rows(n, k, x, ldx, mean, nscale, q, ldq, scale);
 }
 
 size_t ttr_gemm_s8_packed_size(size_t m, size_t k)
@@ -170,6 +195,26 @@ void ttr__gemm_s8_relu_q_c(size_t n, size_t m, size_t k, const int8_t *packed, c
 /* Rows of f32 outputs held on the stack at a time (16 KiB would be too much
  * for small embedded stacks; 4 KiB is fine). */
 #define S8_COMPOSITE_FLOATS 1024
+
+void ttr__quantize_norm_s8_composite(size_t n, size_t k, const float *x, size_t ldx,
+                                     const float *mean, const float *nscale, int8_t *q,
+                                     size_t ldq, float *scale)
+{
+    float v[S8_COMPOSITE_FLOATS];
+    if (k > S8_COMPOSITE_FLOATS) { /* wider than the buffer: the reference */
+        ttr__quantize_norm_s8_c(n, k, x, ldx, mean, nscale, q, ldq, scale);
+        return;
+    }
+    const ttr__kernels *t = ttr__kernels_get();
+    size_t rows = S8_COMPOSITE_FLOATS / (k ? k : 1);
+    for (size_t i = 0; i < n; i += rows) {
+        size_t c = n - i < rows ? n - i : rows;
+        for (size_t r = 0; r < c; r++)
+            for (size_t u = 0; u < k; u++)
+                v[r * k + u] = row_value(x + (i + r) * ldx, mean, nscale, u);
+        t->quantize_s8(c, k, v, k, q + i * ldq, ldq, scale + i);
+    }
+}
 
 void ttr__gemm_s8_relu_q_composite(size_t n, size_t m, size_t k, const int8_t *packed,
                                    const int8_t *q, size_t ldq, const float *xscale,

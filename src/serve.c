@@ -112,22 +112,8 @@ static float dot_fixed(uint32_t k, const float *w, const float *h)
     return ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
 }
 
-/* out[t] = (x[t] - mean[t]) * scale[t], the expression of ttr__rel_forward,
- * in blocks of 16 with a constant trip count, which gcc -O2 vectorises (the
- * very cheap cost model takes no loop that needs a scalar epilogue). */
-static void normalise_row(uint32_t F, const float *x, const float *mean, const float *scale,
-                          float *out)
-{
-    uint32_t t = 0;
-    for (; t + 16 <= F; t += 16)
-        for (int k = 0; k < 16; k++)
-            out[t + k] = (x[t + k] - mean[t + k]) * scale[t + k];
-    for (; t < F; t++)
-        out[t] = (x[t] - mean[t]) * scale[t];
-}
-
-/* int8 serving, per chunk of max_items items: normalise the features into
- * act[0] (unless the normalisation is folded into layer 0), quantize them (a
+/* int8 serving, per chunk of max_items items: quantize the features,
+ * normalised on the way unless the normalisation is folded into layer 0 (a
  * NaN scale marks a row with NaN/Inf: that is the non-finite check, done
  * in the pass that reads the features anyway); each int8 layer but the last
  * goes straight from quantized input to the next quantized input
@@ -150,19 +136,10 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
             int8_t *qa = m->s.qx, *qb = m->s.qx2;
             float *sa = m->s.qscale, *sb = m->s.qscale2;
             size_t kpad = TTR_S8_KPAD(F);
-            if (m->norm_folded) {
+            if (m->norm_folded)
                 ttr_quantize_s8(c, F, in, ldx, qa, kpad, sa);
-            } else { /* normalise (as ttr__rel_forward does) a few rows at a time */
-                float *xn = m->s.act[0];
-                size_t rows = ttr__s8_act0_floats(m) / F;
-                for (size_t r0 = 0; r0 < c; r0 += rows) {
-                    size_t rc = c - r0 < rows ? c - r0 : rows;
-                    for (size_t i = 0; i < rc; i++)
-                        normalise_row(F, in + (r0 + i) * ldx, m->norm_mean, m->norm_scale,
-                                      xn + i * F);
-                    ttr_quantize_s8(rc, F, xn, F, qa + r0 * kpad, kpad, sa + r0);
-                }
-            }
+            else /* normalise (as ttr__rel_forward does) and quantize in one pass */
+                ttr_quantize_norm_s8(c, F, in, ldx, m->norm_mean, m->norm_scale, qa, kpad, sa);
             for (size_t i = 0; i < c; i++)
                 if (sa[i] != sa[i])
                     return TTR_ERR_NONFINITE;

@@ -534,6 +534,128 @@ Test(gemm_s8, quantize_nonfinite_rows)
     }
 }
 
+/* ---------------------------------------------------------------------------
+ * quantize_norm: normalise-and-quantize in one pass
+ * ------------------------------------------------------------------------- */
+
+/* ttr_quantize_norm_s8 under `mask` into fresh guarded buffers. */
+static void run_quantize_norm(unsigned mask, size_t n, size_t k, const float *x, size_t ldx,
+                              const float *mean, const float *nscale, size_t ldq, size_t mis,
+                              int8_t **q_out, float **s_out)
+{
+    size_t kpad = TTR_S8_KPAD(k);
+    int8_t *q = tu_alloc(n * ldq + 1, mis);
+    float *s = tu_alloc(n * sizeof(float) + 1, 4 * (mis % 16));
+    ttr_set_cpu_mask(mask);
+    ttr_quantize_norm_s8(n, k, x, ldx, mean, nscale, q, ldq, s);
+    cr_assert(tu_guard_ok(q) && tu_guard_ok(s), "quantize_norm n=%zu k=%zu mask=%#x: guard", n,
+              k, mask);
+    cr_assert(tu_untouched_2d(q, 1, n * ldq, n, kpad, ldq),
+              "quantize_norm n=%zu k=%zu mask=%#x: wrote outside rows[0, KPAD)", n, k, mask);
+    *q_out = q;
+    *s_out = s;
+}
+
+/* The definition: normalise into a buffer (subtract, then multiply: two
+ * statements, so no compiler fuses them), then the scalar ttr_quantize_s8. */
+static void quantize_norm_expected(size_t n, size_t k, const float *x, size_t ldx,
+                                   const float *mean, const float *nscale, int8_t *q, size_t ldq,
+                                   float *s)
+{
+    float *v = tu_alloc((n * k + 1) * sizeof(float), 0);
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < k; t++) {
+            float d = x[i * ldx + t] - mean[t];
+            v[i * k + t] = d * nscale[t];
+        }
+    ttr__quantize_s8_c(n, k, v, k, q, ldq, s);
+    tu_free(v);
+}
+
+Test(gemm_s8, quantize_norm_bit_exact)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(23);
+    /* 1100 > the composite's 1024-float buffer: its fallback to the reference */
+    static const size_t ks[] = {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 46, 64, 100, 700, 1100};
+    static const size_t ns[] = {1, 5, 13};
+    for (size_t ki = 0; ki < COUNT(ks); ki++) {
+        for (size_t ni = 0; ni < COUNT(ns); ni++) {
+            size_t k = ks[ki], n = ns[ni], ldx = k + 3, ldq = TTR_S8_KPAD(k) + 5;
+            float *x = tu_alloc((n * ldx + 1) * sizeof(float), 4 * (ki % 4) + 4);
+            float *mean = tu_alloc(k * sizeof(float) + 4, 4 * (ni % 4));
+            float *nscale = tu_alloc(k * sizeof(float) + 4, 4);
+            for (size_t i = 0; i < n * ldx; i++)
+                x[i] = NAN; /* the gaps between rows must never be read */
+            tu_fill_uniform(&rng, mean, k, -3.0f, 3.0f);
+            tu_fill_uniform(&rng, nscale, k, 0.01f, 4.0f);
+            if (k >= 1)
+                nscale[k - 1] = 2.0f; /* -3e38 there overflows (row 3) */
+            if (k >= 2)
+                nscale[0] = 1e-38f; /* feature 0 normalises to subnormals in every row */
+            for (size_t i = 0; i < n; i++) {
+                float *xi = x + i * ldx;
+                tu_fill_uniform(&rng, xi, k, -5.0f, 5.0f);
+                if (k == 0)
+                    continue;
+                switch (i % 13) {
+                case 1: /* every value at its mean: normalised row all zero (scale 0) */
+                    memcpy(xi, mean, k * sizeof(float));
+                    break;
+                case 2: /* a NaN feature */
+                    xi[(i * 7) % k] = NAN;
+                    break;
+                case 3: /* finite input whose normalised value overflows to -Inf */
+                    xi[k - 1] = -3e38f;
+                    break;
+                case 4: /* k >= 2: only feature 0 off its mean: max |v| subnormal (scale 0) */
+                    memcpy(xi, mean, k * sizeof(float));
+                    xi[0] = mean[0] + 1.0f;
+                    break;
+                case 5: /* an infinite feature */
+                    xi[0] = -INFINITY;
+                    break;
+                default:
+                    break;
+                }
+            }
+            int8_t *q0 = tu_alloc(n * ldq + 1, 0), *qm;
+            float *s0 = tu_alloc(n * sizeof(float) + 1, 0), *sm;
+            quantize_norm_expected(n, k, x, ldx, mean, nscale, q0, ldq, s0);
+            for (int mi = -1; mi < nm; mi++) {
+                const char *name = mi < 0 ? "scalar" : names[mi];
+                run_quantize_norm(mi < 0 ? 0 : masks[mi], n, k, x, ldx, mean, nscale, ldq,
+                                  (size_t)(mi + 1) * 5 + 1, &qm, &sm);
+                for (size_t i = 0; i < n; i++)
+                    cr_assert(!memcmp(q0 + i * ldq, qm + i * ldq, TTR_S8_KPAD(k)),
+                              "quantize_norm %s n=%zu k=%zu row %zu: q differs", name, n, k, i);
+                cr_assert(!memcmp(s0, sm, n * sizeof(float)),
+                          "quantize_norm %s n=%zu k=%zu: scale bits differ", name, n, k);
+                tu_free(qm);
+                tu_free(sm);
+            }
+            /* the cases above are what they say (in the scalar result) */
+            for (size_t i = 0; i < n && k > 0; i++) {
+                uint32_t bits;
+                memcpy(&bits, &s0[i], sizeof bits);
+                if (i % 13 == 1 || (i % 13 == 4 && k >= 2))
+                    cr_assert_eq(bits, 0u, "k=%zu row %zu: max |v| below the range", k, i);
+                else if (i % 13 == 2 || i % 13 == 3 || i % 13 == 5)
+                    cr_assert_eq(bits, 0x7fc00000u, "k=%zu row %zu: non-finite", k, i);
+                else
+                    cr_assert(s0[i] > 0.0f, "k=%zu row %zu: finite row", k, i);
+            }
+            tu_free(q0);
+            tu_free(s0);
+            tu_free(nscale);
+            tu_free(mean);
+            tu_free(x);
+        }
+    }
+}
+
 /* ttr_gemm_s8_relu_q under `mask` into fresh guarded buffers; checks that
  * only bytes [0, KPAD(m)) of each output row and oscale[0..n) are written. */
 static void run_relu_q(const s8_case *c, unsigned mask, size_t mis, size_t ldqo, int8_t **qo_out,

@@ -25,4 +25,8 @@ void ttr__kernels_init_arm(ttr__kernels *t, unsigned flags)
      * the NEON quantize_s8, through a stack buffer (the same bits). */
     t->gemm_s8_relu_q = ttr__gemm_s8_relu_q_composite;
     t->isa[TTR_K_GEMM_S8_RELU_Q] = t->isa[TTR_K_GEMM_S8];
+    /* Normalising quantization: scalar normalisation into a stack buffer,
+     * then the NEON quantize_s8 (armv7 NEON flushes subnormals, so the
+     * normalisation itself must stay IEEE scalar code). */
+    t->isa[TTR_K_QUANTIZE_NORM_S8] = t->isa[TTR_K_QUANTIZE_S8];
 }

@@ -48,35 +48,58 @@ static inline __m128i pack8(__m256i v)
     return _mm_packs_epi16(w16, w16);
 }
 
-/* max |x[0..k)| as the bit pattern of a non-negative float. For such
- * patterns the order as integers is the floats' order, and NaN/Inf
- * (exponent all ones) come out >= 0x7f800000, above every finite value.
- * Masked-off lanes load 0. */
-static inline uint32_t maxabs_bits(const float *xi, size_t k, size_t k8, __m256i tail)
+/* 8 values of a row from xi + t: x, or (x - mean) * nscale (mean non-NULL),
+ * rounded after each operation as the reference does. The masked form
+ * loads 0 in the lanes off `mk`, which stay 0 ((0 - 0) * 0). always_inline
+ * with a constant NULL mean: each caller gets its own loop. */
+TTR_AI __m256 row8(const float *xi, const float *mean, const float *nscale, size_t t)
+{
+    const __m256 v = _mm256_loadu_ps(xi + t);
+    if (!mean)
+        return v;
+    return _mm256_mul_ps(_mm256_sub_ps(v, _mm256_loadu_ps(mean + t)), _mm256_loadu_ps(nscale + t));
+}
+
+TTR_AI __m256 row8_masked(const float *xi, const float *mean, const float *nscale, size_t t,
+                          __m256i mk)
+{
+    const __m256 v = _mm256_maskload_ps(xi + t, mk);
+    if (!mean)
+        return v;
+    return _mm256_mul_ps(_mm256_sub_ps(v, _mm256_maskload_ps(mean + t, mk)),
+                         _mm256_maskload_ps(nscale + t, mk));
+}
+
+/* max |v[0..k)| of a row as the bit pattern of a non-negative float. For
+ * such patterns the order as integers is the floats' order, and NaN/Inf
+ * (exponent all ones) come out >= 0x7f800000, above every finite value. */
+TTR_AI uint32_t maxabs_bits(const float *xi, const float *mean, const float *nscale, size_t k,
+                            size_t k8, __m256i tail)
 {
     const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
     __m256i m0 = _mm256_setzero_si256(), m1 = m0;
     size_t t = 0;
+#define ABS8(v) _mm256_and_si256(_mm256_castps_si256(v), absmask)
     for (; t + 16 <= k; t += 16) {
-        m0 = _mm256_max_epu32(m0, _mm256_and_si256(LOADX(xi + t), absmask));
-        m1 = _mm256_max_epu32(m1, _mm256_and_si256(LOADX(xi + t + 8), absmask));
+        m0 = _mm256_max_epu32(m0, ABS8(row8(xi, mean, nscale, t)));
+        m1 = _mm256_max_epu32(m1, ABS8(row8(xi, mean, nscale, t + 8)));
     }
     if (t < k8)
-        m0 = _mm256_max_epu32(m0, _mm256_and_si256(LOADX(xi + t), absmask));
+        m0 = _mm256_max_epu32(m0, ABS8(row8(xi, mean, nscale, t)));
     if (k8 < k)
-        m1 = _mm256_max_epu32(
-            m1, _mm256_and_si256(
-                    _mm256_maskload_epi32((const int *)(const void *)(xi + k8), tail), absmask));
+        m1 = _mm256_max_epu32(m1, ABS8(row8_masked(xi, mean, nscale, k8, tail)));
+#undef ABS8
     return hmax8u(_mm256_max_epu32(m0, m1));
 }
 
-/* Rows are done in groups: first every row's max, then every row's bytes.
+/* Rows are done in groups: first every row's max, then every row's bytes
+ * (the second pass recomputes the values: cheaper than storing them).
  * A row is one long chain (max, horizontal max, division, quantization);
  * side by side, the chains of a group overlap. */
 #define QUANT_GROUP 8
 
-void ttr__quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_t *q,
-                           size_t ldq, float *scale)
+TTR_AI void quantize_rows(size_t n, size_t k, const float *x, size_t ldx, const float *mean,
+                          const float *nscale, int8_t *q, size_t ldq, float *scale)
 {
     const size_t kpad = TTR_S8_KPAD(k), k8 = k & ~(size_t)7;
     const __m256i tail = lane_mask(k - k8); /* the last k % 8 elements */
@@ -84,7 +107,7 @@ void ttr__quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_
     for (size_t i0 = 0; i0 < n; i0 += QUANT_GROUP) {
         const size_t g = n - i0 < QUANT_GROUP ? n - i0 : QUANT_GROUP;
         for (size_t u = 0; u < g; u++)
-            mb[u] = maxabs_bits(x + (i0 + u) * ldx, k, k8, tail);
+            mb[u] = maxabs_bits(x + (i0 + u) * ldx, mean, nscale, k, k8, tail);
         for (size_t u = 0; u < g; u++) {
             const float *xi = x + (i0 + u) * ldx;
             int8_t *qi = q + (i0 + u) * ldq;
@@ -100,16 +123,16 @@ void ttr__quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_
             size_t t = 0;
             for (; t + 32 <= k; t += 32)
                 _mm256_storeu_si256((__m256i *)(void *)(qi + t),
-                                    pack32(quant8(_mm256_loadu_ps(xi + t), inv),
-                                           quant8(_mm256_loadu_ps(xi + t + 8), inv),
-                                           quant8(_mm256_loadu_ps(xi + t + 16), inv),
-                                           quant8(_mm256_loadu_ps(xi + t + 24), inv)));
+                                    pack32(quant8(row8(xi, mean, nscale, t), inv),
+                                           quant8(row8(xi, mean, nscale, t + 8), inv),
+                                           quant8(row8(xi, mean, nscale, t + 16), inv),
+                                           quant8(row8(xi, mean, nscale, t + 24), inv)));
             for (; t < k8; t += 8)
                 _mm_storel_epi64((__m128i *)(void *)(qi + t),
-                                 pack8(quant8(_mm256_loadu_ps(xi + t), inv)));
+                                 pack8(quant8(row8(xi, mean, nscale, t), inv)));
             if (k8 < k) { /* lanes beyond k give 0: the zero padding up to KPAD */
-                __m256i v =
-                    _mm256_and_si256(quant8(_mm256_maskload_ps(xi + k8, tail), inv), tail);
+                __m256i v = _mm256_and_si256(
+                    quant8(row8_masked(xi, mean, nscale, k8, tail), inv), tail);
                 __m128i b8 = pack8(v);
                 if (kpad - k8 == 8)
                     _mm_storel_epi64((__m128i *)(void *)(qi + k8), b8);
@@ -119,6 +142,19 @@ void ttr__quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_
             scale[i0 + u] = maxabs / 127.0f;
         }
     }
+}
+
+void ttr__quantize_s8_avx2(size_t n, size_t k, const float *x, size_t ldx, int8_t *q,
+                           size_t ldq, float *scale)
+{
+    quantize_rows(n, k, x, ldx, NULL, NULL, q, ldq, scale);
+}
+
+static void quantize_norm_s8_avx2(size_t n, size_t k, const float *x, size_t ldx,
+                                  const float *mean, const float *nscale, int8_t *q, size_t ldq,
+                                  float *scale)
+{
+    quantize_rows(n, k, x, ldx, mean, nscale, q, ldq, scale);
 }
 
 /* ------------------------------------------------------------------------
@@ -302,6 +338,8 @@ void ttr__init_gemm_s8_avx2(ttr__kernels *t)
 {
     t->quantize_s8 = ttr__quantize_s8_avx2;
     t->isa[TTR_K_QUANTIZE_S8] = "avx2";
+    t->quantize_norm_s8 = quantize_norm_s8_avx2;
+    t->isa[TTR_K_QUANTIZE_NORM_S8] = "avx2";
     t->gemm_s8 = rows_gemm_s8;
     t->isa[TTR_K_GEMM_S8] = "avx2";
     t->gemm_s8_relu_q = rows_gemm_s8_relu_q;
