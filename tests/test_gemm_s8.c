@@ -357,38 +357,58 @@ Test(gemm_s8, gemv_and_extremes)
     }
 }
 
-/* k = 2^16, the header's limit, with the largest products (w = -127 and 127,
- * q = -128): |acc| = 65536 * 128 * 127 = 127 * 2^23, exact in int32 and f32,
- * on every path (an int32 lane of vpdpbusd or madd adds 4 products a step). */
+/* k = 2^16, the header's limit, with the largest products (w = -127 and 127
+ * per output, all k alike). Rows of q: 0, 1 all -128: |acc| = 65536 * 128 *
+ * 127 = 127 * 2^23, exact in int32 and f32, on every path (an int32 lane of
+ * vpdpbusd or madd adds 4 products a step); 2: 127 but q[k-1] = -128, and
+ * 3: -128, 127 alternating, which on AVX-VNNI (a call of 3 items or more)
+ * take the bias encoding: u = q + 128 is 255 nearly everywhere in row 2
+ * (|sum u * w| = 127 * (255 * 65535 + 0) = 2122350975, 98.8% of 2^31), and
+ * row 3's small sum (127 * 32768 in magnitude, exact in f32) shows an error
+ * of 1 in the start. m = 17 and 64: 2 and 4 panels, the two loops of the register path. */
 Test(gemm_s8, int32_bound_at_k_limit)
 {
     unsigned masks[8];
     const char *names[8];
     int nm = tu_masks(masks, names);
-    const size_t n = 2, m = 17, k = 65536;
-    int8_t *w = tu_alloc(m * k, 0), *packed = tu_alloc(ttr_gemm_s8_packed_size(m, k), 1);
+    const size_t n = 4, k = 65536;
+    static const size_t ms[] = {17, 64};
     int8_t *q = tu_alloc(n * k, 2);
-    float xs[2] = {1.0f, 1.0f}, ws[17];
-    for (size_t j = 0; j < m; j++) {
-        ws[j] = 1.0f;
+    int64_t qsum[4] = {0};
+    memset(q, -128, 2 * k);
+    memset(q + 2 * k, 127, k);
+    q[3 * k - 1] = -128;
+    for (size_t t = 0; t < k; t++)
+        q[3 * k + t] = t % 2 ? 127 : -128;
+    for (size_t i = 0; i < n; i++)
         for (size_t t = 0; t < k; t++)
-            w[j * k + t] = j % 2 ? 127 : -127;
+            qsum[i] += q[i * k + t];
+    for (size_t mi = 0; mi < COUNT(ms); mi++) {
+        const size_t m = ms[mi];
+        int8_t *w = tu_alloc(m * k, 0), *packed = tu_alloc(ttr_gemm_s8_packed_size(m, k), 1);
+        float xs[4] = {1.0f, 1.0f, 1.0f, 1.0f}, ws[64];
+        for (size_t j = 0; j < m; j++) {
+            ws[j] = 1.0f;
+            memset(w + j * k, j % 2 ? 127 : -127, k);
+        }
+        cr_assert_eq(ttr_gemm_s8_pack(m, k, w, k, packed), TTR_OK);
+        for (int mi2 = 0; mi2 < nm; mi2++) {
+            float *y = tu_alloc(n * m * sizeof(float), 12);
+            ttr_set_cpu_mask(masks[mi2]);
+            ttr_gemm_s8(n, m, k, packed, q, k, xs, ws, NULL, y, m, 0);
+            cr_assert(tu_guard_ok(y));
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < m; j++) {
+                    int64_t acc = (j % 2 ? 127 : -127) * qsum[i];
+                    cr_assert(acc < INT32_MAX && acc > INT32_MIN);
+                    cr_assert_eq(y[i * m + j], (float)acc, "%s m=%zu: y[%zu][%zu] = %.9g",
+                                 names[mi2], m, i, j, (double)y[i * m + j]);
+                }
+            tu_free(y);
+        }
+        tu_free(w);
+        tu_free(packed);
     }
-    cr_assert_eq(ttr_gemm_s8_pack(m, k, w, k, packed), TTR_OK);
-    memset(q, -128, n * k);
-    for (int mi = 0; mi < nm; mi++) {
-        float *y = tu_alloc(n * m * sizeof(float), 12);
-        ttr_set_cpu_mask(masks[mi]);
-        ttr_gemm_s8(n, m, k, packed, q, k, xs, ws, NULL, y, m, 0);
-        cr_assert(tu_guard_ok(y));
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < m; j++)
-                cr_assert_eq(y[i * m + j], (j % 2 ? -1.0f : 1.0f) * 65536.0f * 128.0f * 127.0f,
-                             "%s: y[%zu][%zu] = %.9g", names[mi], i, j, (double)y[i * m + j]);
-        tu_free(y);
-    }
-    tu_free(w);
-    tu_free(packed);
     tu_free(q);
 }
 
@@ -431,12 +451,13 @@ Test(gemm_s8, reference_vs_int64)
  * ------------------------------------------------------------------------- */
 
 /* Rows of q: pattern 0 random signed, 1 all in [0, 127], 2 all 127,
- * 3 alternating rows of 1 and 0, 4 [0, 127] but one -1 at the end of k. */
+ * 3 alternating rows of 0 and 1, 4 [0, 127] but one -1 at the end of k,
+ * 5 alternating rows of 1 and 0. */
 static void set_rows(s8_case *c, tu_rng *r, int pattern)
 {
     size_t kpad = TTR_S8_KPAD(c->k);
     for (size_t i = 0; i < c->n; i++) {
-        int p = pattern == 3 ? (int)(i % 2) : pattern;
+        int p = pattern == 3 ? (int)(i % 2) : pattern == 5 ? (int)(1 - i % 2) : pattern;
         for (size_t t = 0; t < c->k; t++) {
             int8_t v = p == 0 ? rand_s8(r, -128, 127) : p == 2 ? 127 : rand_s8(r, 0, 127);
             c->q[i * c->ldq + t] = v;
@@ -782,4 +803,54 @@ Test(gemm_s8, relu_q_bit_exact)
         tu_free(qo);
         tu_free(os);
     }
+}
+
+/* Signed rows through the register path (m <= 64) of each panel count, for
+ * ttr_gemm_s8 and ttr_gemm_s8_relu_q. On AVX-VNNI, calls of 3 items or more
+ * take such rows as q ^ 0x80 (q + 128, unsigned) from a start of -128 * the
+ * column sums, which the call's first signed row computes; calls of 1 or 2
+ * items keep the sign trick. Rows: pattern 0 all signed; 3 signed first,
+ * then alternating with [0, 127] rows; 5 the other way round (the start
+ * is computed at item 1, then reused); 6 saturated operands (weights +-127)
+ * by rows of 4: random -128 / 127, all 127 (no negative byte), all -128
+ * (u = 0) and 127 but one -128 (u = 255 nearly everywhere). */
+Test(gemm_s8, signed_rows_register_path)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(19);
+    static const size_t ms[] = {1, 16, 17, 32, 33, 48, 63, 64};
+    static const size_t ns[] = {1, 2, 3, 5, 100};
+    static const size_t ks[] = {1, 5, 46, 64, 257};
+    static const int pats[] = {0, 3, 5, 6};
+    size_t rot = 0;
+    for (size_t mi = 0; mi < COUNT(ms); mi++)
+        for (size_t ni = 0; ni < COUNT(ns); ni++)
+            for (size_t ki = 0; ki < COUNT(ks); ki++)
+                for (size_t pi = 0; pi < COUNT(pats); pi++, rot++) {
+                    const int pat = pats[pi];
+                    const size_t n = ns[ni], k = ks[ki];
+                    s8_case c;
+                    make_case(&c, &rng, n, ms[mi], k, pat == 6, rot % 3 != 0, (int)(rot % 2),
+                              rot % 64);
+                    if (pat == 6) {
+                        for (size_t i = 0; i < n; i++) {
+                            int8_t *qi = c.q + i * c.ldq;
+                            if (i % 4 == 1)
+                                memset(qi, 127, k);
+                            else if (i % 4 == 2)
+                                memset(qi, -128, k);
+                            else if (i % 4 == 3) {
+                                memset(qi, 127, k);
+                                qi[k / 2] = -128;
+                            }
+                        }
+                    } else {
+                        set_rows(&c, &rng, pat);
+                    }
+                    check_paths(&c, masks, names, nm, 0);
+                    check_relu_q(&c, masks, names, nm, rot);
+                    free_case(&c);
+                }
 }

@@ -18,34 +18,61 @@
  *   rows with no negative byte (the ReLU outputs that ttr_gemm_s8_relu_q
  *   feeds to the next layer, non-negative features): u = the activations
  *   (0..127), s = the weights. 1 uop per 32 products.
- *   rows with a negative byte: the sign trick, u = |q| (0..128; abs(-128) =
- *   0x80 = 128 unsigned), s = sign(w, q) = w * sign(q) (-127..127, since
- *   w is never -128), so u * s = q * w. 2 uops per 32 products.
+ *   rows with a negative byte in the register path (layers of up to 64
+ *   outputs) in calls of 3 items or more: the bias encoding, u = q ^ 0x80
+ *   = q + 128 as an unsigned byte (0..255), s = the weights unchanged, so
+ *   vpdpbusd sums (q + 128) * w, and the accumulators start at
+ *   -128 * sum_t w[j][t] instead of 0. That start is minus the sums of a
+ *   row of bytes 0x80 (SGN 4 below), computed by the call's first signed
+ *   row and kept for the others. 1 uop per 32 products, one xor per block
+ *   of 4 inputs (shared by all outputs), and one more pass over the
+ *   weights per call. Padding needs no care: q's bytes k..KPAD(k) are 0
+ *   (u = 128) but their weights are 0, as are all weights of padded
+ *   outputs.
+ *   the other rows with a negative byte (calls of 1 or 2 items, where the
+ *   start would cost about what it saves; layers of more than 64 outputs,
+ *   gemm_s8_tiles): the sign trick, u = |q| (0..128; abs(-128) = 0x80 =
+ *   128 unsigned), s = sign(w, q) = w * sign(q) (-127..127, since w is
+ *   never -128), so u * s = q * w. 2 uops per 32 products.
  *
- * Exactness: each product is exact (|u * s| <= 255 * 128 for any bytes), and
- * vpdpbusd adds them into the int32 lane exactly unless the running sum
- * leaves int32. A block adds at most 4 * 255 * 128 = 130560 in magnitude
- * for any byte values (4 * 128 * 127 = 65024 for our operands), so after
- * KPAD(k)/4 blocks |acc| <= KPAD(k) * 255 * 128 = 32640 * KPAD(k), which is
- * 2139095040 < 2^31 - 1 for KPAD(k) <= 2^16, the header's k <= 2^16. The
+ * Exactness: each product is exact, and vpdpbusd adds them into the int32
+ * lane without saturation, wrapping around modulo 2^32 if a sum left int32;
+ * none does, as w is never -128 and KPAD(k) <= 2^16 (the header's k):
+ *   a lane starting at 0 gathers at most KPAD(k) * 255 * 127 = 2122383360
+ *   < 2^31 in magnitude (u <= 255; the sign trick's u <= 128);
+ *   the bias start, -128 * sum_t w, is at most KPAD(k) * 128 * 127 =
+ *   1065353216, and a lane started there holds, after any set D of blocks,
+ *   -128 * sum_{t not in D} w + sum_{t in D} q * w (the 128s of the blocks
+ *   done cancel their part of the start): at most KPAD(k) * 128 * 127
+ *   again, and in the end the true sum.
+ * (Were there a wrap, it would cancel, the final sum being in range.) The
  * int32 sums therefore equal the reference's exactly, in any order, and the
  * epilogue (shared with the AVX2 file, -ffp-contract=off) does the rest. */
 #include "gemm_s8_x86.h"
 
-/* acc += one block's products for 8 outputs (see above). SGN 0: xb (the
- * block's 4 activations, broadcast) has no negative byte and is the
- * unsigned operand; else xu = |xb| and the weights take xb's signs. */
+/* The modes of a row (SGN; the tiles use 0..2), xb being the block's 4
+ * activations, broadcast, and xu the unsigned operand:
+ *   0: no negative byte: xu = xb;
+ *   1: the sign trick, xu = |xb| computed per block;
+ *   2: the sign trick, xu = |q| read from the precomputed row u (abs_row);
+ *   3: the bias encoding, xu = xb ^ 0x80 (to be started at minus mode 4);
+ *   4: a row of bytes 0x80 (q not read): 128 * the column sums.
+ * acc += one block's products for 8 outputs. */
 TTR_AI __m256i dp_step(const int SGN, __m256i acc, __m256i xb, __m256i xu, __m256i w)
 {
-    return SGN ? _mm256_dpbusd_avx_epi32(acc, xu, _mm256_sign_epi8(w, xb))
-               : _mm256_dpbusd_avx_epi32(acc, xb, w);
+    return SGN == 1 || SGN == 2 ? _mm256_dpbusd_avx_epi32(acc, xu, _mm256_sign_epi8(w, xb))
+                                : _mm256_dpbusd_avx_epi32(acc, xu, w);
 }
 
-/* The unsigned operand of the block at byte t: SGN 0 xb itself, 1 |xb|
- * computed here, 2 |q| read from the precomputed row u (abs_row). A macro,
- * so that u (NULL unless SGN is 2) is only offset where it is used. */
+/* The broadcast block at byte t, and its unsigned operand. Macros, so that
+ * q and u (NULL where their mode does not read them) are only offset where
+ * they are used. */
+#define XB(SGN, q, t) ((SGN) == 4 ? _mm256_set1_epi8(-128) : bcast4((q) + (t)))
 #define XU(SGN, xb, u, t)                                                                    \
-    ((SGN) == 2 ? bcast4((u) + (t)) : (SGN) ? _mm256_abs_epi8(xb) : (xb))
+    ((SGN) == 2   ? bcast4((u) + (t))                                                        \
+     : (SGN) == 1 ? _mm256_abs_epi8(xb)                                                      \
+     : (SGN) == 3 ? _mm256_xor_si256((xb), _mm256_set1_epi8(-128))                           \
+                  : (xb))
 
 /* ------------------------------------------------------------------------
  * Layers of more than 64 outputs: tiles of 4 items x 1 panel, as in the
@@ -162,26 +189,37 @@ static void gemm_s8_tiles(size_t n, size_t m, size_t k, const int8_t *packed, co
  * weights of all P panels (2P vectors). With P >= 3 the 2P accumulators
  * are enough independent chains; with P <= 2 (2 or 4 chains, each waiting
  * for vpdpbusd's latency) even and odd blocks go to separate accumulators
- * (acc[4..7]), added at the end.
+ * (acc[4..7]), added at the end. SGN as for dp_step; the accumulators
+ * start at start[0..2P) with SGN 3, else at 0.
  * ------------------------------------------------------------------------ */
-TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
-                    const int8_t *qi, const int8_t *ua, size_t nblk, __m256i acc[8])
+TTR_AI void row_acc_from(const int P, const int SGN, const int8_t *w, size_t pstride,
+                         const int8_t *qi, const int8_t *ua, size_t nblk, const __m256i *start,
+                         __m256i acc[8])
 {
     const int8_t *w0 = w, *w1 = P > 1 ? w + pstride : w;
     const int8_t *w2 = P > 2 ? w + 2 * pstride : w, *w3 = P > 3 ? w + 3 * pstride : w;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     __m256i a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    if (SGN == 3) { /* P <= 2: a4..a7, the odd blocks' sums, from 0 */
+        a0 = start[0], a1 = start[1];
+        if (P > 1)
+            a2 = start[2], a3 = start[3];
+        if (P > 2)
+            a4 = start[4], a5 = start[5];
+        if (P > 3)
+            a6 = start[6], a7 = start[7];
+    }
     size_t bk = 0, off = 0;
     if (P <= 2) {
         for (; bk + 2 <= nblk; bk += 2, off += 128) {
-            __m256i xb = bcast4(qi + 4 * bk), xu = XU(SGN, xb, ua, 4 * bk);
+            __m256i xb = XB(SGN, qi, 4 * bk), xu = XU(SGN, xb, ua, 4 * bk);
             a0 = dp_step(SGN, a0, xb, xu, LOADW(w0 + off));
             a1 = dp_step(SGN, a1, xb, xu, LOADW(w0 + off + 32));
             if (P > 1) {
                 a2 = dp_step(SGN, a2, xb, xu, LOADW(w1 + off));
                 a3 = dp_step(SGN, a3, xb, xu, LOADW(w1 + off + 32));
             }
-            xb = bcast4(qi + 4 * bk + 4);
+            xb = XB(SGN, qi, 4 * bk + 4);
             xu = XU(SGN, xb, ua, 4 * bk + 4);
             a4 = dp_step(SGN, a4, xb, xu, LOADW(w0 + off + 64));
             a5 = dp_step(SGN, a5, xb, xu, LOADW(w0 + off + 96));
@@ -192,7 +230,7 @@ TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
         }
     }
     for (; bk < nblk; bk++, off += 64) { /* P >= 3: every block; P <= 2: the odd last one */
-        const __m256i xb = bcast4(qi + 4 * bk), xu = XU(SGN, xb, ua, 4 * bk);
+        const __m256i xb = XB(SGN, qi, 4 * bk), xu = XU(SGN, xb, ua, 4 * bk);
         a0 = dp_step(SGN, a0, xb, xu, LOADW(w0 + off));
         a1 = dp_step(SGN, a1, xb, xu, LOADW(w0 + off + 32));
         if (P > 1) {
@@ -218,8 +256,15 @@ TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
     acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
 }
 
+/* What gemm_s8_rows.h calls for SGN 0, 1, 2 and 4. */
+TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
+                    const int8_t *qi, const int8_t *ua, size_t nblk, __m256i acc[8])
+{
+    row_acc_from(P, SGN, w, pstride, qi, ua, nblk, NULL, acc);
+}
 
 #define ROWS_WIDE gemm_s8_tiles
+#define ROW_BIAS128 /* signed rows: SGN 3 and 4 (see the top of the file) */
 #include "gemm_s8_rows.h"
 
 void ttr__init_gemm_s8_avxvnni(ttr__kernels *t)

@@ -11,16 +11,49 @@
  *   static void ROWS_WIDE(n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu)
  * (a macro naming it), then includes this file, which defines rows_run() for
  * that row_item_acc and the two entry points rows_gemm_s8() and
- * rows_gemm_s8_relu_q(). Include once per file. */
+ * rows_gemm_s8_relu_q(). Include once per file.
+ *
+ * With ROW_BIAS128 defined (gemm_s8_avxvnni.c only: its vpdpbusd takes
+ * unsigned bytes up to 255, where the AVX2 file's maddubs would saturate
+ * its int16 pairs), row_acc also has SGN 4, the sums of a row of bytes 0x80
+ * (qi unused: 128 * the column sums), and the file also defines
+ *   TTR_AI void row_acc_from(P, SGN, w, pstride, qi, ua, nblk,
+ *                            const __m256i *start, __m256i acc[8]);
+ * (row_acc with the accumulators starting at start[] for SGN 3: a signed
+ * row as q ^ 0x80 = q + 128, started at minus SGN 4's sums). A call of 3
+ * items or more (ROW_BIAS_CALL) computes that start for its first signed
+ * row and reuses it for the others. */
 #ifndef TTR_ARCH_X86_GEMM_S8_ROWS_H
 #define TTR_ARCH_X86_GEMM_S8_ROWS_H
 
-/* One item's accumulators, for the sign of its row. */
+#ifdef ROW_BIAS128
+/* SGN 3's start for one call: -128 * the column sums, once ready. */
+typedef struct row_bias {
+    __m256i acc[8];
+    int ready;
+} row_bias;
+#define ROW_BIAS_ARG(x) , x
+#else
+#define ROW_BIAS_ARG(x)
+#endif
+
+/* One item's accumulators, for the sign of its row. rb (ROW_BIAS128 only):
+ * the call's SGN 3 start, or NULL for the sign trick. */
 TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride, const int8_t *qi,
-                         size_t kpad, __m256i acc[8])
+                         size_t kpad ROW_BIAS_ARG(row_bias *rb), __m256i acc[8])
 {
     if (!row_has_negative(qi, kpad)) {
         row_acc(P, 0, w, pstride, qi, NULL, kpad / 4, acc);
+#ifdef ROW_BIAS128
+    } else if (rb) {
+        if (!rb->ready) {
+            row_acc(P, 4, w, pstride, NULL, NULL, kpad / 4, rb->acc);
+            for (int v = 0; v < 8; v++)
+                rb->acc[v] = _mm256_sub_epi32(_mm256_setzero_si256(), rb->acc[v]);
+            rb->ready = 1;
+        }
+        row_acc_from(P, 3, w, pstride, qi, NULL, kpad / 4, rb->acc, acc);
+#endif
     } else if (P <= 2 && kpad <= QABS_BYTES) {
         int8_t ua[QABS_BYTES];
         abs_row(qi, kpad, ua);
@@ -30,7 +63,8 @@ TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride, const int
     }
 }
 
-/* n items through a layer of P panels (y rows of ldy, or qo rows of ldqo).
+/* n items through a layer of P panels (y rows of ldy, or qo rows of ldqo);
+ * BIAS (a constant, ROW_BIAS128 only): signed rows take SGN 3.
  * Items go in groups: the accumulators of ROW_GROUP items first (parked on
  * the stack), then their epilogues. An epilogue is one long dependency
  * chain (row max, a division, quantization: ~80 cycles) of few uops; back
@@ -38,16 +72,22 @@ TTR_AI void row_item_acc(const int P, const int8_t *w, size_t pstride, const int
  * group's products, where one item at a time left most of the chain
  * exposed. */
 #define ROW_GROUP 4
-TTR_AI void rows_impl(const int P, size_t n, size_t kpad, const int8_t *packed, const int8_t *q,
-                      size_t ldq, const float *xscale, const row_consts *rc, float *y,
-                      size_t ldy, int8_t *qo, size_t ldqo, float *oscale)
+TTR_AI void rows_impl(const int P, const int BIAS, size_t n, size_t kpad, const int8_t *packed,
+                      const int8_t *q, size_t ldq, const float *xscale, const row_consts *rc,
+                      float *y, size_t ldy, int8_t *qo, size_t ldqo, float *oscale)
 {
     const size_t pstride = TTR_S8_PANEL * kpad;
     __m256i acc[ROW_GROUP][8];
+#ifdef ROW_BIAS128
+    row_bias bias, *rb = BIAS ? &bias : NULL;
+    bias.ready = 0;
+#else
+    (void)BIAS;
+#endif
     for (size_t i0 = 0; i0 < n; i0 += ROW_GROUP) {
         size_t g = n - i0 < ROW_GROUP ? n - i0 : ROW_GROUP;
         for (size_t u = 0; u < g; u++)
-            row_item_acc(P, packed, pstride, q + (i0 + u) * ldq, kpad, acc[u]);
+            row_item_acc(P, packed, pstride, q + (i0 + u) * ldq, kpad ROW_BIAS_ARG(rb), acc[u]);
         for (size_t u = 0; u < g; u++) {
             size_t i = i0 + u;
             row_item_out(P, acc[u], xscale[i], rc, qo ? NULL : y + i * ldy,
@@ -56,12 +96,25 @@ TTR_AI void rows_impl(const int P, size_t n, size_t kpad, const int8_t *packed, 
     }
 }
 
+#ifdef ROW_BIAS128
+/* The start costs one more pass over the weights, about what SGN 3 saves
+ * on two signed items (measured: 3-12% slower than the sign trick at n = 2,
+ * level at n = 3, up to 28% faster at n = 100). Each rows_p* holds both
+ * versions of rows_impl, so that calls of 1 or 2 items run the sign trick
+ * as fast as before (a test of rb per row cost them 4-8%). */
+#define ROW_BIAS_CALL(n) ((n) >= 3)
+#else
+#define ROW_BIAS_CALL(n) 0
+#endif
 #define ROWS_FN(P)                                                                          \
     static void rows_p##P(size_t n, size_t kpad, const int8_t *packed, const int8_t *q,      \
                           size_t ldq, const float *xscale, const row_consts *rc, float *y,   \
                           size_t ldy, int8_t *qo, size_t ldqo, float *oscale)                \
     {                                                                                       \
-        rows_impl(P, n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);         \
+        if (ROW_BIAS_CALL(n))                                                               \
+            rows_impl(P, 1, n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);  \
+        else                                                                                \
+            rows_impl(P, 0, n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);  \
     }
 ROWS_FN(1)
 ROWS_FN(2)
