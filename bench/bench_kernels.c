@@ -414,7 +414,7 @@ static int make_shapes(enum bfam fam, bshape *out)
             out[n++] = s;
         }
         break;
-    case F_RATIO: /* 100 items, features >= 0 (as LETOR's) and signed */
+    case F_RATIO: /* 100 items: the default int8 copy, then the folded one (d = 1) */
         s.m = 1, s.k = 46, s.batch = 100;
         out[n++] = s;
         s.d = 1;
@@ -574,8 +574,17 @@ static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
             ok = 0;
             break;
         }
-        /* score_ratio's second case (d = 1): signed features */
-        fill_uniform(c->x, items * k, d ? -1.0f : 0.0f, 1.0f);
+        /* Features >= 0 (as LETOR's) and the normalisation a trained model
+         * would have for them (mean 0.5, 1 / std sqrt(12)): the int8 model
+         * keeps it, so its first layer sees signed values as it would in use. */
+        fill_uniform(c->x, items * k, 0.0f, 1.0f);
+        if (fam != F_TRAIN) {
+            float mean[64], scale[64];
+            for (size_t t = 0; t < k; t++)
+                mean[t] = 0.5f, scale[t] = 3.4641016f;
+            if (ttr_set_normalization(c->model, mean, scale) != TTR_OK)
+                ok = 0;
+        }
         for (size_t i = 0; i < items; i++) {
             c->slots[i] = (uint16_t)(i % 10);
             c->clicks[i] = (uint8_t)(rng_u32() % 4 == 0);
@@ -594,7 +603,11 @@ static int ctx_setup(bctx *c, const bkernel *kd, const bshape *s)
         if (ok && fam != F_TRAIN) {
             size_t qb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_S8);
             c->s8_arena = balloc(qb);
-            if (!c->s8_arena || ttr_model_quantize(c->model, &c->serve8, c->s8_arena, qb) != TTR_OK)
+            /* score_ratio's second case (d = 1): the int8 copy of the serving
+             * copy, its normalisation folded into layer 0 (ttrank quantize
+             * --fold), so that layer reads the raw, non-negative features */
+            ttr_model *from = fam == F_RATIO && d ? c->serve : c->model;
+            if (!c->s8_arena || ttr_model_quantize(from, &c->serve8, c->s8_arena, qb) != TTR_OK)
                 ok = 0;
         }
         break;
@@ -737,7 +750,7 @@ static void shape_text(const bkernel *kd, const bshape *s, char *buf, size_t len
         snprintf(buf, len, "%zu items", s->batch);
         break;
     case F_RATIO:
-        snprintf(buf, len, "%zu items%s", s->batch, s->d ? " x<0" : "");
+        snprintf(buf, len, "%zu items%s", s->batch, s->d ? " fold" : "");
         break;
     }
 }
@@ -1199,7 +1212,7 @@ static int bench_ratio(const bopts *o, const bkernel *kd, const bshape *s)
         const char *isa = ttr_kernel_isa(TTR_K_GEMM_S8_RELU_Q);
         if (o->json)
             printf("{\"kernel\":\"%s\",\"isa\":\"%s\",\"m\":%zu,\"n\":%zu,\"batch\":%zu,"
-                   "\"signed\":%d,\"f32_ns\":%.1f,\"s8_ns\":%.1f,\"ratio\":%.3f,\"mask\":\"%s\","
+                   "\"folded\":%d,\"f32_ns\":%.1f,\"s8_ns\":%.1f,\"ratio\":%.3f,\"mask\":\"%s\","
                    "\"samples\":%d}\n",
                    kd->name, isa, s->m, s->k, s->batch, s->d ? 1 : 0, mf, mq, mf / mq,
                    g_ladder[li].name, ns);
@@ -1335,11 +1348,15 @@ static void usage(FILE *f)
         "  train_naive, train_additive, train_pal, train_dot, train_mixem, train_xpa\n"
         "                        one ttr_train step on 1 or 16 lists of 10 items, reference\n"
         "                        configuration (46 features, relevance 64-32); lists/s = batch/ns\n"
-        "  score_f32             ttr_score of 1, 10, 100 items with a serving copy\n"
-        "  score_s8              the same with its int8 copy (ttr_model_quantize)\n"
+        "  score_f32             ttr_score of 1, 10, 100 items with a serving copy; features\n"
+        "                        in [0, 1) (LETOR-like), normalisation mean 0.5, scale\n"
+        "                        sqrt(12) (what training would set)\n"
+        "  score_s8              the same with its int8 copy (ttr_model_quantize), which\n"
+        "                        keeps the normalisation: its first layer reads signed values\n"
         "  score_ratio           score_f32 and score_s8 of 100 items, samples interleaved,\n"
-        "                        one row per path: both medians and f32/int8; features\n"
-        "                        in [0, 1) (LETOR-like) and in [-1, 1) (\"x<0\")\n"
+        "                        one row per path: both medians and f32/int8; then the same\n"
+        "                        with the int8 copy of the serving copy (\"fold\": the\n"
+        "                        normalisation folded into layer 0, ttrank quantize --fold)\n"
         "  arena                 arena bytes per variant (train, serve_f32), no timing\n"
         "\n"
         "Timing: one warm-up call, then the calls per sample R are calibrated (unless\n"

@@ -11,7 +11,8 @@
  *                output conversions (what scoring f32 features needs);
  *   ttr_f32, ttr_s8      ttr_score of the same 100 items with a serving copy
  *                        of the reference configuration (max_items 10, so 10
- *                        chunks), and with its int8 copy;
+ *                        chunks), and with its int8 copy (which keeps the
+ *                        normalisation of make_models: signed layer-0 input);
  *   ttr_f32_n100, ttr_s8_n100   the same with max_items 100 (one chunk,
  *                        like XNNPACK's one batch).
  *
@@ -102,7 +103,14 @@ static void make_models(uint32_t max_items, ttr_model **f, ttr_model **q)
     size_t tb = ttr_arena_bytes(&cfg, TTR_MODE_TRAIN), fb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_F32);
     size_t qb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_S8);
     void *ta = malloc(tb), *fa = malloc(fb), *qa = malloc(qb);
+    /* the normalisation training would give features uniform in [0, 1): the
+     * int8 model keeps it (its first layer reads signed values), the f32
+     * serving copy folds it into its first layer */
+    float mean[F], scale[F];
+    for (int t = 0; t < F; t++)
+        mean[t] = 0.5f, scale[t] = 3.4641016f;
     if (!ta || !fa || !qa || ttr_model_init(&tm, &cfg, TTR_MODE_TRAIN, ta, tb) != TTR_OK ||
+        ttr_set_normalization(tm, mean, scale) != TTR_OK ||
         ttr_model_to_serving(tm, f, fa, fb) != TTR_OK || ttr_model_quantize(tm, q, qa, qb) != TTR_OK)
         die("ttrank models");
 }
