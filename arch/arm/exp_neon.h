@@ -31,9 +31,9 @@ static inline float32x4_t ttr__exp_neon(float32x4_t x)
     float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
     float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
     float32x4_t y = vmulq_f32(vmulq_f32(e, s1), s2);
-    y = vbslq_f32(vcgtq_f32(x, hi), vdupq_n_f32(__builtin_inff()), y);
-    y = vbslq_f32(vcltq_f32(x, lo), vdupq_n_f32(0.0f), y);
-    return vbslq_f32(vceqq_f32(x, x), y, x); /* NaN in, NaN out */
+    y = vbslq_f32(ttr__gt_q(x, TTR_EXP_HI), vdupq_n_f32(__builtin_inff()), y);
+    y = vbslq_f32(ttr__lt_q(x, TTR_EXP_LO), vdupq_n_f32(0.0f), y);
+    return vbslq_f32(ttr__not_nan_q(x), y, x); /* NaN in, NaN out */
 }
 
 #endif

@@ -55,7 +55,7 @@ static const float g_zero16[16];
 /* (v > 0) ? v : +0, as the scalar reference (NaN and -0 give +0). */
 TTR_AI float32x4_t relu_q(float32x4_t v)
 {
-    uint32x4_t pos = vcgtq_f32(v, vdupq_n_f32(0.0f));
+    uint32x4_t pos = ttr__gt_q(v, 0.0f);
     return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), pos));
 }
 

@@ -6,6 +6,7 @@
 #include <arm_neon.h>
 
 #include "arm_kernels.h"
+#include "fcmp_neon.h"
 
 #if TTR_NEON_FMA
 #define TTR_NEON_FN(name) name##_neonfma

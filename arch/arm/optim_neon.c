@@ -8,7 +8,7 @@
 
 static inline float32x4_t flush_tiny(float32x4_t x)
 {
-    uint32x4_t keep = vcgeq_f32(vabsq_f32(x), vdupq_n_f32(TTR_OPT_FLUSH));
+    uint32x4_t keep = ttr__abs_ge_q(x, TTR_OPT_FLUSH);
     return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(x), keep));
 }
 
@@ -38,7 +38,7 @@ static inline float32x4_t sqrt4(float32x4_t a)
     e = vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(a, e), e));
     e = vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(a, e), e));
     e = vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(a, e), e));
-    uint32x4_t zero = vceqq_f32(a, vdupq_n_f32(0.0f));
+    uint32x4_t zero = ttr__eq0_q(a);
     float32x4_t r = vmulq_f32(a, e);
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(r), zero));
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arm_kernels.h"
+#include "fcmp_neon.h"
 
 /* One panel's epilogue constants, zero beyond mc (so +0.0f is added where b
  * is NULL, as the reference does). */
@@ -40,7 +41,7 @@ static inline float32x4_t ttr__s8_epi4(int32x4_t acc, float32x4_t vxs, const flo
     v = vaddq_f32(v, vld1q_f32(bs));
     if (relu) /* v > 0 ? v : +0.0f (also maps NaN to 0, like the reference) */
         v = vreinterpretq_f32_u32(
-            vandq_u32(vreinterpretq_u32_f32(v), vcgtq_f32(v, vdupq_n_f32(0.0f))));
+            vandq_u32(vreinterpretq_u32_f32(v), ttr__gt_q(v, 0.0f)));
     return v;
 }
 

@@ -49,7 +49,7 @@ static inline float32x4_t softplus_q(float32x4_t v)
 {
     float32x4_t u = ttr__exp_neon(vnegq_f32(vabsq_f32(v)));
     float32x4_t y = vaddq_f32(vmaxq_f32(v, vdupq_n_f32(0.0f)), log1p01_q(u));
-    return vbslq_f32(vcgtq_f32(v, vdupq_n_f32(30.0f)), v, y);
+    return vbslq_f32(ttr__gt_q(v, 30.0f), v, y);
 }
 
 #define VMAP(name, fn)                                                                             \
@@ -120,7 +120,7 @@ static inline void scale4(float *x, float a, float32x4_t va)
     float32x4_t r = vmulq_f32(v, va);
 #if !defined(__aarch64__)
     /* |r| < FLT_MIN while x != 0 (a != 0 is checked by the caller) */
-    uint32x4_t tiny = vcltq_f32(vabsq_f32(r), vdupq_n_f32(1.17549435e-38f));
+    uint32x4_t tiny = ttr__abs_lt_q(r, 1.17549435e-38f);
     uint32x4_t nz = vtstq_u32(vreinterpretq_u32_f32(v), vdupq_n_u32(0x7fffffffu));
     uint32x4_t bad = vandq_u32(tiny, nz);
     uint32x2_t b2 = vorr_u32(vget_low_u32(bad), vget_high_u32(bad));
