@@ -756,22 +756,26 @@ static void shape_text(const bkernel *kd, const bshape *s, char *buf, size_t len
 }
 
 /* Arena bytes of the reference configuration per variant (train with
- * batches of 16 lists, and the serving copy). */
+ * batches of 16 lists, the serving copy, the int8 copy and its share of the
+ * serving copy's). */
 static void print_arena(const bopts *o)
 {
     static const char *const names[] = {"naive", "additive", "pal", "dot", "mixem", "xpa"};
     if (!o->json)
         printf("\n# arena bytes, reference configuration (46 features, relevance 64-32, "
-               "lists <= 10, batches of 16)\n%-10s %12s %12s\n", "variant", "train", "serve_f32");
+               "lists <= 10, batches of 16)\n%-10s %12s %12s %12s %9s\n", "variant", "train",
+               "serve_f32", "serve_s8", "s8/f32");
     for (int v = 0; v < 6; v++) {
         ttr_config cfg;
         reference_config(&cfg, (ttr_variant)v, 16);
         size_t tb = ttr_arena_bytes(&cfg, TTR_MODE_TRAIN), sb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_F32);
+        size_t qb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_S8);
+        double share = sb ? 100.0 * (double)qb / (double)sb : 0.0;
         if (o->json)
             printf("{\"kernel\":\"arena\",\"variant\":\"%s\",\"train_bytes\":%zu,"
-                   "\"serve_f32_bytes\":%zu}\n", names[v], tb, sb);
+                   "\"serve_f32_bytes\":%zu,\"serve_s8_bytes\":%zu}\n", names[v], tb, sb, qb);
         else
-            printf("%-10s %12zu %12zu\n", names[v], tb, sb);
+            printf("%-10s %12zu %12zu %12zu %8.1f%%\n", names[v], tb, sb, qb, share);
     }
 }
 
@@ -1357,7 +1361,7 @@ static void usage(FILE *f)
         "                        one row per path: both medians and f32/int8; then the same\n"
         "                        with the int8 copy of the serving copy (\"fold\": the\n"
         "                        normalisation folded into layer 0, ttrank quantize --fold)\n"
-        "  arena                 arena bytes per variant (train, serve_f32), no timing\n"
+        "  arena                 arena bytes per variant (train, serve_f32, serve_s8), no timing\n"
         "\n"
         "Timing: one warm-up call, then the calls per sample R are calibrated (unless\n"
         "--reps) so that a sample lasts >= --min-time; each sample times R back-to-back\n"

@@ -109,7 +109,8 @@ typedef enum ttr_kernel_id {
 /* The path ("avxvnni", "avx2", "neondot", "neonfma", "neon", "scalar") that
  * kernel `id` runs under the current mask, or NULL for an id out of range.
  * "avxvnni" is reported only by the int8 layer kernels (TTR_K_GEMM_S8,
- * TTR_K_GEMM_S8_RELU_Q); TTR_K_QUANTIZE_S8 stays "avx2". */
+ * TTR_K_GEMM_S8_RELU_Q); TTR_K_QUANTIZE_S8 and TTR_K_QUANTIZE_NORM_S8 stay
+ * "avx2". */
 TTR_API const char *ttr_kernel_isa(ttr_kernel_id id);
 
 /* ------------------------------------------------------------------------
