@@ -246,7 +246,6 @@ Test(io, crc32_and_memory_streams)
 
 /* ---- round trips ------------------------------------------------------------- */
 
-static int try_load(const unsigned char *data, size_t size, void *arena, size_t bytes);
 static uint32_t rd32(const unsigned char *p);
 static void wr32(unsigned char *p, uint32_t v);
 static void fix_crc(unsigned char *f, size_t size);
@@ -340,10 +339,10 @@ Test(io, round_trip_every_variant_and_mode)
                         f_q2[v0] = 0x80;
                         memcpy(f_q2 + v0 + 1, f_q + v0 + 1, n_q - v0 - 1);
                         fix_crc(f_q2, n_q);
-                        cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_RANGE, "%s", what);
+                        cr_assert_eq(tu_try_load(f_q2, n_q, qa2, qneed), TTR_ERR_RANGE, "%s", what);
                         f_q2[v0 - 16] = 0; /* dtype f32 where int8 is due */
                         fix_crc(f_q2, n_q);
-                        cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
+                        cr_assert_eq(tu_try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
                         break;
                     }
                 /* int8 files keep the normalisation (version 2) unless the
@@ -356,14 +355,14 @@ Test(io, round_trip_every_variant_and_mode)
                 memcpy(f_q2, f_q, n_q);
                 wr32(f_q2 + 12, rd32(f_q + 12) ^ 2u);
                 fix_crc(f_q2, n_q);
-                cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
+                cr_assert_eq(tu_try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
                 if (kept) {
                     memcpy(f_q2, f_q, n_q);
                     wr32(f_q2 + 4, 1);
                     fix_crc(f_q2, n_q);
-                    cr_assert_eq(try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
+                    cr_assert_eq(tu_try_load(f_q2, n_q, qa2, qneed), TTR_ERR_FORMAT, "%s", what);
                 }
-                cr_assert_eq(try_load(f_q, n_q, qa2, qneed - 1), TTR_ERR_NOMEM, "%s", what);
+                cr_assert_eq(tu_try_load(f_q, n_q, qa2, qneed - 1), TTR_ERR_NOMEM, "%s", what);
                 free(f_q);
                 free(f_q2);
                 tu_free(qa);
@@ -410,31 +409,6 @@ Test(io, checkpoint_resume_is_bit_identical)
 
 /* ---- hostile input ------------------------------------------------------------ */
 
-/* Load `data` into a guarded arena of `bytes`: returns the error; checks
- * that *out is untouched on error and that nothing outside the arena was
- * written. */
-static int try_load(const unsigned char *data, size_t size, void *arena, size_t bytes)
-{
-    ttr_model *sentinel = (ttr_model *)(void *)&sentinel;
-    ttr_model *m = sentinel;
-    int err = load_mem(&m, arena, bytes, data, size);
-    cr_assert(tu_guard_ok(arena), "arena guard");
-    if (err)
-        cr_assert(m == sentinel, "*out set on error %d", err);
-    else
-        cr_assert(m != sentinel && m != NULL);
-    return err;
-}
-
-static size_t arena_for(const unsigned char *data, size_t size)
-{
-    ttr_config c;
-    ttr_mode mode;
-    ttr_mem_reader r = {data, size, 0};
-    cr_assert_eq(ttr_model_load_config(ttr_mem_read, &r, &c, &mode), TTR_OK);
-    return ttr_arena_bytes(&c, mode);
-}
-
 /* Tiny files of each kind: train checkpoint, train, serving (dot: b_ref). */
 static unsigned char *tiny_file(int kind, size_t *size)
 {
@@ -473,21 +447,21 @@ Test(io, every_bit_flip_and_truncation_fails_cleanly)
     for (int kind = 0; kind < 3; kind++) {
         size_t size;
         unsigned char *f = tiny_file(kind, &size);
-        size_t need = arena_for(f, size);
+        size_t need = tu_arena_for(f, size);
         void *arena = tu_alloc(need, 0);
         unsigned char *bad = malloc(size);
-        cr_assert_eq(try_load(f, size, arena, need), TTR_OK);
+        cr_assert_eq(tu_try_load(f, size, arena, need), TTR_OK);
         for (size_t pos = 0; pos < size; pos++) {
             int bits = pos < 164 ? 8 : 1;
             for (int k = 0; k < bits; k++) {
                 memcpy(bad, f, size);
                 bad[pos] ^= (unsigned char)(1u << ((pos + (size_t)k) % 8));
-                int err = try_load(bad, size, arena, need);
+                int err = tu_try_load(bad, size, arena, need);
                 cr_assert(err < 0, "kind %d: flip at byte %zu loaded", kind, pos);
             }
         }
         for (size_t len = 0; len < size; len++) {
-            int err = try_load(f, len, arena, need);
+            int err = tu_try_load(f, len, arena, need);
             cr_assert(err < 0, "kind %d: truncated at %zu loaded", kind, len);
             if (len >= 136)
                 cr_assert_eq(err, TTR_ERR_FORMAT, "kind %d at %zu: %d", kind, len, err);
@@ -550,7 +524,7 @@ static void expect_patch(const unsigned char *f, size_t size, size_t at, uint32_
     wr32(b + at, v);
     if (crc)
         fix_crc(b, size);
-    int err = try_load(b, size, arena, need);
+    int err = tu_try_load(b, size, arena, need);
     cr_assert_eq(err, want, "%s: got %d (%s), want %d", what, err, ttr_strerror(err), want);
     free(b);
 }
@@ -576,11 +550,11 @@ Test(io, crafted_fields_give_specific_errors)
 {
     size_t size;
     unsigned char *f = tiny_file(0, &size); /* xpa checkpoint, Adam */
-    size_t need = arena_for(f, size);
+    size_t need = tu_arena_for(f, size);
     void *arena = tu_alloc(need, 0);
     walk w;
     walk_file(f, size, &w);
-    cr_assert_eq(try_load(f, size, arena, need), TTR_OK);
+    cr_assert_eq(tu_try_load(f, size, arena, need), TTR_OK);
 
     /* header */
     expect_patch(f, size, 0, 0x4B525454u ^ 1u, 1, TTR_ERR_FORMAT, arena, need, "magic");
@@ -631,18 +605,18 @@ Test(io, crafted_fields_give_specific_errors)
         memcpy(b, f, size);
         b[w.rec[0] + 5] = 0;
         fix_crc(b, size);
-        cr_assert_eq(try_load(b, size, arena, need), TTR_ERR_FORMAT, "NUL in a name");
+        cr_assert_eq(tu_try_load(b, size, arena, need), TTR_ERR_FORMAT, "NUL in a name");
         memcpy(b, f, size);
         b[w.rec[0] + 4] = 'Q';
         fix_crc(b, size);
-        cr_assert_eq(try_load(b, size, arena, need), TTR_ERR_FORMAT, "unknown name");
+        cr_assert_eq(tu_try_load(b, size, arena, need), TTR_ERR_FORMAT, "unknown name");
         int dup = 0;
         for (size_t i = 1; i < w.n_rec && !dup; i++)
             if (rd32(f + w.rec[i]) == rd32(f + w.rec[0])) {
                 memcpy(b, f, size);
                 memcpy(b + w.rec[i] + 4, f + w.rec[0] + 4, rd32(f + w.rec[0]));
                 fix_crc(b, size);
-                err = try_load(b, size, arena, need);
+                err = tu_try_load(b, size, arena, need);
                 cr_assert_eq(err, TTR_ERR_FORMAT, "duplicate name: %d", err);
                 dup = 1;
             }
@@ -651,7 +625,7 @@ Test(io, crafted_fields_give_specific_errors)
     }
     /* arena, callbacks, files */
     for (size_t short_by = 1; short_by < 200; short_by += 37)
-        cr_assert_eq(try_load(f, size, arena, need - short_by), TTR_ERR_NOMEM);
+        cr_assert_eq(tu_try_load(f, size, arena, need - short_by), TTR_ERR_NOMEM);
     ttr_mem_reader r = {f, size, 0};
     ttr_model *m = NULL;
     cr_assert_eq(ttr_model_load(&m, arena, need, failing_read, &r), TTR_ERR_IO);
@@ -662,7 +636,7 @@ Test(io, crafted_fields_give_specific_errors)
         unsigned char *b = malloc(size + 3);
         memcpy(b, f, size);
         memset(b + size, 0x55, 3);
-        cr_assert_eq(try_load(b, size + 3, arena, need), TTR_OK);
+        cr_assert_eq(tu_try_load(b, size + 3, arena, need), TTR_OK);
         free(b);
     }
     /* a write failure at every call fails the save with IO */
@@ -689,14 +663,6 @@ Test(io, crafted_fields_give_specific_errors)
 
 /* ---- files and crashes --------------------------------------------------------- */
 
-#ifdef IO_HAVE_FORK
-static const char *tmp_dir(void)
-{
-    const char *d = getenv("TMPDIR");
-    return d && *d ? d : "/tmp";
-}
-#endif
-
 Test(io, files_save_atomically_and_survive_a_killed_writer)
 {
 #ifndef IO_HAVE_FORK
@@ -706,7 +672,7 @@ Test(io, files_save_atomically_and_survive_a_killed_writer)
     void *a_old, *a_new, *a_l;
     ttr_config c;
     float s_old[N_ITEMS], s[N_ITEMS];
-    snprintf(path, sizeof path, "%s/ttr-io-test-%ld.ttr", tmp_dir(), (long)getpid());
+    snprintf(path, sizeof path, "%s/ttr-io-test-%ld.ttr", tu_tmp_dir(), (long)getpid());
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     snprintf(tail, sizeof tail, "%s.tail", path);
 

@@ -77,15 +77,6 @@ static unsigned char *checkpoint_file(size_t *size)
     return f;
 }
 
-static size_t arena_for(const unsigned char *data, size_t size)
-{
-    ttr_config c;
-    ttr_mode mode;
-    ttr_mem_reader r = {data, size, 0};
-    cr_assert_eq(ttr_model_load_config(ttr_mem_read, &r, &c, &mode), TTR_OK);
-    return ttr_arena_bytes(&c, mode);
-}
-
 /* A reader over data[0..size) that fails (TTR_READ_ERROR) once `fail_at`
  * bytes have been served, handing out at most 5 bytes per call. */
 typedef struct failing_src {
@@ -106,27 +97,6 @@ static size_t read_then_fail(void *ctx, void *buf, size_t n)
     return ttr_mem_read(&f->r, buf, k);
 }
 
-/* Load through `read`: returns the code, checks that *out is untouched on
- * error and that nothing outside the arena was written. */
-static int try_load_fn(void *arena, size_t bytes, ttr_read_fn read, void *ctx)
-{
-    ttr_model *sentinel = (ttr_model *)(void *)&sentinel;
-    ttr_model *m = sentinel;
-    int err = ttr_model_load(&m, arena, bytes, read, ctx);
-    cr_assert(tu_guard_ok(arena), "arena guard");
-    if (err)
-        cr_assert(m == sentinel, "*out set on error %d", err);
-    else
-        cr_assert(m != sentinel && m != NULL);
-    return err;
-}
-
-static int try_load(const unsigned char *data, size_t size, void *arena, size_t bytes)
-{
-    ttr_mem_reader r = {data, size, 0};
-    return try_load_fn(arena, bytes, ttr_mem_read, &r);
-}
-
 /* ---- streams cut or failing anywhere ----------------------------------------- */
 
 /* Every truncation of an int8 file (weights, scales, CRC) is TTR_ERR_FORMAT,
@@ -137,22 +107,22 @@ Test(io_errors, int8_and_checkpoint_files_cut_or_failing_anywhere)
     for (int kind = 0; kind < 2; kind++) {
         size_t size;
         unsigned char *f = kind == 0 ? int8_file(&size) : checkpoint_file(&size);
-        size_t need = arena_for(f, size);
+        size_t need = tu_arena_for(f, size);
         void *arena = tu_alloc(need, 0);
-        cr_assert_eq(try_load(f, size, arena, need), TTR_OK);
+        cr_assert_eq(tu_try_load(f, size, arena, need), TTR_OK);
         for (size_t len = 0; len < size; len++) {
-            int err = try_load(f, len, arena, need);
+            int err = tu_try_load(f, len, arena, need);
             cr_assert_eq(err, TTR_ERR_FORMAT, "kind %d cut at %zu of %zu: %d", kind, len, size,
                          err);
         }
         for (size_t at = 0; at < size; at++) {
             failing_src fs = {{f, size, 0}, at};
-            int err = try_load_fn(arena, need, read_then_fail, &fs);
+            int err = tu_try_load_fn(arena, need, read_then_fail, &fs);
             cr_assert_eq(err, TTR_ERR_IO, "kind %d, read error at %zu: %d", kind, at, err);
         }
         {
             failing_src fs = {{f, size, 0}, size};
-            cr_assert_eq(try_load_fn(arena, need, read_then_fail, &fs), TTR_OK);
+            cr_assert_eq(tu_try_load_fn(arena, need, read_then_fail, &fs), TTR_OK);
         }
         cr_log_info("io_errors: kind %d, %zu bytes: every cut and read error rejected", kind, size);
         tu_free(arena);
@@ -171,7 +141,7 @@ Test(io_errors, arguments_and_memory_streams)
     tiny_config(&c, TTR_PAL);
     ttr_model *m = new_model(&c, &a);
     unsigned char *f = tu_save_mem(m, 1, &size);
-    size_t need = arena_for(f, size);
+    size_t need = tu_arena_for(f, size);
     void *arena = tu_alloc(need, 0);
     ttr_mem_reader r = {f, size, 0};
     unsigned char byte;
@@ -255,12 +225,6 @@ Test(io_errors, arguments_and_memory_streams)
 /* ---- files ------------------------------------------------------------------- */
 
 #ifdef IOE_POSIX
-static const char *tmp_dir(void)
-{
-    const char *d = getenv("TMPDIR");
-    return d && *d ? d : "/tmp";
-}
-
 /* The whole file at path (malloc'ed), or NULL. */
 static unsigned char *slurp(const char *path, size_t *size)
 {
@@ -288,7 +252,7 @@ Test(io_errors, file_arguments_failed_saves_and_relative_paths)
     size_t need = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
     void *arena = tu_alloc(need, 0);
     ttr_model *sentinel = (ttr_model *)(void *)&sentinel, *out = sentinel;
-    snprintf(path, sizeof path, "%s/ttr-io-errors-%ld.ttr", tmp_dir(), (long)getpid());
+    snprintf(path, sizeof path, "%s/ttr-io-errors-%ld.ttr", tu_tmp_dir(), (long)getpid());
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
 
     /* arguments */
@@ -378,7 +342,7 @@ Test(io_errors, file_arguments_failed_saves_and_relative_paths)
         cr_assert(here >= 0);
         int err_save = TTR_ERR_ARG, err_load = TTR_ERR_ARG;
         snprintf(rel, sizeof rel, "ttr-io-errors-%ld.ttr", (long)getpid());
-        if (chdir(tmp_dir()) == 0) {
+        if (chdir(tu_tmp_dir()) == 0) {
             err_save = ttr_model_save_file(m, rel, 0);
             err_load = ttr_model_load_file(&out, arena, need, rel);
             unlink(rel);

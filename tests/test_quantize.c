@@ -285,14 +285,48 @@ Test(quantize, weights_layout_and_arena)
     }
 }
 
+/* A train model of configuration c (normalisation mean/scale unless NULL)
+ * trained 4 epochs on d's lists, its serving copy f and its int8 copy q;
+ * d->s32 and d->s8 get their scores of d's test items. */
+typedef struct q_models {
+    void *ta, *fa, *qa;
+    ttr_model *m, *f, *q;
+} q_models;
+
+static void q_models_make(q_models *mm, const ttr_config *c, q_sets *d, const float *mean,
+                          const float *scale)
+{
+    size_t tb = ttr_arena_bytes(c, TTR_MODE_TRAIN), fb = ttr_arena_bytes(c, TTR_MODE_SERVE_F32);
+    size_t qb = ttr_arena_bytes(c, TTR_MODE_SERVE_S8);
+    mm->ta = malloc(tb), mm->fa = malloc(fb), mm->qa = malloc(qb);
+    cr_assert_eq(ttr_model_init(&mm->m, c, TTR_MODE_TRAIN, mm->ta, tb), TTR_OK);
+    if (mean)
+        cr_assert_eq(ttr_set_normalization(mm->m, mean, scale), TTR_OK);
+    for (int e = 0; e < 4; e++)
+        for (size_t l0 = 0; l0 < QLISTS; l0 += c->max_batch) {
+            ttr_batch b = {c->max_batch, d->offsets + l0, d->x, QF, d->slots, d->clicks, NULL};
+            cr_assert_eq(ttr_train(mm->m, &b, NULL), TTR_OK);
+        }
+    cr_assert_eq(ttr_model_to_serving(mm->m, &mm->f, mm->fa, fb), TTR_OK);
+    cr_assert_eq(ttr_model_quantize(mm->m, &mm->q, mm->qa, qb), TTR_OK);
+    cr_assert_eq(ttr_score(mm->f, d->n, d->xt, QF, d->s32), TTR_OK);
+    cr_assert_eq(ttr_score(mm->q, d->n, d->xt, QF, d->s8), TTR_OK); /* n > max_items: chunks */
+}
+
+static void q_models_free(q_models *mm)
+{
+    free(mm->ta);
+    free(mm->fa);
+    free(mm->qa);
+}
+
 Test(quantize, ranking_agreement_and_bit_exact_paths)
 {
     q_sets d;
     q_sets_make(&d, 2025);
-    size_t n = d.n, *offsets = d.offsets;
-    float *x = d.x, *xt = d.xt, *s32 = d.s32, *s8 = d.s8, *s8b = d.s8b;
-    uint8_t *gt = d.gt, *clicks = d.clicks;
-    uint16_t *slots = d.slots;
+    size_t n = d.n;
+    float *xt = d.xt, *s32 = d.s32, *s8 = d.s8, *s8b = d.s8b;
+    uint8_t *gt = d.gt;
     unsigned masks[8];
     const char *names[8];
     int n_masks = tu_masks(masks, names);
@@ -300,20 +334,9 @@ Test(quantize, ranking_agreement_and_bit_exact_paths)
     for (size_t vi = 0; vi < Q_NV; vi++) {
         ttr_config c;
         q_config(&c, q_variants[vi], 2);
-        size_t tb = ttr_arena_bytes(&c, TTR_MODE_TRAIN), fb = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
-        size_t qb = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
-        void *ta = malloc(tb), *fa = malloc(fb), *qa = malloc(qb);
-        ttr_model *m, *f, *q;
-        cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, ta, tb), TTR_OK);
-        for (int e = 0; e < 4; e++)
-            for (size_t l0 = 0; l0 < QLISTS; l0 += c.max_batch) {
-                ttr_batch b = {c.max_batch, offsets + l0, x, QF, slots, clicks, NULL};
-                cr_assert_eq(ttr_train(m, &b, NULL), TTR_OK);
-            }
-        cr_assert_eq(ttr_model_to_serving(m, &f, fa, fb), TTR_OK);
-        cr_assert_eq(ttr_model_quantize(m, &q, qa, qb), TTR_OK);
-        cr_assert_eq(ttr_score(f, n, xt, QF, s32), TTR_OK);
-        cr_assert_eq(ttr_score(q, n, xt, QF, s8), TTR_OK); /* n > max_items: chunks */
+        q_models mm;
+        q_models_make(&mm, &c, &d, NULL, NULL);
+        ttr_model *q = mm.q;
         double tau = 0, dn = 0, n32 = 0;
         for (size_t l = 0; l < QLISTS; l++) {
             tau += kendall(s32 + l * QL, s8 + l * QL, QL);
@@ -350,9 +373,7 @@ Test(quantize, ranking_agreement_and_bit_exact_paths)
         cr_assert_eq(ttr_score(q, 2, bad, QF, s8b), TTR_ERR_NONFINITE);
         cr_assert_eq(ttr_score(q, 1, xt, QF - 1, s8b), TTR_ERR_ARG);
         cr_assert_eq(ttr_score(q, 0, NULL, QF, NULL), TTR_OK);
-        free(ta);
-        free(fa);
-        free(qa);
+        q_models_free(&mm);
     }
     q_sets_free(&d);
 }
@@ -366,10 +387,8 @@ Test(quantize, unnormalised_features_keep_their_resolution)
 {
     q_sets d;
     q_sets_make(&d, 4242);
-    size_t n = d.n, *offsets = d.offsets;
+    size_t n = d.n;
     float *x = d.x, *xt = d.xt, *s32 = d.s32, *s8 = d.s8;
-    uint8_t *clicks = d.clicks;
-    uint16_t *slots = d.slots;
     for (size_t i = 0; i < n; i++) {
         float *rows[2] = {x + i * QF, xt + i * QF};
         for (int k = 0; k < 2; k++) {
@@ -392,29 +411,14 @@ Test(quantize, unnormalised_features_keep_their_resolution)
     }
     ttr_config c;
     q_config(&c, TTR_ADDITIVE, 2);
-    size_t tb = ttr_arena_bytes(&c, TTR_MODE_TRAIN), fb = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
-    size_t qb = ttr_arena_bytes(&c, TTR_MODE_SERVE_S8);
-    void *ta = malloc(tb), *fa = malloc(fb), *qa = malloc(qb);
-    ttr_model *m, *f, *q;
-    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, ta, tb), TTR_OK);
-    cr_assert_eq(ttr_set_normalization(m, mean, scale), TTR_OK);
-    for (int e = 0; e < 4; e++)
-        for (size_t l0 = 0; l0 < QLISTS; l0 += c.max_batch) {
-            ttr_batch b = {c.max_batch, offsets + l0, x, QF, slots, clicks, NULL};
-            cr_assert_eq(ttr_train(m, &b, NULL), TTR_OK);
-        }
-    cr_assert_eq(ttr_model_to_serving(m, &f, fa, fb), TTR_OK);
-    cr_assert_eq(ttr_model_quantize(m, &q, qa, qb), TTR_OK);
-    cr_assert_eq(ttr_score(f, n, xt, QF, s32), TTR_OK);
-    cr_assert_eq(ttr_score(q, n, xt, QF, s8), TTR_OK);
+    q_models mm;
+    q_models_make(&mm, &c, &d, mean, scale);
     double tau = 0;
     for (size_t l = 0; l < QLISTS; l++)
         tau += kendall(s32 + l * QL, s8 + l * QL, QL);
     tau /= QLISTS;
     cr_log_info("quantize: unnormalised features: mean Kendall tau %.4f", tau);
     cr_assert(tau >= 0.98, "Kendall tau %.4f", tau);
-    free(ta);
-    free(fa);
-    free(qa);
+    q_models_free(&mm);
     q_sets_free(&d);
 }

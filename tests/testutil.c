@@ -189,3 +189,37 @@ unsigned char *tu_save_mem(const ttr_model *m, int state, size_t *size)
     *size = w.size;
     return buf;
 }
+
+const char *tu_tmp_dir(void)
+{
+    const char *d = getenv("TMPDIR");
+    return d && *d ? d : "/tmp";
+}
+
+int tu_try_load_fn(void *arena, size_t bytes, ttr_read_fn read, void *ctx)
+{
+    ttr_model *sentinel = (ttr_model *)(void *)&sentinel;
+    ttr_model *m = sentinel;
+    int err = ttr_model_load(&m, arena, bytes, read, ctx);
+    cr_assert(tu_guard_ok(arena), "arena guard");
+    if (err)
+        cr_assert(m == sentinel, "*out set on error %d", err);
+    else
+        cr_assert(m != sentinel && m != NULL);
+    return err;
+}
+
+int tu_try_load(const unsigned char *data, size_t size, void *arena, size_t bytes)
+{
+    ttr_mem_reader r = {data, size, 0};
+    return tu_try_load_fn(arena, bytes, ttr_mem_read, &r);
+}
+
+size_t tu_arena_for(const unsigned char *data, size_t size)
+{
+    ttr_config c;
+    ttr_mode mode;
+    ttr_mem_reader r = {data, size, 0};
+    cr_assert_eq(ttr_model_load_config(ttr_mem_read, &r, &c, &mode), TTR_OK);
+    return ttr_arena_bytes(&c, mode);
+}

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ttr_kernels.h"
+#include "ttr_stream.h"
 #include "ttrank.h"
 
 /* xorshift64*: the same sequence on every target. */
@@ -72,5 +73,18 @@ size_t tu_chunk_read(void *ctx, void *buf, size_t n);
  * malloc'ed buffer of *size bytes (the caller frees it); asserts that the
  * save works and that a counting pass gives the same size. */
 unsigned char *tu_save_mem(const ttr_model *m, int state, size_t *size);
+
+/* ttr_model_load through `read` into arena (a tu_alloc block of `bytes`):
+ * returns the code; asserts that *out is untouched on error, set on
+ * success, and that nothing outside the arena was written. tu_try_load:
+ * the same from data[0..size). */
+int tu_try_load_fn(void *arena, size_t bytes, ttr_read_fn read, void *ctx);
+int tu_try_load(const unsigned char *data, size_t size, void *arena, size_t bytes);
+
+/* The arena bytes the .ttr file data[0..size) asks for (asserts it parses). */
+size_t tu_arena_for(const unsigned char *data, size_t size);
+
+/* Directory for test files: $TMPDIR if set and not empty, else /tmp. */
+const char *tu_tmp_dir(void);
 
 #endif
