@@ -196,16 +196,22 @@ void ttr__gemm_s8_relu_q_c(size_t n, size_t m, size_t k, const int8_t *packed, c
  * for small embedded stacks; 4 KiB is fine). */
 #define S8_COMPOSITE_FLOATS 1024
 
-/* row_value of a whole row, in blocks of 16 with a constant trip count,
- * which gcc -O2 vectorises where the baseline has IEEE vectors (aarch64
- * NEON, x86-64 SSE; its very cheap cost model takes no loop that needs a
- * scalar epilogue). Baseline armv7 has no NEON: scalar VFP, IEEE too. */
+/* row_value of a whole row, in blocks of 16 then of 4 with a constant trip
+ * count, which gcc -O2 vectorises where the baseline has IEEE vectors
+ * (aarch64 NEON, x86-64 SSE; its very cheap cost model takes no loop that
+ * needs a scalar epilogue); at most 3 values are left to scalar code (46
+ * features: 2, not 14). Baseline armv7 has no NEON: scalar VFP, IEEE too. */
 static void normalise_row(size_t k, const float *xi, const float *mean, const float *nscale,
                           float *out)
 {
     size_t t = 0;
     for (; t + 16 <= k; t += 16)
         for (int u = 0; u < 16; u++) {
+            float d = xi[t + u] - mean[t + u];
+            out[t + u] = d * nscale[t + u];
+        }
+    for (; t + 4 <= k; t += 4)
+        for (int u = 0; u < 4; u++) {
             float d = xi[t + u] - mean[t + u];
             out[t + u] = d * nscale[t + u];
         }

@@ -7,21 +7,24 @@
 #include "model.h"
 
 /* 1 if any of n rows of F values is NaN or Inf. Integer tests on the bit
- * patterns (exponent all ones), in blocks of 16 with a constant trip count:
- * gcc's -O2 vectoriser (very cheap cost model) only takes loops that need no
- * scalar epilogue, and this scan was ~15% of f32 scoring when scalar. */
+ * patterns (exponent all ones), in blocks of 4 with a constant trip count
+ * and one flag per lane: gcc's -O2 vectoriser (very cheap cost model) only
+ * takes loops that need no scalar epilogue, and this scan was ~15% of f32
+ * scoring when scalar (46 features on aarch64: 207 instructions a row in
+ * blocks of 16 with a reduction each, 161 so). */
 static int any_nonfinite(size_t n, uint32_t F, const float *x, size_t ldx)
 {
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         const float *row = x + i * ldx;
-        uint32_t t = 0;
-        for (; t + 16 <= F; t += 16) {
-            uint32_t bits[16];
+        uint32_t acc[4] = {0, 0, 0, 0}, t = 0;
+        for (; t + 4 <= F; t += 4) { /* lane-wise flags: one reduction per row */
+            uint32_t bits[4];
             memcpy(bits, row + t, sizeof bits);
-            for (int k = 0; k < 16; k++)
-                bad |= (uint32_t)((bits[k] & 0x7f800000u) == 0x7f800000u);
+            for (int k = 0; k < 4; k++)
+                acc[k] |= (uint32_t)((bits[k] & 0x7f800000u) == 0x7f800000u);
         }
+        bad |= (acc[0] | acc[1]) | (acc[2] | acc[3]);
         for (; t < F; t++) {
             uint32_t bits;
             memcpy(&bits, row + t, sizeof bits);

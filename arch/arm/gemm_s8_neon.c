@@ -68,6 +68,10 @@ static uint32_t s8_maxabs_bits(const float *x, size_t k)
         m0 = vmaxq_u32(m0, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + t)), mask));
         t += 4;
     }
+    if (t < k && k >= 4) { /* the last 4 again, overlapping: a max minds no repeats */
+        m1 = vmaxq_u32(m1, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + k - 4)), mask));
+        t = k;
+    }
     m0 = vmaxq_u32(m0, m1);
 #if defined(__aarch64__)
     uint32_t m = vmaxvq_u32(m0);
@@ -75,7 +79,7 @@ static uint32_t s8_maxabs_bits(const float *x, size_t k)
     uint32x2_t h = vpmax_u32(vget_low_u32(m0), vget_high_u32(m0));
     uint32_t m = vget_lane_u32(vpmax_u32(h, h), 0);
 #endif
-    for (; t < k; t++) {
+    for (; t < k; t++) { /* k < 4 */
         uint32_t u;
         memcpy(&u, x + t, sizeof u);
         u &= S8_ABS_MASK;
@@ -132,9 +136,19 @@ static void quantize_s8_neon(size_t n, size_t k, const float *x, size_t ldx, int
         size_t t = 0;
         for (; t + 16 <= k; t += 16)
             vst1q_s8(qi + t, s8_quant16(xi + t, vinv));
-        if (t < kpad) {
-            /* the last 1..15 inputs, zero-extended: zeros quantize to the
-             * zero padding the contract asks for (bytes k..kpad-1) */
+        if (t < k && k >= 16) {
+            /* the last 16 inputs, overlapping bytes already written (with
+             * the same values), then the zero padding (bytes k..kpad-1) */
+            vst1q_s8(qi + k - 16, s8_quant16(xi + k - 16, vinv));
+            if (k < kpad) /* 1..3 bytes: stores, where a loop became a memset call */
+                qi[k] = 0;
+            if (k + 1 < kpad)
+                qi[k + 1] = 0;
+            if (k + 2 < kpad)
+                qi[k + 2] = 0;
+        } else if (t < kpad) {
+            /* k < 16: the 1..15 inputs, zero-extended: zeros quantize to
+             * the zero padding */
             float tail[16] = {0};
             int8_t out[16];
             memcpy(tail, xi + t, (k - t) * sizeof(float));
