@@ -194,7 +194,7 @@ bench: $(TOOL)
 bench-xnnpack: $(BUILD)/bench-xnnpack
 	$(RUN) $(BUILD)/bench-xnnpack $(BENCH_ARGS)
 $(BUILD)/bench-xnnpack: bench/bench_xnnpack.c $(LIB_A) $(HEADERS)
-	$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $< $(LIB_A) -o $@ $(LDFLAGS_BASE) -lXNNPACK $(LIBS)
+	$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $< $(LIB_A) -o $@ $(LDFLAGS_BASE) -lXNNPACK -lcpuinfo $(LIBS)
 
 # The main job: simulate, train every variant, print the NDCG table, write plots.
 # On a fresh machine it first installs the compiler (scripts/install-deps.sh --build).

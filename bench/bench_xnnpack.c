@@ -14,7 +14,10 @@
  *                        chunks), and with its int8 copy (which keeps the
  *                        normalisation of make_models: signed layer-0 input);
  *   ttr_f32_n100, ttr_s8_n100   the same with max_items 100 (one chunk,
- *                        like XNNPACK's one batch).
+ *                        like XNNPACK's one batch);
+ *   ttr_s8_fold          ttr_score with the int8 copy of the serving copy
+ *                        (normalisation folded into layer 0, `ttrank
+ *                        quantize --fold`), max_items 10.
  *
  * XNNPACK picks its own kernels for this CPU (on the AVX-512 Xeon of the
  * README, perf shows zmm kernels: f32 broadcast-FMA, qs8 vpmovsxbw +
@@ -22,13 +25,21 @@
  * path (its int8 layers on avxvnni where the CPU has AVX-VNNI; run with
  * TTR_CPU_MASK=avx2 for the AVX2 code). Weights are random: only the times
  * matter here.
- * Usage: bench-xnnpack [samples] [reps]. */
+ *
+ * --xnn-avx2: XNNPACK as on a CPU without AVX-512 (its AVX2 kernels, as on
+ * the AVX2 machines of the int8 target). XNNPACK has no switch for that; it
+ * chooses its kernels in xnn_initialize from cpuinfo's flags, so this
+ * initializes cpuinfo first and clears its AVX-512 flags (cpuinfo_isa, the
+ * struct that cpuinfo_has_x86_avx512*() read; libcpuinfo-dev's header).
+ * Run it together with TTR_CPU_MASK=avx2 for AVX2 against AVX2.
+ * Usage: bench-xnnpack [--xnn-avx2] [samples] [reps]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <cpuinfo.h>
 #include <xnnpack.h>
 
 #include "ttr_kernels.h"
@@ -69,7 +80,7 @@ static void die(const char *what)
 static xnn_operator_t f32_op[3], qs8_op[3], cvt_in, cvt_out;
 static float xf[NI * F + 16], hf1[NI * H1 + 16], hf2[NI * H2 + 16], of[NI + 16];
 static int8_t xq[NI * F + 16], hq1[NI * H1 + 16], hq2[NI * H2 + 16], oq[NI + 16];
-static ttr_model *m_f32, *m_s8, *m_f32b, *m_s8b;
+static ttr_model *m_f32, *m_s8, *m_f32b, *m_s8b, *m_s8f;
 static float scores[NI];
 
 static void run3(xnn_operator_t *ops)
@@ -92,8 +103,9 @@ static void run_ttr_f32(void) { ttr_score(m_f32, NI, xf, F, scores); }
 static void run_ttr_s8(void) { ttr_score(m_s8, NI, xf, F, scores); }
 static void run_ttr_f32b(void) { ttr_score(m_f32b, NI, xf, F, scores); }
 static void run_ttr_s8b(void) { ttr_score(m_s8b, NI, xf, F, scores); }
+static void run_ttr_s8f(void) { ttr_score(m_s8f, NI, xf, F, scores); }
 
-static void make_models(uint32_t max_items, ttr_model **f, ttr_model **q)
+static void make_models(uint32_t max_items, ttr_model **f, ttr_model **q, ttr_model **qf)
 {
     ttr_config cfg;
     ttr_model *tm;
@@ -113,14 +125,37 @@ static void make_models(uint32_t max_items, ttr_model **f, ttr_model **q)
         ttr_set_normalization(tm, mean, scale) != TTR_OK ||
         ttr_model_to_serving(tm, f, fa, fb) != TTR_OK || ttr_model_quantize(tm, q, qa, qb) != TTR_OK)
         die("ttrank models");
+    if (qf) { /* from the serving copy: the normalisation folded */
+        void *qfa = malloc(qb);
+        if (!qfa || ttr_model_quantize(*f, qf, qfa, qb) != TTR_OK)
+            die("ttrank folded int8 model");
+    }
+}
+
+/* What XNNPACK will see of the CPU: no AVX-512 (see the top). */
+static void xnn_hide_avx512(void)
+{
+    if (!cpuinfo_initialize())
+        die("cpuinfo_initialize");
+    cpuinfo_isa.avx512f = cpuinfo_isa.avx512pf = cpuinfo_isa.avx512er = false;
+    cpuinfo_isa.avx512cd = cpuinfo_isa.avx512dq = cpuinfo_isa.avx512bw = false;
+    cpuinfo_isa.avx512vl = cpuinfo_isa.avx512ifma = cpuinfo_isa.avx512vbmi = false;
+    cpuinfo_isa.avx512vbmi2 = cpuinfo_isa.avx512bitalg = cpuinfo_isa.avx512vpopcntdq = false;
+    cpuinfo_isa.avx512vnni = cpuinfo_isa.avx512bf16 = cpuinfo_isa.avx512vp2intersect = false;
+    cpuinfo_isa.avx512_4vnniw = cpuinfo_isa.avx512_4fmaps = false;
 }
 
 int main(int argc, char **argv)
 {
+    int xnn_avx2 = argc > 1 && !strcmp(argv[1], "--xnn-avx2");
+    if (xnn_avx2)
+        argc--, argv++;
     int samples = argc > 1 ? atoi(argv[1]) : 41;
     long reps = argc > 2 ? atol(argv[2]) : 200;
     if (samples < 1 || samples > 1001 || reps < 1)
         die("arguments");
+    if (xnn_avx2)
+        xnn_hide_avx512();
     if (xnn_initialize(NULL) != xnn_status_success)
         die("xnn_initialize");
     static const size_t in[3] = {F, H1, H2}, out[3] = {H1, H2, 1};
@@ -169,8 +204,8 @@ int main(int argc, char **argv)
         xnn_create_convert_nc_qs8_f32(1, 1, 1, 0.05f, 0, 0, &cvt_out) != xnn_status_success ||
         xnn_setup_convert_nc_qs8_f32(cvt_out, NI, oq, of, NULL) != xnn_status_success)
         die("convert ops");
-    make_models(10, &m_f32, &m_s8);
-    make_models(100, &m_f32b, &m_s8b);
+    make_models(10, &m_f32, &m_s8, &m_s8f);
+    make_models(100, &m_f32b, &m_s8b, NULL);
 
     static const struct {
         const char *name;
@@ -178,7 +213,7 @@ int main(int argc, char **argv)
     } c[] = {{"xnn_f32", run_xnn_f32},     {"xnn_qs8", run_xnn_qs8},
              {"xnn_qs8_cvt", run_xnn_qs8_cvt}, {"ttr_f32", run_ttr_f32},
              {"ttr_s8", run_ttr_s8},       {"ttr_f32_n100", run_ttr_f32b},
-             {"ttr_s8_n100", run_ttr_s8b}};
+             {"ttr_s8_n100", run_ttr_s8b}, {"ttr_s8_fold", run_ttr_s8f}};
     enum { NC = sizeof c / sizeof c[0] };
     double *t = malloc((size_t)NC * (size_t)samples * sizeof(double)), med[NC];
     for (int k = 0; k < NC; k++)
@@ -192,8 +227,9 @@ int main(int argc, char **argv)
         }
     printf("# bench-xnnpack: 100 items, tower 46 -> 64 -> 32 -> 1; median of %d samples x %ld "
            "calls, thread CPU time, samples interleaved\n# ttrank path: %s (gemm_s8_relu_q: %s); "
-           "XNNPACK: its own choice for this CPU\n",
-           samples, reps, ttr_cpu_path_name(ttr_cpu_flags()), ttr_kernel_isa(TTR_K_GEMM_S8_RELU_Q));
+           "XNNPACK: %s\n",
+           samples, reps, ttr_cpu_path_name(ttr_cpu_flags()), ttr_kernel_isa(TTR_K_GEMM_S8_RELU_Q),
+           xnn_avx2 ? "AVX-512 hidden (--xnn-avx2)" : "its own choice for this CPU");
     for (int k = 0; k < NC; k++) {
         qsort(t + k * samples, (size_t)samples, sizeof(double), cmp_double);
         med[k] = t[k * samples + samples / 2];
@@ -206,6 +242,9 @@ int main(int argc, char **argv)
     printf("  ttr_f32_n100 / ttr_s8_n100 = %.2f, xnn_qs8 / ttr_s8_n100 = %.2f, "
            "xnn_qs8_cvt / ttr_s8_n100 = %.2f, xnn_f32 / ttr_f32_n100 = %.2f\n",
            med[5] / med[6], med[1] / med[6], med[2] / med[6], med[0] / med[5]);
+    printf("  ttr_f32 / ttr_s8_fold = %.2f, xnn_qs8 / ttr_s8_fold = %.2f, "
+           "xnn_qs8_cvt / ttr_s8_fold = %.2f\n",
+           med[3] / med[7], med[1] / med[7], med[2] / med[7]);
     free(t);
     return 0;
 }

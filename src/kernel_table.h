@@ -30,6 +30,13 @@ typedef void (*ttr__gemm_s8_relu_q_fn)(size_t n, size_t m, size_t k, const int8_
                                        const int8_t *q, size_t ldq, const float *xscale,
                                        const float *wscale, const float *b, int8_t *qo,
                                        size_t ldqo, float *oscale);
+/* The last int8 layer of a model with one output and the f32 output layer:
+ * score[i] = ttr__dot_fixed(m, w2, y_i) + b2, y_i being row i of
+ * ttr_gemm_s8(..., relu = 1); the same bits as that on every path. */
+typedef void (*ttr__gemm_s8_dot_fn)(size_t n, size_t m, size_t k, const int8_t *packed,
+                                    const int8_t *q, size_t ldq, const float *xscale,
+                                    const float *wscale, const float *b, const float *w2,
+                                    float b2, float *score);
 typedef void (*ttr__attn_probs_fn)(size_t n, size_t d, const float *q, size_t ldq,
                                    const float *k, size_t ldk, float scale,
                                    const uint8_t *key_mask, float *p, size_t ldp);
@@ -71,6 +78,7 @@ typedef struct ttr__kernels {
     ttr__momentum_fn momentum;
     ttr__gemm_s8_relu_q_fn gemm_s8_relu_q;
     ttr__quantize_norm_s8_fn quantize_norm_s8;
+    ttr__gemm_s8_dot_fn gemm_s8_dot; /* internal: no ttr_kernel_id, follows gemm_s8 */
     /* isa[id]: the path name of the entry for ttr_kernel_id id */
     const char *isa[TTR_K_COUNT];
 } ttr__kernels;
@@ -112,6 +120,13 @@ void ttr__gemm_s8_relu_q_composite(size_t n, size_t m, size_t k, const int8_t *p
                                    const int8_t *q, size_t ldq, const float *xscale,
                                    const float *wscale, const float *b, int8_t *qo,
                                    size_t ldqo, float *oscale);
+/* gemm_s8_dot as ttr_gemm_s8 (ReLU) into a stack buffer, then
+ * ttr__dot_fixed per row, through the active table: the fallback of paths
+ * without a fused kernel, and of their wide layers. */
+void ttr__gemm_s8_dot_composite(size_t n, size_t m, size_t k, const int8_t *packed,
+                                const int8_t *q, size_t ldq, const float *xscale,
+                                const float *wscale, const float *b, const float *w2, float b2,
+                                float *score);
 void ttr__attn_probs_c(size_t n, size_t d, const float *q, size_t ldq, const float *k, size_t ldk,
                        float scale, const uint8_t *key_mask, float *p, size_t ldp);
 void ttr__attn_apply_c(size_t n, size_t dv, const float *p, size_t ldp, const float *v,

@@ -18,7 +18,8 @@ static void build_table(void)
         ttr__gemm_s8_c, ttr__attn_probs_c, ttr__attn_apply_c, ttr__attn_apply_bwd_c,
         ttr__attn_probs_bwd_c, ttr__vexp_c, ttr__vsigmoid_c, ttr__vsoftplus_c, ttr__relu_bwd_c,
         ttr__axpy_c, ttr__scale_c, ttr__dot_c, ttr__adam_c, ttr__momentum_c,
-        ttr__gemm_s8_relu_q_composite, ttr__quantize_norm_s8_composite, {0}};
+        ttr__gemm_s8_relu_q_composite, ttr__quantize_norm_s8_composite,
+        ttr__gemm_s8_dot_composite, {0}};
     ttr__kernels t = scalar;
     for (int i = 0; i < TTR_K_COUNT; i++)
         t.isa[i] = "scalar";

@@ -4,6 +4,7 @@
  * time (the build uses -ffp-contract=off). */
 #include <string.h>
 
+#include "dot_fixed.h"
 #include "kernel_table.h"
 
 /* Round half to even for |v| < 2^22 without libm or the rounding mode's
@@ -254,5 +255,38 @@ void ttr__gemm_s8_relu_q_composite(size_t n, size_t m, size_t k, const int8_t *p
         size_t c = n - i < rows ? n - i : rows;
         t->gemm_s8(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, y, m, 1);
         t->quantize_s8(c, m, y, m, qo + i * ldqo, ldqo, oscale + i);
+    }
+}
+
+void ttr__gemm_s8_dot_composite(size_t n, size_t m, size_t k, const int8_t *packed,
+                                const int8_t *q, size_t ldq, const float *xscale,
+                                const float *wscale, const float *b, const float *w2, float b2,
+                                float *score)
+{
+    float y[S8_COMPOSITE_FLOATS];
+    const ttr__kernels *t = ttr__kernels_get();
+    if (m > S8_COMPOSITE_FLOATS) {
+        /* wider than the buffer: one item at a time, its outputs in pieces
+         * of whole panels (a multiple of 8: the lanes of ttr__dot_lanes
+         * carry over from piece to piece) */
+        size_t kpad = TTR_S8_KPAD(k);
+        for (size_t i = 0; i < n; i++) {
+            float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (size_t j0 = 0; j0 < m; j0 += S8_COMPOSITE_FLOATS) {
+                size_t mc = m - j0 < S8_COMPOSITE_FLOATS ? m - j0 : S8_COMPOSITE_FLOATS;
+                t->gemm_s8(1, mc, k, packed + j0 * kpad, q + i * ldq, ldq, xscale + i,
+                           wscale + j0, b ? b + j0 : NULL, y, mc, 1);
+                ttr__dot_lanes(p, mc, w2 + j0, y);
+            }
+            score[i] = ttr__dot_tree(p) + b2;
+        }
+        return;
+    }
+    size_t rows = S8_COMPOSITE_FLOATS / (m ? m : 1);
+    for (size_t i = 0; i < n; i += rows) {
+        size_t c = n - i < rows ? n - i : rows;
+        t->gemm_s8(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, y, m, 1);
+        for (size_t r = 0; r < c; r++)
+            score[i + r] = ttr__dot_fixed(m, w2, y + r * m) + b2;
     }
 }

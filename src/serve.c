@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "dot_fixed.h"
+#include "kernel_table.h" /* the int8 layer with the output layer (gemm_s8_dot) */
 #include "model.h"
 
 /* 1 if any of n rows of F values is NaN or Inf. Integer tests on the bit
@@ -94,34 +96,15 @@ static void dot_reference(ttr_model *m, float *bref)
         bref[j] = m->bref_mean[j];
 }
 
-/* sum_t w[t] h[t] in a fixed order (8 interleaved partial sums: lane l
- * takes t = l mod 8; then a fixed tree), plain C under -ffp-contract=off:
- * the same bits on every path and target, so that int8 scores stay
- * bit-exact across CPU masks. Written as a loop over the 8 lanes so that
- * compilers turn it into 2 x 4-lane vector multiplies and adds (SSE2,
- * aarch64 NEON), which are the same operations lane by lane; armv7 keeps
- * it scalar (NEON float is not IEEE there, so compilers never vectorize). */
-static float dot_fixed(uint32_t k, const float *w, const float *h)
-{
-    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t t = 0, n = k;
-    for (; t + 8 <= n; t += 8) {
-        const float *wt = w + t, *ht = h + t;
-        for (size_t l = 0; l < 8; l++)
-            p[l] += wt[l] * ht[l];
-    }
-    for (size_t l = 0; t + l < n; l++) /* the tail: lane l gets t + l, as in the loop */
-        p[l] += w[t + l] * h[t + l];
-    return ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
-}
-
 /* int8 serving, per chunk of max_items items: quantize the features,
  * normalised on the way unless the normalisation is folded into layer 0 (a
  * NaN scale marks a row with NaN/Inf: that is the non-finite check, done
  * in the pass that reads the features anyway); each int8 layer but the last
  * goes straight from quantized input to the next quantized input
- * (ttr_gemm_s8_relu_q); the last int8 layer writes f32 rows, and the f32
- * last layer reads them (dot_fixed). */
+ * (ttr_gemm_s8_relu_q); with one output, the last int8 layer and the f32
+ * output layer go together (gemm_s8_dot: on x86 from the registers);
+ * otherwise the last int8 layer writes f32 rows, and the f32 last layer
+ * reads them (ttr__dot_fixed). */
 static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
 {
     uint32_t F = m->cfg.n_features, D = m->f_out, L = m->n_rel - 1;
@@ -156,6 +139,12 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
                 qa = qb, qb = tq, sa = sb, sb = ts, kpad = kout;
             }
             const ttr__dense *d = &m->rel[L - 1];
+            if (D == 1) { /* the last int8 layer and the output layer in one call */
+                ttr__kernels_get()->gemm_s8_dot(c, d->out, d->in, d->qpacked, qa, kpad, sa,
+                                                d->wscale, d->b->w, last->W->w, last->b->w[0],
+                                                scores + i0);
+                continue;
+            }
             ttr_gemm_s8(c, d->out, d->in, d->qpacked, qa, kpad, sa, d->wscale, d->b->w,
                         m->s.act[0], d->out, 1);
             in = m->s.act[0];
@@ -164,12 +153,12 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
         for (size_t i = 0; i < c; i++) {
             const float *h = in + i * ldin;
             if (D == 1) {
-                scores[i0 + i] = dot_fixed(last->in, last->W->w, h) + last->b->w[0];
+                scores[i0 + i] = ttr__dot_fixed(last->in, last->W->w, h) + last->b->w[0];
                 continue;
             }
             for (uint32_t j = 0; j < D; j++)
-                r[j] = dot_fixed(last->in, last->W->w + (size_t)j * last->in, h) + last->b->w[j];
-            scores[i0 + i] = dot_fixed(D, r, m->bref_mean);
+                r[j] = ttr__dot_fixed(last->in, last->W->w + (size_t)j * last->in, h) + last->b->w[j];
+            scores[i0 + i] = ttr__dot_fixed(D, r, m->bref_mean);
         }
     }
     return TTR_OK;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "dot_fixed.h"   /* ttr__dot_fixed: the output layer of gemm_s8_dot */
 #include "kernel_table.h" /* ttr__gemm_s8_relu_q_c, the two-pass reference */
 #include "ttr_kernels.h"
 
@@ -853,4 +854,79 @@ Test(gemm_s8, signed_rows_register_path)
                     check_relu_q(&c, masks, names, nm, rot);
                     free_case(&c);
                 }
+}
+
+/* gemm_s8_dot (the table's internal entry for the last int8 layer and the
+ * f32 output layer of one output) under every mask against its
+ * definition: ttr_gemm_s8 with ReLU under mask 0, then ttr__dot_fixed per
+ * row, plus b2; byte for byte, the scores in a guarded buffer. Register
+ * path widths (1..64, padded panels and the zero lanes beyond m), wider
+ * layers (the composite; 2100: pieces of 1024 outputs whose lanes carry
+ * over), rows that ReLU to all zeros against weights all negative and
+ * b2 = -0 (the sum must start at +0, and +0 + -0 = +0), empty n. */
+Test(gemm_s8, dot_bit_exact)
+{
+    unsigned masks[8];
+    const char *names[8];
+    int nm = tu_masks(masks, names);
+    tu_rng rng = tu_rng_seed(23);
+    static const size_t ms[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 2100};
+    static const size_t ks[] = {1, 5, 46, 64};
+    size_t rot = 0;
+    for (size_t mi = 0; mi < COUNT(ms); mi++)
+        for (size_t ki = 0; ki < COUNT(ks); ki++)
+            for (size_t ni = 0; ni < COUNT(n_sizes); ni++, rot++) {
+                const size_t m = ms[mi], k = ks[ki];
+                size_t n = n_sizes[ni];
+                if ((m > 64 && n > 5) || (m > 1024 && n > 2))
+                    continue;
+                s8_case c;
+                make_case(&c, &rng, n, m, k, rot % 5 == 4, 1, 1, rot % 64);
+                float *w2 = tu_alloc(m * sizeof(float) + 4, 4 * (rot % 16));
+                tu_fill_uniform(&rng, w2, m, -1.0f, 1.0f);
+                float b2 = rot % 3 ? (float)tu_u32(&rng) / 4294967296.0f - 0.5f : 0.0f;
+                if (rot % 4 == 1) { /* every y = +0, every w2 < 0: products -0, */
+                    for (size_t j = 0; j < m; j++) {
+                        c.b[j] = -1e30f;
+                        w2[j] = -fabsf(w2[j]) - 0.25f;
+                    }
+                    b2 = -0.0f; /* whose sum is +0 (+0 + -0), and stays so */
+                }
+                float *y = tu_alloc(n * m * sizeof(float) + 4, 0);
+                float *want = tu_alloc(n * sizeof(float) + 4, 0);
+                ttr_set_cpu_mask(0);
+                ttr_gemm_s8(n, m, k, c.packed, c.q, c.ldq, c.xs, c.ws, c.b, y, m, 1);
+                for (size_t i = 0; i < n; i++)
+                    want[i] = ttr__dot_fixed(m, w2, y + i * m) + b2;
+                for (int mk = 0; mk < nm; mk++) {
+                    float *got = tu_alloc(n * sizeof(float) + 4, 4 * ((rot + (size_t)mk) % 8));
+                    ttr_set_cpu_mask(masks[mk]);
+                    ttr__kernels_get()->gemm_s8_dot(n, m, k, c.packed, c.q, c.ldq, c.xs, c.ws,
+                                                    c.b, w2, b2, got);
+                    cr_assert(tu_guard_ok(got) &&
+                                  tu_untouched_2d(got, sizeof(float), n + 1, n, 1, 1),
+                              "gemm_s8_dot %s n=%zu m=%zu k=%zu: wrote outside score[0, n)",
+                              names[mk], n, m, k);
+                    for (size_t i = 0; i < n; i++)
+                        cr_assert(!memcmp(&got[i], &want[i], sizeof(float)),
+                                  "gemm_s8_dot %s n=%zu m=%zu k=%zu: score %zu = %a, want %a",
+                                  names[mk], n, m, k, i, (double)got[i], (double)want[i]);
+                    tu_free(got);
+                }
+                tu_free(w2);
+                tu_free(y);
+                tu_free(want);
+                free_case(&c);
+            }
+    /* n = 0 writes nothing */
+    for (int mk = 0; mk < nm; mk++) {
+        float *got = tu_alloc(4 * sizeof(float), 0);
+        int8_t pk[64] = {0}, q[64] = {0};
+        float xs[1] = {1}, ws[4] = {1, 1, 1, 1}, w2[4] = {1, 1, 1, 1};
+        ttr_set_cpu_mask(masks[mk]);
+        ttr__kernels_get()->gemm_s8_dot(0, 3, 4, pk, q, 4, xs, ws, NULL, w2, 1.0f, got);
+        cr_assert(tu_guard_ok(got) && tu_untouched_2d(got, sizeof(float), 4, 0, 1, 1),
+                  "gemm_s8_dot %s: n = 0 wrote", names[mk]);
+        tu_free(got);
+    }
 }

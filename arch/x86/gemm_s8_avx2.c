@@ -344,4 +344,5 @@ void ttr__init_gemm_s8_avx2(ttr__kernels *t)
     t->isa[TTR_K_GEMM_S8] = "avx2";
     t->gemm_s8_relu_q = rows_gemm_s8_relu_q;
     t->isa[TTR_K_GEMM_S8_RELU_Q] = "avx2";
+    t->gemm_s8_dot = rows_gemm_s8_dot;
 }

@@ -273,4 +273,5 @@ void ttr__init_gemm_s8_avxvnni(ttr__kernels *t)
     t->isa[TTR_K_GEMM_S8] = "avxvnni";
     t->gemm_s8_relu_q = rows_gemm_s8_relu_q;
     t->isa[TTR_K_GEMM_S8_RELU_Q] = "avxvnni";
+    t->gemm_s8_dot = rows_gemm_s8_dot;
 }

@@ -10,8 +10,9 @@
  * kernel for wider layers
  *   static void ROWS_WIDE(n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu)
  * (a macro naming it), then includes this file, which defines rows_run() for
- * that row_item_acc and the two entry points rows_gemm_s8() and
- * rows_gemm_s8_relu_q(). Include once per file.
+ * that row_item_acc and the entry points rows_gemm_s8(), rows_gemm_s8_relu_q()
+ * and rows_gemm_s8_dot() (the table's internal gemm_s8_dot). Include once
+ * per file.
  *
  * With ROW_BIAS128 defined (gemm_s8_avxvnni.c only: its vpdpbusd takes
  * unsigned bytes up to 255, where the AVX2 file's maddubs would saturate
@@ -121,28 +122,35 @@ ROWS_FN(2)
 ROWS_FN(3)
 ROWS_FN(4)
 
-/* m in 1..64: the layer through the register path. */
+/* m in 1..64 (rc->m): the layer through the register path. */
+static void rows_dispatch(size_t n, size_t k, const int8_t *packed, const int8_t *q, size_t ldq,
+                          const float *xscale, const row_consts *rc, float *y, size_t ldy,
+                          int8_t *qo, size_t ldqo, float *oscale)
+{
+    const size_t kpad = TTR_S8_KPAD(k);
+    switch ((rc->m + TTR_S8_PANEL - 1) / TTR_S8_PANEL) {
+    case 1:
+        rows_p1(n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);
+        break;
+    case 2:
+        rows_p2(n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);
+        break;
+    case 3:
+        rows_p3(n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);
+        break;
+    default:
+        rows_p4(n, kpad, packed, q, ldq, xscale, rc, y, ldy, qo, ldqo, oscale);
+        break;
+    }
+}
+
 static void rows_run(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
                      size_t ldq, const float *xscale, const float *wscale, const float *b,
                      int relu, float *y, size_t ldy, int8_t *qo, size_t ldqo, float *oscale)
 {
     row_consts rc;
-    const size_t kpad = TTR_S8_KPAD(k);
     row_consts_fill(&rc, m, wscale, b, relu);
-    switch ((m + TTR_S8_PANEL - 1) / TTR_S8_PANEL) {
-    case 1:
-        rows_p1(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
-        break;
-    case 2:
-        rows_p2(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
-        break;
-    case 3:
-        rows_p3(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
-        break;
-    default:
-        rows_p4(n, kpad, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
-        break;
-    }
+    rows_dispatch(n, k, packed, q, ldq, xscale, &rc, y, ldy, qo, ldqo, oscale);
 }
 
 /* ttr_gemm_s8: the register path up to 64 outputs, the file's own kernel
@@ -190,6 +198,24 @@ static void rows_gemm_s8_relu_q(size_t n, size_t m, size_t k, const int8_t *pack
         ROWS_WIDE(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, yb, m, 1);
         ttr__quantize_s8_avx2(c, m, yb, m, qo + i * ldqo, ldqo, oscale + i);
     }
+}
+
+/* gemm_s8_dot (kernel_table.h): up to 64 outputs, the score from the
+ * registers (row_dot); wider layers through the composite. */
+static void rows_gemm_s8_dot(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                             size_t ldq, const float *xscale, const float *wscale, const float *b,
+                             const float *w2, float b2, float *score)
+{
+    if (n == 0)
+        return;
+    if (m == 0 || m > ROW_MAX_M) {
+        ttr__gemm_s8_dot_composite(n, m, k, packed, q, ldq, xscale, wscale, b, w2, b2, score);
+        return;
+    }
+    row_consts rc;
+    row_consts_fill(&rc, m, wscale, b, 1);
+    row_consts_dot(&rc, w2, b2);
+    rows_dispatch(n, k, packed, q, ldq, xscale, &rc, score, 1, NULL, 0, NULL);
 }
 
 #endif

@@ -131,6 +131,9 @@ typedef struct row_consts {
     float ws[ROW_MAX_M], bs[ROW_MAX_M];
     size_t m;
     int relu;
+    /* gemm_s8_dot: the output layer's weights (0 beyond m) and bias */
+    int dot;
+    float w2[ROW_MAX_M], b2;
 } row_consts;
 
 /* Fills the vectors of the whole panels that cover m (m in 1..64). */
@@ -155,6 +158,23 @@ static inline void row_consts_fill(row_consts *rc, size_t m, const float *wscale
     }
     rc->m = m;
     rc->relu = relu;
+    rc->dot = 0;
+}
+
+/* For gemm_s8_dot: w2[0..m) and b2, after row_consts_fill. */
+static inline void row_consts_dot(row_consts *rc, const float *w2, float b2)
+{
+    const size_t m = rc->m, mp = (m + TTR_S8_PANEL - 1) / TTR_S8_PANEL * TTR_S8_PANEL;
+    for (size_t j = 0; j < mp; j += 8) {
+        __m256 w = _mm256_setzero_ps();
+        if (j + 8 <= m)
+            w = _mm256_loadu_ps(w2 + j);
+        else if (j < m)
+            w = _mm256_maskload_ps(w2 + j, lane_mask(m - j));
+        _mm256_storeu_ps(rc->w2 + j, w);
+    }
+    rc->b2 = b2;
+    rc->dot = 1;
 }
 
 /* 1 if one of the kpad (a multiple of 4) bytes of q is negative. */
@@ -202,8 +222,26 @@ static inline __m128i pack16(__m256i a, __m256i b)
     return _mm_packs_epi16(_mm256_castsi256_si128(ab), _mm256_extracti128_si256(ab, 1));
 }
 
-/* One item's epilogue from its accumulators: store y (qo NULL) or quantize
- * into qo[0..KPAD(m)) and *oscale. */
+/* ttr__dot_fixed(m, w2, y) + b2 (src/dot_fixed.h) from the 2P vectors of y:
+ * vector v holds outputs 8v..8v+7, so lane l of p gathers t = l mod 8 in
+ * increasing t, starting from +0 as the C does (0 + a turns a -0 product
+ * into +0); outputs beyond m add w2 = 0 times y = +0, which changes no
+ * lane (a lane that starts at +0 is never -0). Then the C's tree:
+ * (p0+p4, p1+p5, p2+p6, p3+p7), then (s0+s2) + (s1+s3). */
+TTR_AI float row_dot(const int P, const __m256 y[8], const row_consts *rc)
+{
+    __m256 p = _mm256_setzero_ps();
+    for (int v = 0; v < 2 * P; v++)
+        p = _mm256_add_ps(p, _mm256_mul_ps(_mm256_loadu_ps(rc->w2 + 8 * v), y[v]));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1));
+    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    __m128 r = _mm_add_ss(t, _mm_shuffle_ps(t, t, 1));
+    return _mm_cvtss_f32(_mm_add_ss(r, _mm_set_ss(rc->b2)));
+}
+
+/* One item's epilogue from its accumulators: store y (qo NULL), or its
+ * output-layer score in *y (rc->dot), or quantize into qo[0..KPAD(m)) and
+ * *oscale. */
 TTR_AI void row_item_out(const int P, const __m256i acc[8], float xs, const row_consts *rc,
                          float *y, int8_t *qo, float *oscale)
 {
@@ -223,6 +261,11 @@ TTR_AI void row_item_out(const int P, const __m256i acc[8], float xs, const row_
         y7 = row_y8(acc[7], vxs, rc, 7);
     }
     const size_t m = rc->m;
+    if (rc->dot) {
+        const __m256 yv[8] = {y0, y1, y2, y3, y4, y5, y6, y7};
+        *y = row_dot(P, yv, rc);
+        return;
+    }
     if (!qo) {
         row_store8(y, y0, 0, m);
         row_store8(y, y1, 8, m);
