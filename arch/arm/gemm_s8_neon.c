@@ -43,14 +43,22 @@
 
 #include "neon_common.h"
 #include "s8_epilogue_neon.h"
+#include "s8_quant_neon.h"
+
+#define S8_AI static inline __attribute__((always_inline))
+/* The tiles: inlined into the three instances of the layer on aarch64 (a
+ * call returned the accumulators through memory); left to the compiler on
+ * armv7, where forcing them cost instructions (qemu counts). */
+#if defined(__aarch64__)
+#define S8_TILE_AI S8_AI
+#else
+#define S8_TILE_AI static inline
+#endif
 
 /* ------------------------------------------------------------------------
  * quantize_s8
  * ------------------------------------------------------------------------ */
 
-#define S8_ABS_MASK 0x7fffffffu
-#define S8_QUANT_MIN_BITS 0x0d800000u /* 2^-100 */
-#define S8_F32_INF_BITS 0x7f800000u
 
 /* max |x[t]| as the bit pattern of a non-negative float. For finite values
  * the order of these patterns as unsigned integers is the order of the
@@ -89,74 +97,11 @@ static uint32_t s8_maxabs_bits(const float *x, size_t k)
     return m;
 }
 
-/* round half to even, for |v| < 2^22 */
-static inline int32x4_t s8_round(float32x4_t v)
-{
-#if defined(__aarch64__)
-    return vcvtnq_s32_f32(v);
-#else
-    /* armv7 converts by truncation only. Add 1.5 * 2^23 as the reference
-     * does: the sum lies in [2^23, 2^24), where the float's ulp is 1, so its
-     * bit pattern is bits(1.5 * 2^23) + round(v). */
-    const float32x4_t magic = vdupq_n_f32(12582912.0f);
-    return vsubq_s32(vreinterpretq_s32_f32(vaddq_f32(v, magic)), vreinterpretq_s32_f32(magic));
-#endif
-}
-
-/* 16 floats -> 16 int8 in [-127, 127] */
-static inline int8x16_t s8_quant16(const float *x, float32x4_t vinv)
-{
-    int32x4_t r0 = s8_round(vmulq_f32(vld1q_f32(x), vinv));
-    int32x4_t r1 = s8_round(vmulq_f32(vld1q_f32(x + 4), vinv));
-    int32x4_t r2 = s8_round(vmulq_f32(vld1q_f32(x + 8), vinv));
-    int32x4_t r3 = s8_round(vmulq_f32(vld1q_f32(x + 12), vinv));
-    int16x8_t h0 = vcombine_s16(vqmovn_s32(r0), vqmovn_s32(r1));
-    int16x8_t h1 = vcombine_s16(vqmovn_s32(r2), vqmovn_s32(r3));
-    int8x16_t q = vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1));
-    return vmaxq_s8(q, vdupq_n_s8(-127)); /* saturation gave <= 127; clamp -128 too */
-}
-
 static void quantize_s8_neon(size_t n, size_t k, const float *x, size_t ldx, int8_t *q,
                              size_t ldq, float *scale)
 {
-    size_t kpad = TTR_S8_KPAD(k);
-    for (size_t i = 0; i < n; i++) {
-        const float *xi = x + i * ldx;
-        int8_t *qi = q + i * ldq;
-        uint32_t mbits = s8_maxabs_bits(xi, k);
-        if (mbits < S8_QUANT_MIN_BITS || mbits >= S8_F32_INF_BITS) {
-            /* all-zero, tiny (see the top of the file) or invalid rows */
-            ttr__quantize_s8_c(1, k, xi, ldx, qi, ldq, scale + i);
-            continue;
-        }
-        float maxabs;
-        memcpy(&maxabs, &mbits, sizeof maxabs);
-        float inv = 127.0f / maxabs; /* scalar: IEEE on every target */
-        float32x4_t vinv = vdupq_n_f32(inv);
-        size_t t = 0;
-        for (; t + 16 <= k; t += 16)
-            vst1q_s8(qi + t, s8_quant16(xi + t, vinv));
-        if (t < k && k >= 16) {
-            /* the last 16 inputs, overlapping bytes already written (with
-             * the same values), then the zero padding (bytes k..kpad-1) */
-            vst1q_s8(qi + k - 16, s8_quant16(xi + k - 16, vinv));
-            if (k < kpad) /* 1..3 bytes: stores, where a loop became a memset call */
-                qi[k] = 0;
-            if (k + 1 < kpad)
-                qi[k + 1] = 0;
-            if (k + 2 < kpad)
-                qi[k + 2] = 0;
-        } else if (t < kpad) {
-            /* k < 16: the 1..15 inputs, zero-extended: zeros quantize to
-             * the zero padding */
-            float tail[16] = {0};
-            int8_t out[16];
-            memcpy(tail, xi + t, (k - t) * sizeof(float));
-            vst1q_s8(out, s8_quant16(tail, vinv));
-            memcpy(qi + t, out, kpad - t);
-        }
-        scale[i] = maxabs / 127.0f;
-    }
+    for (size_t i = 0; i < n; i++)
+        ttr__s8_quant_row(x + i * ldx, k, s8_maxabs_bits(x + i * ldx, k), q + i * ldq, scale + i);
 }
 
 /* ------------------------------------------------------------------------
@@ -189,8 +134,10 @@ static void s8_panel_init(s8_panel *pp, size_t mc, const float *wscale, const fl
 #endif
 }
 
-/* y[0..mc) of one item from its 16 accumulators (4 vectors, outputs in order) */
-static inline void s8_finish(const int32x4_t acc[4], float xs, const s8_panel *pp, float *y)
+/* Item i of panel j0 from its 16 accumulators (4 vectors, outputs in
+ * order), in the epilogue MODE (s8_epilogue_neon.h). */
+S8_TILE_AI void s8_finish(const int MODE, const int32x4_t acc[4], float xs, const s8_panel *pp,
+                     float *y, const ttr__s8_ext *ext, size_t i, size_t j0)
 {
 #if !defined(__aarch64__)
     if (!pp->neon_ok || !s8_f32_plain(xs, S8_SCALE_MIN_BITS)) {
@@ -206,7 +153,7 @@ static inline void s8_finish(const int32x4_t acc[4], float xs, const s8_panel *p
         return;
     }
 #endif
-    ttr__s8_finish_neon(acc[0], acc[1], acc[2], acc[3], xs, pp, y);
+    ttr__s8_finish_neon(MODE, acc[0], acc[1], acc[2], acc[3], xs, pp, y, ext, i, j0);
 }
 
 /* Broadcast activations of one block: its 4 bytes in every word. aarch64
@@ -305,7 +252,7 @@ static inline int32x4_t s8_fold(int32x4_t lo, int32x4_t hi)
 
 /* One item x one panel: nb blocks of 64 weight bytes at w, activations x.
  * 8 int32 accumulators. */
-static inline void s8_tile1(const int8_t *w, size_t nb, const int8_t *x, int32x4_t o[4])
+S8_TILE_AI void s8_tile1(const int8_t *w, size_t nb, const int8_t *x, int32x4_t o[4])
 {
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     size_t b = 0;
@@ -340,7 +287,7 @@ static inline void s8_tile1(const int8_t *w, size_t nb, const int8_t *x, int32x4
  * 4 broadcast activations, 2 weight vectors, 2 products): each weight load
  * serves both items. armv7's 16 registers fit one item only. */
 #define S8_ITEMS 2
-static inline void s8_tile2(const int8_t *w, size_t nb, const int8_t *x0, const int8_t *x1,
+S8_TILE_AI void s8_tile2(const int8_t *w, size_t nb, const int8_t *x0, const int8_t *x1,
                             int32x4_t o0[4], int32x4_t o1[4])
 {
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -393,9 +340,12 @@ static inline void s8_tile2(const int8_t *w, size_t nb, const int8_t *x0, const 
 #define S8_ITEMS 1
 #endif
 
-static void gemm_s8_neon(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
-                         size_t ldq, const float *xscale, const float *wscale, const float *b,
-                         float *y, size_t ldy, int relu)
+/* ttr_gemm_s8 with the epilogue MODE (s8_epilogue_neon.h): y unused with
+ * TTR_S8_EPI_DOT (aarch64 only). */
+#define S8_ROW(y, i) (MODE == TTR_S8_EPI_DOT ? NULL : (y) + (i) * ldy + j0)
+S8_AI void gemm_neon_impl(const int MODE, size_t n, size_t m, size_t k, const int8_t *packed,
+                          const int8_t *q, size_t ldq, const float *xscale, const float *wscale,
+                          const float *b, float *y, size_t ldy, int relu, const ttr__s8_ext *ext)
 {
     size_t kpad = TTR_S8_KPAD(k), nb = kpad / 4;
     if (n == 0)
@@ -412,17 +362,47 @@ static void gemm_s8_neon(size_t n, size_t m, size_t k, const int8_t *packed, con
         for (; i + 2 <= n; i += 2) {
             int32x4_t o0[4], o1[4];
             s8_tile2(w, nb, q + i * ldq, q + (i + 1) * ldq, o0, o1);
-            s8_finish(o0, xscale[i], &pp, y + i * ldy + j0);
-            s8_finish(o1, xscale[i + 1], &pp, y + (i + 1) * ldy + j0);
+            s8_finish(MODE, o0, xscale[i], &pp, S8_ROW(y, i), ext, i, j0);
+            s8_finish(MODE, o1, xscale[i + 1], &pp, S8_ROW(y, i + 1), ext, i + 1, j0);
         }
 #endif
         for (; i < n; i++) {
             int32x4_t o[4];
             s8_tile1(w, nb, q + i * ldq, o);
-            s8_finish(o, xscale[i], &pp, y + i * ldy + j0);
+            s8_finish(MODE, o, xscale[i], &pp, S8_ROW(y, i), ext, i, j0);
         }
     }
 }
+
+static void gemm_s8_neon(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                         size_t ldq, const float *xscale, const float *wscale, const float *b,
+                         float *y, size_t ldy, int relu)
+{
+    gemm_neon_impl(TTR_S8_EPI_Y, n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu, NULL);
+}
+
+/* The fused layers (s8_fused_neon.h), aarch64 only: with armv7's 16
+ * registers the epilogue's extra state cost more than it saved (qemu
+ * instruction counts: +5% per scored item), so armv7 keeps the
+ * composites. */
+#if defined(__aarch64__)
+static void gemm_neon_max(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                          size_t ldq, const float *xscale, const float *wscale, const float *b,
+                          float *y, size_t ldy, int relu, const ttr__s8_ext *ext)
+{
+    gemm_neon_impl(TTR_S8_EPI_MAX, n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu, ext);
+}
+
+static void gemm_neon_dot(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                          size_t ldq, const float *xscale, const float *wscale, const float *b,
+                          float *y, size_t ldy, int relu, const ttr__s8_ext *ext)
+{
+    gemm_neon_impl(TTR_S8_EPI_DOT, n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu, ext);
+}
+#define S8_FUSED_GEMM_MAX gemm_neon_max
+#define S8_FUSED_GEMM_DOT gemm_neon_dot
+#include "s8_fused_neon.h"
+#endif
 
 void TTR_NEON_FN(ttr__init_gemm_s8)(ttr__kernels *t)
 {
@@ -430,4 +410,9 @@ void TTR_NEON_FN(ttr__init_gemm_s8)(ttr__kernels *t)
     t->isa[TTR_K_QUANTIZE_S8] = TTR_NEON_ISA;
     t->gemm_s8 = gemm_s8_neon;
     t->isa[TTR_K_GEMM_S8] = TTR_NEON_ISA;
+#if defined(__aarch64__)
+    t->gemm_s8_relu_q = s8_fused_relu_q;
+    t->gemm_s8_dot = s8_fused_dot;
+#endif
+    t->isa[TTR_K_GEMM_S8_RELU_Q] = TTR_NEON_ISA; /* armv7: the composite, on this path */
 }

@@ -27,11 +27,15 @@
 
 typedef ttr__s8_panel dot_panel;
 
-/* aarch64 NEON is IEEE (no flush): the epilogue never needs a scalar fallback. */
-static inline void dot_finish(int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3, float xs,
-                              const dot_panel *pp, float *y)
+/* aarch64 NEON is IEEE (no flush): the epilogue never needs a scalar
+ * fallback. MODE: TTR_S8_EPI_* (s8_epilogue_neon.h). */
+#define DOT_AI static inline __attribute__((always_inline))
+DOT_AI void dot_finish(const int MODE, int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3,
+                       float xs, const ttr__s8_pvec *pv, float *y, size_t ldy,
+                       const ttr__s8_ext *ext, size_t i, size_t j0)
 {
-    ttr__s8_finish_neon(a0, a1, a2, a3, xs, pp, y);
+    ttr__s8_finish_pv(MODE, a0, a1, a2, a3, xs, pv,
+                      MODE == TTR_S8_EPI_DOT ? NULL : y + i * ldy + j0, ext, i, j0);
 }
 
 /* One block's 4 activations broadcast to the 4 words (for the last blocks,
@@ -70,9 +74,9 @@ static inline int8x16_t dot_load_x1(const int8_t *x)
         DOT_LANE(e, w0, w1, w2, w3, v3, l);                             \
     } while (0)
 
-static inline void dot_tile4(const int8_t *w, size_t nb, const int8_t *const x[4], float xs0,
-                             float xs1, float xs2, float xs3, const dot_panel *pp, float *y0,
-                             float *y1, float *y2, float *y3)
+DOT_AI void dot_tile4(const int MODE, const int8_t *w, size_t nb, const int8_t *const x[4],
+                      const float *xs, const dot_panel *pp, float *y, size_t ldy, size_t i,
+                      size_t j0, const ttr__s8_ext *ext)
 {
     const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
@@ -98,16 +102,18 @@ static inline void dot_tile4(const int8_t *w, size_t nb, const int8_t *const x[4
         DOT_BCAST(d, w0, w1, w2, w3, v2);
         DOT_BCAST(e, w0, w1, w2, w3, v3);
     }
-    dot_finish(a0, a1, a2, a3, xs0, pp, y0);
-    dot_finish(c0, c1, c2, c3, xs1, pp, y1);
-    dot_finish(d0, d1, d2, d3, xs2, pp, y2);
-    dot_finish(e0, e1, e2, e3, xs3, pp, y3);
+    const ttr__s8_pvec pv = ttr__s8_pvec_load(pp);
+    dot_finish(MODE, a0, a1, a2, a3, xs[i], &pv, y, ldy, ext, i, j0);
+    dot_finish(MODE, c0, c1, c2, c3, xs[i + 1], &pv, y, ldy, ext, i + 1, j0);
+    dot_finish(MODE, d0, d1, d2, d3, xs[i + 2], &pv, y, ldy, ext, i + 2, j0);
+    dot_finish(MODE, e0, e1, e2, e3, xs[i + 3], &pv, y, ldy, ext, i + 3, j0);
 }
 
 /* 1 item x one panel (the GEMV case, latency-bound): two accumulator sets,
  * even and odd blocks, so 8 SDOT chains are in flight. */
-static inline void dot_tile1(const int8_t *w, size_t nb, const int8_t *x, float xs,
-                             const dot_panel *pp, float *y)
+DOT_AI void dot_tile1(const int MODE, const int8_t *w, size_t nb, const int8_t *x, float xs,
+                      const dot_panel *pp, float *y, size_t ldy, const ttr__s8_ext *ext,
+                      size_t i, size_t j0)
 {
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
     int32x4_t c0 = a0, c1 = a0, c2 = a0, c3 = a0;
@@ -128,13 +134,17 @@ static inline void dot_tile1(const int8_t *w, size_t nb, const int8_t *x, float 
         int8x16_t v = dot_load_x1(x + 4 * bk);
         DOT_BCAST(a, vld1q_s8(w), vld1q_s8(w + 16), vld1q_s8(w + 32), vld1q_s8(w + 48), v);
     }
-    dot_finish(vaddq_s32(a0, c0), vaddq_s32(a1, c1), vaddq_s32(a2, c2), vaddq_s32(a3, c3), xs, pp,
-               y);
+    const ttr__s8_pvec pv = ttr__s8_pvec_load(pp);
+    dot_finish(MODE, vaddq_s32(a0, c0), vaddq_s32(a1, c1), vaddq_s32(a2, c2), vaddq_s32(a3, c3),
+               xs, &pv, y, ldy, ext, i, j0);
 }
 
-static void gemm_s8_neondot(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
-                            size_t ldq, const float *xscale, const float *wscale, const float *b,
-                            float *y, size_t ldy, int relu)
+/* ttr_gemm_s8 with the epilogue MODE (s8_epilogue_neon.h): y unused with
+ * TTR_S8_EPI_DOT. */
+DOT_AI void gemm_neondot_impl(const int MODE, size_t n, size_t m, size_t k, const int8_t *packed,
+                              const int8_t *q, size_t ldq, const float *xscale,
+                              const float *wscale, const float *b, float *y, size_t ldy, int relu,
+                              const ttr__s8_ext *ext)
 {
     size_t kpad = TTR_S8_KPAD(k), nb = kpad / 4;
     if (n == 0)
@@ -150,17 +160,46 @@ static void gemm_s8_neondot(size_t n, size_t m, size_t k, const int8_t *packed, 
         for (; i + 4 <= n; i += 4) {
             const int8_t *const x[4] = {q + i * ldq, q + (i + 1) * ldq, q + (i + 2) * ldq,
                                         q + (i + 3) * ldq};
-            dot_tile4(w, nb, x, xscale[i], xscale[i + 1], xscale[i + 2], xscale[i + 3], &pp,
-                      y + i * ldy + j0, y + (i + 1) * ldy + j0, y + (i + 2) * ldy + j0,
-                      y + (i + 3) * ldy + j0);
+            dot_tile4(MODE, w, nb, x, xscale, &pp, y, ldy, i, j0, ext);
         }
         for (; i < n; i++)
-            dot_tile1(w, nb, q + i * ldq, xscale[i], &pp, y + i * ldy + j0);
+            dot_tile1(MODE, w, nb, q + i * ldq, xscale[i], &pp, y, ldy, ext, i, j0);
     }
 }
+
+static void gemm_s8_neondot(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                            size_t ldq, const float *xscale, const float *wscale, const float *b,
+                            float *y, size_t ldy, int relu)
+{
+    gemm_neondot_impl(TTR_S8_EPI_Y, n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu,
+                      NULL);
+}
+
+static void gemm_neondot_max(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                             size_t ldq, const float *xscale, const float *wscale, const float *b,
+                             float *y, size_t ldy, int relu, const ttr__s8_ext *ext)
+{
+    gemm_neondot_impl(TTR_S8_EPI_MAX, n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu,
+                      ext);
+}
+
+static void gemm_neondot_dot(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
+                             size_t ldq, const float *xscale, const float *wscale, const float *b,
+                             float *y, size_t ldy, int relu, const ttr__s8_ext *ext)
+{
+    gemm_neondot_impl(TTR_S8_EPI_DOT, n, m, k, packed, q, ldq, xscale, wscale, b, y, ldy, relu,
+                      ext);
+}
+
+#define S8_FUSED_GEMM_MAX gemm_neondot_max
+#define S8_FUSED_GEMM_DOT gemm_neondot_dot
+#include "s8_fused_neon.h"
 
 void ttr__init_gemm_s8_neondot(ttr__kernels *t)
 {
     t->gemm_s8 = gemm_s8_neondot;
     t->isa[TTR_K_GEMM_S8] = "neondot";
+    t->gemm_s8_relu_q = s8_fused_relu_q;
+    t->isa[TTR_K_GEMM_S8_RELU_Q] = "neondot";
+    t->gemm_s8_dot = s8_fused_dot;
 }

@@ -21,10 +21,6 @@ void ttr__kernels_init_arm(ttr__kernels *t, unsigned flags)
     if (flags & TTR_CPU_NEON_DOT)
         ttr__init_gemm_s8_neondot(t);
 #endif
-    /* No NEON fused int8 layer yet: its NEON gemm_s8 (mlal or SDOT) then
-     * the NEON quantize_s8, through a stack buffer (the same bits). */
-    t->gemm_s8_relu_q = ttr__gemm_s8_relu_q_composite;
-    t->isa[TTR_K_GEMM_S8_RELU_Q] = t->isa[TTR_K_GEMM_S8];
     /* Normalising quantization: scalar normalisation into a stack buffer,
      * then the NEON quantize_s8 (armv7 NEON flushes subnormals, so the
      * normalisation itself must stay IEEE scalar code). */
