@@ -189,7 +189,8 @@ bench: $(TOOL)
 	$(RUN) $(TOOL) bench $(BENCH_ARGS)
 
 # Optional: ttrank's int8/f32 scoring against XNNPACK's f32 and qs8
-# fully-connected chains (needs libxnnpack-dev; never built otherwise).
+# fully-connected chains (needs libxnnpack-dev and, for --xnn-avx2, libcpuinfo-dev;
+# never built otherwise).
 .PHONY: bench-xnnpack
 bench-xnnpack: $(BUILD)/bench-xnnpack
 	$(RUN) $(BUILD)/bench-xnnpack $(BENCH_ARGS)

@@ -109,6 +109,55 @@ DOT_AI void dot_tile4(const int MODE, const int8_t *w, size_t nb, const int8_t *
     dot_finish(MODE, e0, e1, e2, e3, xs[i + 3], &pv, y, ldy, ext, i + 3, j0);
 }
 
+/* 2 items x one panel (what is left of a chunk after the 4-item tiles,
+ * e.g. 10 = 4 + 4 + 2): each weight vector serves both items. 8
+ * accumulators, so 8 SDOT chains are in flight, as in dot_tile1. */
+DOT_AI void dot_tile2(const int MODE, const int8_t *w, size_t nb, const int8_t *x0,
+                      const int8_t *x1, const float *xs, const dot_panel *pp, float *y,
+                      size_t ldy, const ttr__s8_ext *ext, size_t i, size_t j0)
+{
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    int32x4_t c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+    size_t bk = 0;
+    for (; bk + 4 <= nb; bk += 4, w += 256) {
+        int8x16_t v0 = vld1q_s8(x0 + 4 * bk), v1 = vld1q_s8(x1 + 4 * bk);
+        for (int l = 0; l < 4; l++) {
+            int8x16_t w0 = vld1q_s8(w + 64 * l), w1 = vld1q_s8(w + 64 * l + 16);
+            int8x16_t w2 = vld1q_s8(w + 64 * l + 32), w3 = vld1q_s8(w + 64 * l + 48);
+#define DOT_LANE2(l_)                          \
+    do {                                       \
+        DOT_LANE(a, w0, w1, w2, w3, v0, l_);   \
+        DOT_LANE(c, w0, w1, w2, w3, v1, l_);   \
+    } while (0)
+            switch (l) { /* the lane index of vdotq_laneq_s32 must be a constant */
+            case 0:
+                DOT_LANE2(0);
+                break;
+            case 1:
+                DOT_LANE2(1);
+                break;
+            case 2:
+                DOT_LANE2(2);
+                break;
+            default:
+                DOT_LANE2(3);
+                break;
+            }
+#undef DOT_LANE2
+        }
+    }
+    for (; bk < nb; bk++, w += 64) {
+        int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
+        int8x16_t w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
+        int8x16_t v0 = dot_load_x1(x0 + 4 * bk), v1 = dot_load_x1(x1 + 4 * bk);
+        DOT_BCAST(a, w0, w1, w2, w3, v0);
+        DOT_BCAST(c, w0, w1, w2, w3, v1);
+    }
+    const ttr__s8_pvec pv = ttr__s8_pvec_load(pp);
+    dot_finish(MODE, a0, a1, a2, a3, xs[i], &pv, y, ldy, ext, i, j0);
+    dot_finish(MODE, c0, c1, c2, c3, xs[i + 1], &pv, y, ldy, ext, i + 1, j0);
+}
+
 /* 1 item x one panel (the GEMV case, latency-bound): two accumulator sets,
  * even and odd blocks, so 8 SDOT chains are in flight. */
 DOT_AI void dot_tile1(const int MODE, const int8_t *w, size_t nb, const int8_t *x, float xs,
@@ -162,6 +211,9 @@ DOT_AI void gemm_neondot_impl(const int MODE, size_t n, size_t m, size_t k, cons
                                         q + (i + 3) * ldq};
             dot_tile4(MODE, w, nb, x, xscale, &pp, y, ldy, i, j0, ext);
         }
+        for (; i + 2 <= n; i += 2)
+            dot_tile2(MODE, w, nb, q + i * ldq, q + (i + 1) * ldq, xscale, &pp, y, ldy, ext, i,
+                      j0);
         for (; i < n; i++)
             dot_tile1(MODE, w, nb, q + i * ldq, xscale[i], &pp, y, ldy, ext, i, j0);
     }
