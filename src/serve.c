@@ -107,7 +107,8 @@ static void dot_reference(ttr_model *m, float *bref)
  * in the pass that reads the features anyway); each int8 layer but the last
  * goes straight from quantized input to the next quantized input
  * (ttr_gemm_s8_relu_q); with one output, the last int8 layer and the f32
- * output layer go together (gemm_s8_dot: on x86 from the registers);
+ * output layer go together (gemm_s8_dot: on x86 and aarch64 from the
+ * epilogue's registers);
  * otherwise the last int8 layer writes f32 rows, and the f32 last layer
  * reads them (ttr__dot_fixed). */
 static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
@@ -162,7 +163,8 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
                 continue;
             }
             for (uint32_t j = 0; j < D; j++)
-                r[j] = ttr__dot_fixed(last->in, last->W->w + (size_t)j * last->in, h) + last->b->w[j];
+                r[j] = ttr__dot_fixed(last->in, last->W->w + (size_t)j * last->in, h) +
+                       last->b->w[j];
             scores[i0 + i] = ttr__dot_fixed(D, r, m->bref_mean);
         }
     }

@@ -44,8 +44,8 @@ static inline int8x16_t s8_quant16(const float *x, float32x4_t vinv)
 
 /* ttr_quantize_s8 of one row x[0..k) into q[0..KPAD(k)) and *scale, given
  * mbits, the bit pattern of max|x| (non-negative). */
-static inline __attribute__((always_inline)) void ttr__s8_quant_row(const float *xi, size_t k, uint32_t mbits, int8_t *qi,
-                                     float *scale)
+static inline __attribute__((always_inline)) void
+ttr__s8_quant_row(const float *xi, size_t k, uint32_t mbits, int8_t *qi, float *scale)
 {
     const size_t kpad = TTR_S8_KPAD(k);
     if (mbits < S8_QUANT_MIN_BITS || mbits >= S8_F32_INF_BITS) {
