@@ -870,7 +870,7 @@ Test(gemm_s8, dot_bit_exact)
     const char *names[8];
     int nm = tu_masks(masks, names);
     tu_rng rng = tu_rng_seed(23);
-    static const size_t ms[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 2100};
+    static const size_t ms[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 257, 2100};
     static const size_t ks[] = {1, 5, 46, 64};
     size_t rot = 0;
     for (size_t mi = 0; mi < COUNT(ms); mi++)

@@ -23,10 +23,13 @@
 #include "s8_epilogue_neon.h"
 #include "s8_quant_neon.h"
 
-/* Items per call of the layer: the epilogue's per-item state on the stack
- * (1 KB of maxima; 2 KB of lanes) next to the 4 KB of y. */
-#define S8_FUSED_ITEMS 64
+/* Stack: relu_q holds y (4 KB) and 32 rows' maxima (512 B); the output
+ * layer its weights (up to 256: 1 KB) and 32 items' lanes (1 KB), as the
+ * composites' 4 KB buffers, for small embedded stacks. Wider layers take
+ * the composites. */
+#define S8_FUSED_ITEMS 32
 #define S8_FUSED_FLOATS 1024
+#define S8_FUSED_DOT_MAX 256
 
 static void s8_fused_relu_q(size_t n, size_t m, size_t k, const int8_t *packed, const int8_t *q,
                             size_t ldq, const float *xscale, const float *wscale, const float *b,
@@ -61,11 +64,11 @@ static void s8_fused_dot(size_t n, size_t m, size_t k, const int8_t *packed, con
                          size_t ldq, const float *xscale, const float *wscale, const float *b,
                          const float *w2, float b2, float *score)
 {
-    if (m == 0 || m > S8_FUSED_FLOATS) {
+    if (m == 0 || m > S8_FUSED_DOT_MAX) {
         ttr__gemm_s8_dot_composite(n, m, k, packed, q, ldq, xscale, wscale, b, w2, b2, score);
         return;
     }
-    float w2p[S8_FUSED_FLOATS]; /* w2, then zeros to the end of the last panel */
+    float w2p[S8_FUSED_DOT_MAX]; /* w2, then zeros to the end of the last panel */
     float32x4_t lanes[2 * S8_FUSED_ITEMS];
     const size_t mpad = (m + TTR_S8_PANEL - 1) / TTR_S8_PANEL * TTR_S8_PANEL;
     memcpy(w2p, w2, m * sizeof(float));
