@@ -250,8 +250,10 @@ TTR_API void ttr_gemv_s8(size_t m, size_t k, const int8_t *packed, const int8_t 
  * ldqo >= TTR_S8_KPAD(m) bytes, not overlapping q; oscale: n floats.
  * Scales and biases must make every y finite (as ttr_quantize_s8 needs).
  * The AVX2 and AVX-VNNI paths keep up to 64 outputs of an item in
- * registers; wider layers (and the NEON paths for now) run ttr_gemm_s8 into
- * a stack buffer then ttr_quantize_s8, which gives the same bits. */
+ * registers; aarch64 NEON stores y into a stack buffer while keeping each
+ * row's max, then quantizes it in one pass (up to 1024 outputs); wider
+ * layers, and armv7, run ttr_gemm_s8 into a stack buffer then
+ * ttr_quantize_s8, which gives the same bits. */
 TTR_API void ttr_gemm_s8_relu_q(size_t n, size_t m, size_t k, const int8_t *packed,
                         const int8_t *q, size_t ldq, const float *xscale,
                         const float *wscale, const float *b,
