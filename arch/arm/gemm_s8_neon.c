@@ -59,7 +59,6 @@
  * quantize_s8
  * ------------------------------------------------------------------------ */
 
-
 /* max |x[t]| as the bit pattern of a non-negative float. For finite values
  * the order of these patterns as unsigned integers is the order of the
  * floats, and integer max neither flushes nor rounds. */

@@ -109,6 +109,15 @@ DOT_AI void dot_tile4(const int MODE, const int8_t *w, size_t nb, const int8_t *
     dot_finish(MODE, e0, e1, e2, e3, xs[i + 3], &pv, y, ldy, ext, i + 3, j0);
 }
 
+/* 2 items (x0, x1) x one panel, block l of a 16-input step. */
+#define DOT_STEP2(l)                                                    \
+    do {                                                                \
+        int8x16_t w0 = vld1q_s8(w + 64 * (l)), w1 = vld1q_s8(w + 64 * (l) + 16); \
+        int8x16_t w2 = vld1q_s8(w + 64 * (l) + 32), w3 = vld1q_s8(w + 64 * (l) + 48); \
+        DOT_LANE(a, w0, w1, w2, w3, v0, l);                             \
+        DOT_LANE(c, w0, w1, w2, w3, v1, l);                             \
+    } while (0)
+
 /* 2 items x one panel (what is left of a chunk after the 4-item tiles,
  * e.g. 10 = 4 + 4 + 2): each weight vector serves both items. 8
  * accumulators, so 8 SDOT chains are in flight, as in dot_tile1. */
@@ -121,30 +130,10 @@ DOT_AI void dot_tile2(const int MODE, const int8_t *w, size_t nb, const int8_t *
     size_t bk = 0;
     for (; bk + 4 <= nb; bk += 4, w += 256) {
         int8x16_t v0 = vld1q_s8(x0 + 4 * bk), v1 = vld1q_s8(x1 + 4 * bk);
-        for (int l = 0; l < 4; l++) {
-            int8x16_t w0 = vld1q_s8(w + 64 * l), w1 = vld1q_s8(w + 64 * l + 16);
-            int8x16_t w2 = vld1q_s8(w + 64 * l + 32), w3 = vld1q_s8(w + 64 * l + 48);
-#define DOT_LANE2(l_)                          \
-    do {                                       \
-        DOT_LANE(a, w0, w1, w2, w3, v0, l_);   \
-        DOT_LANE(c, w0, w1, w2, w3, v1, l_);   \
-    } while (0)
-            switch (l) { /* the lane index of vdotq_laneq_s32 must be a constant */
-            case 0:
-                DOT_LANE2(0);
-                break;
-            case 1:
-                DOT_LANE2(1);
-                break;
-            case 2:
-                DOT_LANE2(2);
-                break;
-            default:
-                DOT_LANE2(3);
-                break;
-            }
-#undef DOT_LANE2
-        }
+        DOT_STEP2(0);
+        DOT_STEP2(1);
+        DOT_STEP2(2);
+        DOT_STEP2(3);
     }
     for (; bk < nb; bk++, w += 64) {
         int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);

@@ -45,11 +45,9 @@ static void s8_fused_relu_q(size_t n, size_t m, size_t k, const int8_t *packed, 
     size_t rows = S8_FUSED_FLOATS / m;
     if (rows > S8_FUSED_ITEMS)
         rows = S8_FUSED_ITEMS;
+    const ttr__s8_ext ext = {ymax, NULL, NULL};
     for (size_t i = 0; i < n; i += rows) {
         size_t c = n - i < rows ? n - i : rows;
-        ttr__s8_ext ext;
-        memset(&ext, 0, sizeof ext);
-        ext.ymax = ymax;
         for (size_t r = 0; r < c; r++)
             ymax[r] = vdupq_n_u32(0);
         S8_FUSED_GEMM_MAX(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, y, m, 1, &ext);
@@ -73,9 +71,9 @@ static void s8_fused_dot(size_t n, size_t m, size_t k, const int8_t *packed, con
     const size_t mpad = (m + TTR_S8_PANEL - 1) / TTR_S8_PANEL * TTR_S8_PANEL;
     memcpy(w2p, w2, m * sizeof(float));
     memset(w2p + m, 0, (mpad - m) * sizeof(float));
+    const ttr__s8_ext ext = {NULL, lanes, w2p};
     for (size_t i = 0; i < n; i += S8_FUSED_ITEMS) {
         size_t c = n - i < S8_FUSED_ITEMS ? n - i : S8_FUSED_ITEMS;
-        ttr__s8_ext ext = {NULL, lanes, w2p};
         for (size_t r = 0; r < 2 * c; r++)
             lanes[r] = vdupq_n_f32(0.0f);
         S8_FUSED_GEMM_DOT(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, NULL, 0, 1,

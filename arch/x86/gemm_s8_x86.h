@@ -136,25 +136,24 @@ typedef struct row_consts {
     float w2[ROW_MAX_M], b2;
 } row_consts;
 
+/* x[j..j+8) with lanes at or beyond m set to 0 (x NULL: all 0). */
+static inline __m256 load8_below(const float *x, size_t j, size_t m)
+{
+    if (!x || j >= m)
+        return _mm256_setzero_ps();
+    if (j + 8 <= m)
+        return _mm256_loadu_ps(x + j);
+    return _mm256_maskload_ps(x + j, lane_mask(m - j));
+}
+
 /* Fills the vectors of the whole panels that cover m (m in 1..64). */
 static inline void row_consts_fill(row_consts *rc, size_t m, const float *wscale, const float *b,
                             int relu)
 {
     const size_t mp = (m + TTR_S8_PANEL - 1) / TTR_S8_PANEL * TTR_S8_PANEL;
     for (size_t j = 0; j < mp; j += 8) {
-        __m256 w = _mm256_setzero_ps(), bb = w;
-        if (j + 8 <= m) {
-            w = _mm256_loadu_ps(wscale + j);
-            if (b)
-                bb = _mm256_loadu_ps(b + j);
-        } else if (j < m) {
-            const __m256i mk = lane_mask(m - j);
-            w = _mm256_maskload_ps(wscale + j, mk);
-            if (b)
-                bb = _mm256_maskload_ps(b + j, mk);
-        }
-        _mm256_storeu_ps(rc->ws + j, w);
-        _mm256_storeu_ps(rc->bs + j, bb);
+        _mm256_storeu_ps(rc->ws + j, load8_below(wscale, j, m));
+        _mm256_storeu_ps(rc->bs + j, load8_below(b, j, m));
     }
     rc->m = m;
     rc->relu = relu;
@@ -165,14 +164,8 @@ static inline void row_consts_fill(row_consts *rc, size_t m, const float *wscale
 static inline void row_consts_dot(row_consts *rc, const float *w2, float b2)
 {
     const size_t m = rc->m, mp = (m + TTR_S8_PANEL - 1) / TTR_S8_PANEL * TTR_S8_PANEL;
-    for (size_t j = 0; j < mp; j += 8) {
-        __m256 w = _mm256_setzero_ps();
-        if (j + 8 <= m)
-            w = _mm256_loadu_ps(w2 + j);
-        else if (j < m)
-            w = _mm256_maskload_ps(w2 + j, lane_mask(m - j));
-        _mm256_storeu_ps(rc->w2 + j, w);
-    }
+    for (size_t j = 0; j < mp; j += 8)
+        _mm256_storeu_ps(rc->w2 + j, load8_below(w2, j, m));
     rc->b2 = b2;
     rc->dot = 1;
 }
