@@ -5,12 +5,12 @@
  * callbacks with a fixed stack buffer (about 1.5 KiB); a loaded model lives
  * in the caller's arena exactly like one built by ttr_model_init().
  *
- * The file (format version 1) is little-endian on every target, whatever the
+ * The file (format version 1; 2 and 3 as below) is little-endian on every target, whatever the
  * host; every field is written byte by byte:
  *
  *   offset size  field
  *   0      4     magic "TTRK"
- *   4      4     u32 format version (1)
+ *   4      4     u32 format version (1, 2 or 3: the lowest that holds the model)
  *   8      4     u32 mode: 0 train, 1 serve f32, 2 serve int8
  *   12     4     u32 flags: bit 0 = optimizer state present (train mode
  *                only); bit 1 = the normalisation is folded into rel.0's
@@ -23,6 +23,9 @@
  *                max_items, max_batch, loss, optimizer (u32 each); lr, beta1,
  *                beta2, adam_eps, momentum, l2, clip_norm, slot_dropout
  *                (f32 each, IEEE-754 bits); dot_serving (u32); seed (u64)
+ *   (version 3 only, train models only: 24 bytes that shift what follows)
+ *   136    4     u32 lr_schedule; u32 warmup_steps; u64 decay_steps;
+ *                f32 weight_decay; u32 0 (reserved)
  *   136    8     u64 optimizer steps taken
  *   144    8     u64 state of the slot-dropout generator
  *   152    8     f64 dot: items in the running mean of b (b_ref count)
@@ -87,8 +90,10 @@ extern "C" {
 
 /* The newest file version this library reads and writes. Version 2 adds
  * int8 models that keep their normalisation (quantizing normalised
- * features); every other model is still written as version 1. */
-#define TTR_FILE_VERSION 2u
+ * features); version 3 train models with a learning-rate schedule or
+ * decoupled weight decay (the 24-byte block at offset 136); every other
+ * model is still written as version 1. */
+#define TTR_FILE_VERSION 3u
 
 /* Streams go through the callbacks of ttr_stream.h (ttr_read_fn,
  * ttr_write_fn); the loader asks for at most a few KiB per call. */

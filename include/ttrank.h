@@ -57,6 +57,13 @@ typedef enum ttr_optimizer {
     TTR_OPT_SGD = 1       /* SGD with momentum */
 } ttr_optimizer;
 
+/* Learning-rate schedule over optimizer steps t = 1, 2, ... (ttr_lr_at). */
+typedef enum ttr_lr_schedule {
+    TTR_LR_CONSTANT = 0, /* lr after the warm-up */
+    TTR_LR_COSINE = 1,   /* lr * (1 + cos(pi * progress)) / 2 from the end of the warm-up to decay_steps */
+    TTR_LR_LINEAR = 2    /* lr * (1 - progress), the same span */
+} ttr_lr_schedule;
+
 typedef enum ttr_mode {
     TTR_MODE_TRAIN = 0,     /* all towers, gradients, optimizer state */
     TTR_MODE_SERVE_F32 = 1, /* the relevance tower only, packed f32 */
@@ -94,7 +101,17 @@ typedef struct ttr_config {
     float lr;                       /* learning rate, > 0 (default 1e-3 Adam, 1e-2 SGD) */
     float beta1, beta2, adam_eps;   /* Adam (0.9, 0.999, 1e-8) */
     float momentum;                 /* SGD momentum in [0, 1) (default 0.9) */
-    float l2;                       /* L2 penalty on weight matrices, >= 0 (default 0) */
+    float l2;                       /* L2 penalty on weight matrices and embeddings, added to
+                                       their gradients (coupled), >= 0 (default 0) */
+    float weight_decay;             /* decoupled weight decay (AdamW): before each update the
+                                       same tensors shrink by w *= 1 - lr_t * weight_decay,
+                                       lr_t the scheduled rate; >= 0, lr * weight_decay <= 1
+                                       (default 0) */
+    ttr_lr_schedule lr_schedule;    /* default TTR_LR_CONSTANT */
+    uint32_t warmup_steps;          /* linear warm-up from lr / warmup_steps to lr (default 0) */
+    uint64_t decay_steps;           /* step at which a decaying schedule reaches 0; it stays 0
+                                       after (training then stops moving). Required (> warmup)
+                                       for TTR_LR_COSINE and TTR_LR_LINEAR (default 0) */
     float clip_norm;                /* global gradient-norm clip, 0 = off (default 0) */
     float slot_dropout;             /* additive/PAL: P(slot -> unknown slot) in [0, 1) (default 0.1) */
     ttr_dot_serving dot_serving;    /* default TTR_DOT_REF_MEAN */
@@ -103,6 +120,13 @@ typedef struct ttr_config {
 
 /* Fill `cfg` with the defaults above for `variant` and `n_features`. */
 TTR_API void ttr_config_default(ttr_config *cfg, ttr_variant variant, uint32_t n_features);
+
+/* The learning rate of optimizer step `step` (the first step is 1) under
+ * cfg's lr, lr_schedule, warmup_steps and decay_steps: lr * min(1, step /
+ * warmup_steps) * decay(step), decay the schedule's factor of the progress
+ * (step - warmup_steps) / (decay_steps - warmup_steps) clamped to [0, 1].
+ * Step 0 is treated as 1. 0 for a NULL cfg. Pure, thread-safe. */
+TTR_API float ttr_lr_at(const ttr_config *cfg, uint64_t step);
 
 /* Check every field. Returns TTR_OK, or TTR_ERR_ARG and, if `bad_field` is
  * not NULL, points it at the name of the first offending field (a static

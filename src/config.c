@@ -32,6 +32,10 @@ void ttr_config_default(ttr_config *cfg, ttr_variant variant, uint32_t n_feature
     c.adam_eps = 1e-8f;
     c.momentum = 0.9f;
     c.l2 = 0.0f;
+    c.weight_decay = 0.0f;
+    c.lr_schedule = TTR_LR_CONSTANT;
+    c.warmup_steps = 0;
+    c.decay_steps = 0;
     c.clip_norm = 0.0f;
     c.slot_dropout = 0.1f;
     c.dot_serving = TTR_DOT_REF_MEAN;
@@ -101,6 +105,12 @@ int ttr_config_check(const ttr_config *c, const char **bad_field)
         return bad(bad_field, "momentum");
     if (!finite_in(c->l2, 0.0f, 1e3f))
         return bad(bad_field, "l2");
+    if (!finite_in(c->weight_decay, 0.0f, 1e3f) || (double)c->lr * c->weight_decay > 1.0)
+        return bad(bad_field, "weight_decay");
+    if ((unsigned)c->lr_schedule > TTR_LR_LINEAR)
+        return bad(bad_field, "lr_schedule");
+    if (c->lr_schedule != TTR_LR_CONSTANT && c->decay_steps <= c->warmup_steps)
+        return bad(bad_field, "decay_steps");
     if (!finite_in(c->clip_norm, 0.0f, 3e38f))
         return bad(bad_field, "clip_norm");
     if (!finite_in(c->slot_dropout, 0.0f, 0.999f))
@@ -108,4 +118,20 @@ int ttr_config_check(const ttr_config *c, const char **bad_field)
     if ((unsigned)c->dot_serving > TTR_DOT_REF_TOP)
         return bad(bad_field, "dot_serving");
     return TTR_OK;
+}
+
+float ttr_lr_at(const ttr_config *c, uint64_t step)
+{
+    if (!c)
+        return 0.0f;
+    double t = step ? (double)step : 1.0, lr = c->lr;
+    if (c->warmup_steps && t < (double)c->warmup_steps)
+        lr *= t / (double)c->warmup_steps;
+    if (c->lr_schedule == TTR_LR_CONSTANT || c->decay_steps <= c->warmup_steps)
+        return (float)lr;
+    double p = (t - c->warmup_steps) / (double)(c->decay_steps - c->warmup_steps);
+    p = p < 0.0 ? 0.0 : p > 1.0 ? 1.0 : p;
+    if (c->lr_schedule == TTR_LR_COSINE)
+        return (float)(lr * 0.5 * (1.0 + cos(3.14159265358979323846 * p)));
+    return (float)(lr * (1.0 - p));
 }

@@ -461,33 +461,42 @@ static double grad_norm(const ttr_model *m)
     return sqrt(s);
 }
 
+/* The factor decoupled weight decay keeps of a tensor's weights this step:
+ * 1 - lr * weight_decay on decay tensors (in [0, 1]: ttr_config_check
+ * bounds lr * weight_decay), 1 elsewhere. */
+static float decay_keep(const ttr_model *m, const ttr__tensor *tn, float lr)
+{
+    return tn->decay && m->cfg.weight_decay > 0.0f ? 1.0f - lr * m->cfg.weight_decay : 1.0f;
+}
+
 /* 1 if the update apply_update() is about to make keeps every weight and
  * every optimizer value finite. A finite gradient can still overflow them
  * (Adam's v = beta2 v + (1 - beta2) g^2, a step lr m / (sqrt(v) + eps) from
  * a large m and a tiny v, a weight near FLT_MAX): the step is then refused
  * before anything changes. The same arithmetic as the scalar kernels, with a
  * margin of 2x for the rounding of the vector paths. */
-static int update_is_finite(const ttr_model *m, float gscale)
+static int update_is_finite(const ttr_model *m, float gscale, float lr)
 {
     const ttr_config *c = &m->cfg;
     const float lim = 1.7e38f; /* about FLT_MAX / 2 */
     ttr_adam_step st;
     int bad = 0;
-    ttr_adam_step_init(&st, c->lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
+    ttr_adam_step_init(&st, lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
     float b1 = st.beta1, b2 = st.beta2, c1 = 1.0f - b1, c2 = 1.0f - b2;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const ttr__tensor *tn = &m->tensors[i];
         size_t n = (size_t)tn->rows * tn->cols;
+        float keep = decay_keep(m, tn, lr);
         for (size_t k = 0; k < n; k++) {
-            float gs = tn->g[k] * gscale, s1, w;
+            float gs = tn->g[k] * gscale, s1, w = tn->w[k] * keep;
             if (c->optimizer == TTR_OPT_ADAM) {
                 float s2 = b2 * tn->s2[k] + c2 * (gs * gs);
                 s1 = b1 * tn->s1[k] + c1 * gs;
-                w = tn->w[k] - st.lr_t * s1 / (sqrtf(s2) + st.eps_t);
+                w -= st.lr_t * s1 / (sqrtf(s2) + st.eps_t);
                 bad |= !(s2 <= lim);
             } else {
                 s1 = c->momentum * tn->s1[k] + gs;
-                w = tn->w[k] - c->lr * s1;
+                w -= lr * s1;
             }
             bad |= !(fabsf(s1) <= lim) | !(fabsf(w) <= lim);
         }
@@ -527,7 +536,7 @@ static void exact_bounds(const ttr_model *m, double b[3])
  * changes weights after init or load. Nothing is written here (a refused
  * step leaves every byte as it was); bounds[] receives the bounds after the
  * update, or bounds[0] = -1 when they must be measured after it. */
-static int update_safe(const ttr_model *m, double norm, float gscale, double bounds[3])
+static int update_safe(const ttr_model *m, double norm, float gscale, float lr, double bounds[3])
 {
     const ttr_config *c = &m->cfg;
     const double lim = 1e37;
@@ -537,34 +546,40 @@ static int update_safe(const ttr_model *m, double norm, float gscale, double bou
     double G = norm * (double)gscale * 1.001; /* the norm's float rounding */
     if (c->optimizer == TTR_OPT_ADAM) {
         ttr_adam_step st;
-        ttr_adam_step_init(&st, c->lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
+        ttr_adam_step_init(&st, lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
         bounds[1] = st.beta1 * ub[1] + (1.0 - st.beta1) * G;
         bounds[2] = st.beta2 * ub[2] + (1.0 - st.beta2) * G * G;
         bounds[0] = ub[0] + fabs((double)st.lr_t) * bounds[1] / (double)st.eps_t;
     } else {
         bounds[1] = fabs((double)c->momentum) * ub[1] + G;
         bounds[2] = 0.0;
-        bounds[0] = ub[0] + fabs((double)c->lr) * bounds[1];
+        bounds[0] = ub[0] + fabs((double)lr) * bounds[1];
     }
     /* written so that NaN (eps_t = 0 gives Inf or NaN) takes the exact path */
     if (bounds[0] <= lim && bounds[1] <= lim && bounds[2] <= lim)
         return 1;
     bounds[0] = -1.0;
-    return update_is_finite(m, gscale);
+    return update_is_finite(m, gscale, lr);
 }
 
-static void apply_update(ttr_model *m, float gscale)
+/* Decoupled weight decay first (as AdamW: the decay does not pass through
+ * the moments), then the optimizer's step at the scheduled rate lr. */
+static void apply_update(ttr_model *m, float gscale, float lr)
 {
     const ttr_config *c = &m->cfg;
     ttr_adam_step st;
-    ttr_adam_step_init(&st, c->lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
+    ttr_adam_step_init(&st, lr, c->beta1, c->beta2, c->adam_eps, m->step + 1);
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         ttr__tensor *tn = &m->tensors[i];
         size_t n = (size_t)tn->rows * tn->cols;
+        float keep = decay_keep(m, tn, lr);
+        if (keep != 1.0f)
+            for (size_t k = 0; k < n; k++)
+                tn->w[k] *= keep;
         if (c->optimizer == TTR_OPT_ADAM)
             ttr_adam_f32(n, tn->w, tn->g, tn->s1, tn->s2, gscale, &st);
         else
-            ttr_momentum_f32(n, tn->w, tn->g, tn->s1, gscale, c->lr, c->momentum);
+            ttr_momentum_f32(n, tn->w, tn->g, tn->s1, gscale, lr, c->momentum);
     }
 }
 
@@ -626,9 +641,10 @@ int ttr_train(ttr_model *m, const ttr_batch *b, ttr_train_stats *stats)
     if (m->cfg.clip_norm > 0.0f && norm > m->cfg.clip_norm)
         gscale = (float)(m->cfg.clip_norm / norm);
     double bounds[3];
-    if (!update_safe(m, norm, gscale, bounds))
+    float lr = ttr_lr_at(&m->cfg, m->step + 1);
+    if (!update_safe(m, norm, gscale, lr, bounds))
         return TTR_ERR_NONFINITE;
-    apply_update(m, gscale);
+    apply_update(m, gscale, lr);
     if (bounds[0] < 0.0)
         exact_bounds(m, bounds);
     m->ub_w = bounds[0];

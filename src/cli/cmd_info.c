@@ -113,6 +113,8 @@ int ttr_cmd_info(int argc, char **argv)
     int has_slots = has_bref && mode == TTR_MODE_TRAIN;
     int has_attn = mode == TTR_MODE_TRAIN && c->variant == TTR_XPA && !ttr_xpa_attention(m, attn);
     static const char *const losses[] = {"bce", "softmax"}, *const opts[] = {"adam", "sgd"};
+    static const char *const scheds[] = {"constant", "cosine", "linear"};
+    const char *sched = scheds[c->lr_schedule <= TTR_LR_LINEAR ? c->lr_schedule : 0];
     if (json) {
         printf("{\"file\":\"");
         for (const char *s = path; *s; s++)
@@ -125,13 +127,16 @@ int ttr_cmd_info(int argc, char **argv)
         printf("],\"rows\":%u,\"cols\":%u,\"n_contexts\":%u,\"embed_dim\":%u,\"bias_hidden\":%u,"
                "\"dot_dim\":%u,\"components\":%u,\"attn_dim\":%u,\"max_items\":%u,\"max_batch\":%u,"
                "\"loss\":\"%s\",\"optimizer\":\"%s\",\"lr\":%g,\"l2\":%g,\"clip_norm\":%g,"
-               "\"slot_dropout\":%g,\"dot_serving\":\"%s\",\"seed\":%llu},",
+               "\"slot_dropout\":%g,\"dot_serving\":\"%s\",\"seed\":%llu,\"weight_decay\":%g,"
+               "\"lr_schedule\":\"%s\",\"warmup_steps\":%u,\"decay_steps\":%llu},",
                (unsigned)c->rows, (unsigned)c->cols, (unsigned)c->n_contexts,
                (unsigned)c->embed_dim, (unsigned)c->bias_hidden, (unsigned)c->dot_dim,
                (unsigned)c->components, (unsigned)c->attn_dim, (unsigned)c->max_items,
                (unsigned)c->max_batch, losses[c->loss & 1], opts[c->optimizer & 1],
                (double)c->lr, (double)c->l2, (double)c->clip_norm, (double)c->slot_dropout,
-               c->dot_serving == TTR_DOT_REF_TOP ? "top" : "mean", (unsigned long long)c->seed);
+               c->dot_serving == TTR_DOT_REF_TOP ? "top" : "mean", (unsigned long long)c->seed,
+               (double)c->weight_decay, sched, (unsigned)c->warmup_steps,
+               (unsigned long long)c->decay_steps);
         printf("\"arena_bytes\":{\"train\":%zu,\"serve_f32\":%zu,\"serve_int8\":%zu},"
                "\"parameters\":%llu,\"tensors\":[",
                ab[0], ab[1], ab[2], (unsigned long long)tc->params);
@@ -193,6 +198,12 @@ int ttr_cmd_info(int argc, char **argv)
         printf("\ntraining   %s loss, %s lr %g, l2 %g, clip %g, slot dropout %g, seed %llu\n",
                losses[c->loss & 1], opts[c->optimizer & 1], (double)c->lr, (double)c->l2,
                (double)c->clip_norm, (double)c->slot_dropout, (unsigned long long)c->seed);
+        printf("schedule   %s", sched);
+        if (c->warmup_steps)
+            printf(", warm-up %u steps", (unsigned)c->warmup_steps);
+        if (c->lr_schedule != TTR_LR_CONSTANT)
+            printf(", lr 0 at step %llu", (unsigned long long)c->decay_steps);
+        printf(", weight decay %g\n", (double)c->weight_decay);
         printf("arena      train %zu, serve-f32 %zu, serve-int8 %zu bytes\n", ab[0], ab[1], ab[2]);
         printf("parameters %llu in %zu tensors:", (unsigned long long)tc->params, tc->n);
         for (size_t i = 0; i < tc->n; i++)

@@ -55,6 +55,29 @@ int cli_model_save(const char *cmd, const ttr_model *m, const char *path, int wi
     return 1;
 }
 
+int cli_model_snapshot(const ttr_model *m, int with_optimizer, unsigned char **buf, size_t *size)
+{
+    if (!*buf) {
+        ttr_mem_writer cnt = {NULL, 0, 0};
+        int err = ttr_model_save(m, with_optimizer, ttr_mem_write, &cnt);
+        if (err)
+            return err;
+        *buf = malloc(cnt.size);
+        if (!*buf)
+            return TTR_ERR_NOMEM;
+        *size = cnt.size;
+    }
+    ttr_mem_writer w = {*buf, *size, 0};
+    return ttr_model_save(m, with_optimizer, ttr_mem_write, &w);
+}
+
+int cli_model_restore(const unsigned char *buf, size_t size, ttr_model **m, void *arena,
+                      size_t bytes)
+{
+    ttr_mem_reader r = {buf, size, 0};
+    return ttr_model_load(m, arena, bytes, ttr_mem_read, &r);
+}
+
 static uint32_t rd32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

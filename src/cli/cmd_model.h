@@ -14,6 +14,15 @@ int cli_model_load(const char *cmd, const char *path, ttr_model **m, void **aren
 /* Atomic save (ttr_model_save_file). Prints and returns 1 on failure. */
 int cli_model_save(const char *cmd, const ttr_model *m, const char *path, int with_optimizer);
 
+/* The model as its file's bytes in memory, for keeping the best model while
+ * training goes on: *buf is malloc'd on first use (*buf NULL) and reused
+ * after (a model's file size does not change while it trains). Returns 0 or
+ * a ttr error (TTR_ERR_NOMEM when malloc fails). */
+int cli_model_snapshot(const ttr_model *m, int with_optimizer, unsigned char **buf, size_t *size);
+/* Load such a snapshot into arena (bytes long). Returns 0 or a ttr error. */
+int cli_model_restore(const unsigned char *buf, size_t size, ttr_model **m, void *arena,
+                      size_t bytes);
+
 /* Tensor records of a model, as its file would hold them (without optimizer
  * state): calls fn for each (name, rows, cols, dtype). Returns 0 or a ttr
  * error. Also gives the file size in *file_bytes (may be NULL). */

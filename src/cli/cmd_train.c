@@ -8,6 +8,7 @@
 #include "cmd_commands.h"
 #include "cmd_model.h"
 #include "cmd_util.h"
+#include "train_holdout.h"
 #include "ttr_sim.h"
 
 static const char *C = "train";
@@ -34,7 +35,12 @@ static void usage(FILE *f)
         "  --dot-serving mean|top  dot: serve with the mean b (default) or the top slot's b\n"
         "  --loss bce|softmax pointwise (default) or listwise (naive, additive)\n"
         "  --optimizer adam|sgd  (default adam)\n"
-        "  --l2 X             L2 penalty on weight matrices (default 0)\n"
+        "  --l2 X             L2 penalty on weight matrices, added to the gradient (default 0)\n"
+        "  --weight-decay X   decoupled weight decay, AdamW-style (default 0)\n"
+        "  --lr-schedule S    constant | cosine | linear: decay to 0 over all epochs\n"
+        "                     (default constant)\n"
+        "  --warmup N         linear learning-rate warm-up over N steps (default 0)\n"
+        "  --bias-hidden N    hidden width of the bias tower, 0 = linear (default 0)\n"
         "  --clip X           global gradient-norm clip, 0 = off (default 0)\n"
         "  --slot-dropout Q   additive/PAL slot dropout (default 0.1)\n"
         "  --embed-dim D      slot embedding size (default 8)\n"
@@ -43,8 +49,13 @@ static void usage(FILE *f)
         "                     (default)\n"
         "  --no-normalize     use the features as they are\n"
         "  --shuffle N        lists in the shuffle buffer, 0 = file order (default 4096)\n"
-        "  --vali LETOR       after each epoch, NDCG@10 on this LETOR file; the best epoch's\n"
-        "                     model is the one saved (early stopping)\n"
+        "  --holdout Q        hold out this share of the distinct items (by a hash of their\n"
+        "                     features) and keep the model with the best click\n"
+        "                     log-likelihood on them (early stopping from clicks alone);\n"
+        "                     0 = train on everything, save the last model (default 0.1)\n"
+        "  --evals N          held-out evaluations per epoch (default 4)\n"
+        "  --patience N       stop after N evaluations without improvement (default 8)\n"
+        "  --vali LETOR       select on NDCG@10 of this labelled LETOR file instead\n"
         "  --vali-query FILE  .query file of --vali (default: VALI.query when it exists)\n"
         "  --checkpoint       save the optimizer state too (resumable with --resume)\n"
         "  --resume MODEL     continue training a saved train-mode model\n"
@@ -121,6 +132,223 @@ static int run_step(ttr_model *m, batch_buf *b, int has_ctx, epoch_stats *es)
     return err;
 }
 
+/* One pass over the log before training: feature sums for the
+ * normalisation (sum, sum2 may be NULL) and the held-out lists. Returns 0,
+ * or 1 after printing an error. */
+static int prepass(cli_clicks_in *in, const char *path, const ttr_reader_config *rcfg, size_t ML,
+                   double *sum, double *sum2, size_t *items, holdout_set *ho)
+{
+    size_t F = rcfg->n_features;
+    float *x = malloc(ML * F * sizeof *x);
+    uint16_t *slots = malloc(ML * sizeof *slots);
+    uint8_t *clicks = malloc(ML);
+    int rc = 1;
+    if (!x || !slots || !clicks) {
+        cli_err(C, "out of memory");
+        goto out;
+    }
+    if (cli_clicks_open(in, C, path, rcfg))
+        goto out;
+    ttr_list l;
+    memset(&l, 0, sizeof l);
+    l.x = x;
+    l.ldx = F;
+    l.slots = slots;
+    l.clicks = clicks;
+    while ((rc = cli_clicks_next(in, &l)) == 1) {
+        for (size_t i = 0; sum && i < l.n; i++)
+            for (size_t t = 0; t < F; t++) {
+                double v = x[i * F + t];
+                sum[t] += v;
+                sum2[t] += v * v;
+            }
+        *items += l.n;
+        holdout_split(ho, l.n, x, slots, clicks, l.context, 1);
+    }
+    cli_clicks_close(in);
+    rc = rc < 0;
+out:
+    free(x);
+    free(slots);
+    free(clicks);
+    return rc;
+}
+
+/* The training loop's state: input, shuffle pool, batch, model selection. */
+typedef struct trainer {
+    ttr_model *m;
+    pool *p;
+    batch_buf *b;
+    holdout_set *ho;
+    const cli_letor *vd;       /* --vali: select on labels instead */
+    cli_clicks_in *in;
+    const ttr_reader_config *rcfg;
+    const char *path;
+    int has_ctx, quiet, checkpoint, selecting;
+    uint32_t batch, epochs, patience, ep;
+    ttr_rng rng;
+    uint64_t total_lists, done_lists, eval_every, since_eval;
+    uint32_t evals_since_best;
+    double best, best_epoch;   /* selection score (higher is better) */
+    unsigned char *snap;       /* the selected model, as its file bytes */
+    size_t snap_size;
+    epoch_stats es;
+    cli_progress pr;
+    char what[64];
+} trainer;
+
+/* Read the next list with items left for training into pool slot j:
+ * 1, 0 at the end of the log, -1 on a read error (printed). */
+static int read_train_list(trainer *t, size_t j)
+{
+    pool *p = t->p;
+    size_t ML = p->max_items, F = p->F;
+    for (;;) {
+        ttr_list l;
+        memset(&l, 0, sizeof l);
+        l.x = p->x + j * ML * F;
+        l.ldx = F;
+        l.slots = p->slots + j * ML;
+        l.clicks = p->clicks + j * ML;
+        int rc = cli_clicks_next(t->in, &l);
+        if (rc <= 0)
+            return rc < 0 ? -1 : 0;
+        size_t n = holdout_split(t->ho, l.n, l.x, l.slots, l.clicks, l.context, 0);
+        if (!n)
+            continue;
+        p->n[j] = n;
+        p->ctx[j] = l.context;
+        return 1;
+    }
+}
+
+/* Score the model for selection and keep it when it is the best so far.
+ * Returns 0, or 1 after printing an error. */
+static int evaluate(trainer *t)
+{
+    double score;
+    const char *what;
+    int err;
+    if (t->vd) {
+        ttr_rank_metrics rm;
+        err = cli_rank_metrics(t->m, t->vd, &rm);
+        score = ttr_rank_metrics_ndcg(&rm, 10);
+        what = "vali NDCG@10";
+    } else {
+        size_t items;
+        err = holdout_loglik(t->ho, t->m, t->has_ctx, &score, &items);
+        what = "held-out click log-likelihood";
+    }
+    if (err)
+        return cli_err(C, "evaluation failed: %s", ttr_strerror(err));
+    double epoch = (double)t->done_lists / (double)(t->total_lists / (t->epochs ? t->epochs : 1));
+    if (!t->quiet) {
+        cli_progress_end(&t->pr);
+        printf("epoch %.2f: loss %.6f per list, %s %.5f\n", epoch,
+               t->es.lists ? t->es.loss_sum / (double)t->es.lists : 0.0, what, score);
+        fflush(stdout);
+    }
+    t->since_eval = 0;
+    if (t->snap && !(score > t->best)) {
+        t->evals_since_best++;
+        return 0;
+    }
+    t->best = score;
+    t->best_epoch = epoch;
+    t->evals_since_best = 0;
+    err = cli_model_snapshot(t->m, t->checkpoint, &t->snap, &t->snap_size);
+    return err ? cli_err(C, "cannot keep the model: %s", ttr_strerror(err)) : 0;
+}
+
+/* One training step on the batch, then an evaluation when one is due. */
+static int step(trainer *t)
+{
+    size_t lists = t->b->n_lists;
+    int err = run_step(t->m, t->b, t->has_ctx, &t->es);
+    if (err)
+        return cli_err(C, "training step failed at epoch %u: %s", (unsigned)t->ep + 1,
+                       ttr_strerror(err));
+    t->since_eval += lists;
+    if (t->selecting && t->since_eval >= t->eval_every)
+        return evaluate(t);
+    return 0;
+}
+
+/* One pass over the log through the shuffle pool. Returns 0 or 1 (printed). */
+static int train_epoch(trainer *t)
+{
+    pool *p = t->p;
+    size_t filled = 0;
+    int eof = 0, rc;
+    if (cli_clicks_open(t->in, C, t->path, t->rcfg))
+        return 1;
+    while (t->evals_since_best <= t->patience) {
+        size_t j;
+        if (!eof && filled < p->cap) {
+            j = filled;
+        } else if (filled) {
+            /* emit a random pooled list, refill its place */
+            size_t k = p->cap > 1 ? (size_t)(((uint64_t)ttr_rng_u32(&t->rng) * filled) >> 32) : 0;
+            batch_add(t->b, p, k);
+            t->done_lists++;
+            if (t->b->n_lists == t->batch && step(t)) {
+                cli_clicks_close(t->in);
+                return 1;
+            }
+            if ((t->done_lists & 63) == 0)
+                cli_progress_update(&t->pr, t->what,
+                                    (double)t->done_lists / (double)t->total_lists);
+            if (eof) {
+                /* drain: move the last into the gap */
+                if (k != --filled)
+                    pool_move(p, k, filled);
+                continue;
+            }
+            j = k;
+        } else {
+            break;
+        }
+        rc = read_train_list(t, j);
+        if (rc < 0) {
+            cli_clicks_close(t->in);
+            return 1;
+        }
+        if (rc == 0) {
+            eof = 1;
+            if (j != filled && j != --filled) /* slot j was emitted: fill it with the last */
+                pool_move(p, j, filled);
+            continue;
+        }
+        if (j == filled)
+            filled++;
+    }
+    cli_clicks_close(t->in);
+    return t->b->n_lists && step(t);
+}
+
+static int train_run(trainer *t)
+{
+    t->selecting = t->vd || t->ho->n_lists;
+    cli_progress_start(&t->pr);
+    for (t->ep = 0; t->ep < t->epochs && t->evals_since_best <= t->patience; t->ep++) {
+        memset(&t->es, 0, sizeof t->es);
+        snprintf(t->what, sizeof t->what, "train: epoch %u/%u", (unsigned)t->ep + 1,
+                 (unsigned)t->epochs);
+        if (train_epoch(t))
+            return 1;
+        if (t->selecting && t->since_eval && evaluate(t))
+            return 1;
+        if (!t->selecting && !t->quiet) {
+            cli_progress_end(&t->pr);
+            printf("epoch %u: loss %.6f per list\n", (unsigned)t->ep + 1,
+                   t->es.lists ? t->es.loss_sum / (double)t->es.lists : 0.0);
+            fflush(stdout);
+        }
+    }
+    cli_progress_end(&t->pr);
+    return 0;
+}
+
 int ttr_cmd_train(int argc, char **argv)
 {
     cli_flag fl[] = {
@@ -132,7 +360,9 @@ int ttr_cmd_train(int argc, char **argv)
         {"--slot-dropout", 1, 0, 0}, {"--embed-dim", 1, 0, 0},  {"--attn-dim", 1, 0, 0},
         {"--normalize", 0, 0, 0},  {"--no-normalize", 0, 0, 0}, {"--shuffle", 1, 0, 0},
         {"--vali", 1, 0, 0},       {"--vali-query", 1, 0, 0},   {"--checkpoint", 0, 0, 0},
-        {"--resume", 1, 0, 0},     {"--quiet", 0, 0, 0}};
+        {"--resume", 1, 0, 0},     {"--quiet", 0, 0, 0},        {"--weight-decay", 1, 0, 0},
+        {"--lr-schedule", 1, 0, 0}, {"--warmup", 1, 0, 0},      {"--bias-hidden", 1, 0, 0},
+        {"--holdout", 1, 0, 0},    {"--evals", 1, 0, 0},        {"--patience", 1, 0, 0}};
     const size_t nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
     if (rc == 1) {
@@ -150,8 +380,9 @@ int ttr_cmd_train(int argc, char **argv)
         return cli_err(C, "--model: expected naive, additive, pal, dot, mixem or xpa, got '%s'",
                        vs), 2;
     uint32_t epochs = 5, batch = 16, components = 2, dim = 4, embed = 8, attn = 8;
+    uint32_t warmup = 0, bias_hidden = 0, evals = 4, patience = 8;
     uint64_t seed = 1, shuffle = 4096;
-    float lr = 0, l2 = 0, clip = 0, dropout = 0.1f;
+    float lr = 0, l2 = 0, clip = 0, dropout = 0.1f, wd = 0, holdout = 0.1f;
     if (cli_u32(C, fl, nf, "--epochs", 0, 100000, &epochs) ||
         cli_u32(C, fl, nf, "--batch", 1, 65536, &batch) ||
         cli_u32(C, fl, nf, "--components", 2, TTR_MAX_COMPONENTS, &components) ||
@@ -161,7 +392,13 @@ int ttr_cmd_train(int argc, char **argv)
         cli_u64(C, fl, nf, "--shuffle", 0, 1u << 24, &shuffle) ||
         cli_float(C, fl, nf, "--lr", 1e-12, 100, &lr) || cli_float(C, fl, nf, "--l2", 0, 1e6, &l2) ||
         cli_float(C, fl, nf, "--clip", 0, 1e12, &clip) ||
-        cli_float(C, fl, nf, "--slot-dropout", 0, 0.999, &dropout))
+        cli_float(C, fl, nf, "--slot-dropout", 0, 0.999, &dropout) ||
+        cli_float(C, fl, nf, "--weight-decay", 0, 1e3, &wd) ||
+        cli_u32(C, fl, nf, "--warmup", 0, UINT32_MAX, &warmup) ||
+        cli_u32(C, fl, nf, "--bias-hidden", 0, 4096, &bias_hidden) ||
+        cli_float(C, fl, nf, "--holdout", 0, 0.9, &holdout) ||
+        cli_u32(C, fl, nf, "--evals", 1, 1000, &evals) ||
+        cli_u32(C, fl, nf, "--patience", 1, 1000000, &patience))
         return 2;
     uint32_t hidden[TTR_MAX_HIDDEN];
     int n_hidden = 2;
@@ -179,6 +416,14 @@ int ttr_cmd_train(int argc, char **argv)
         return cli_err(C, "--optimizer: expected adam or sgd, got '%s'", opt), 2;
     if (strcmp(dots, "mean") && strcmp(dots, "top"))
         return cli_err(C, "--dot-serving: expected mean or top, got '%s'", dots), 2;
+    const char *sched = cli_str(fl, nf, "--lr-schedule", "constant");
+    ttr_lr_schedule schedule = TTR_LR_CONSTANT;
+    if (!strcmp(sched, "cosine"))
+        schedule = TTR_LR_COSINE;
+    else if (!strcmp(sched, "linear"))
+        schedule = TTR_LR_LINEAR;
+    else if (strcmp(sched, "constant"))
+        return cli_err(C, "--lr-schedule: expected constant, cosine or linear, got '%s'", sched), 2;
     int normalize = !cli_find(fl, nf, "--no-normalize")->seen;
     const char *clicks_path = cli_str(fl, nf, "--clicks", NULL);
     const char *out = cli_str(fl, nf, "--out", NULL);
@@ -281,6 +526,13 @@ int ttr_cmd_train(int argc, char **argv)
         if (lr > 0)
             cfg.lr = lr;
         cfg.l2 = l2;
+        cfg.weight_decay = wd;
+        cfg.lr_schedule = schedule;
+        cfg.warmup_steps = warmup;
+        /* a decaying schedule reaches 0 at the end of the last epoch */
+        uint64_t steps = (st.lists + batch - 1) / batch * (uint64_t)epochs;
+        cfg.decay_steps = schedule == TTR_LR_CONSTANT ? 0 : steps > warmup ? steps : warmup + 1u;
+        cfg.bias_hidden = bias_hidden;
         cfg.clip_norm = clip;
         cfg.slot_dropout = dropout;
         cfg.dot_serving = strcmp(dots, "top") ? TTR_DOT_REF_MEAN : TTR_DOT_REF_TOP;
@@ -306,52 +558,44 @@ int ttr_cmd_train(int argc, char **argv)
     memset(&b, 0, sizeof b);
     cli_letor vd;
     memset(&vd, 0, sizeof vd);
+    holdout_set ho;
+    memset(&ho, 0, sizeof ho);
     double *sum = NULL, *sum2 = NULL;
     float *mean = NULL, *scale = NULL;
     int ret = 0, err = 0;
     in.f = NULL;
 
-    /* ---- pass 2: normalisation ---- */
+    /* ---- pass 2: normalisation and held-out items ---- */
     rcfg.n_features = F;
     rcfg.max_items = (uint32_t)ML;
     rcfg.rows = cfg.rows;
     rcfg.cols = cfg.cols;
     /* a log without a header may use fewer slots than a resumed model */
+    size_t per_list = ML * F * sizeof(float);
+    /* held-out lists: at most 10,000 or 64 MiB */
+    size_t ho_cap = ((size_t)64 << 20) / (per_list + 4 * ML + 16);
+    ho_cap = ho_cap < 10000 ? ho_cap : 10000;
     if (normalize) {
         sum = calloc(F, sizeof *sum);
         sum2 = calloc(F, sizeof *sum2);
         mean = malloc(F * sizeof *mean);
         scale = malloc(F * sizeof *scale);
-        float *x = malloc(ML * F * sizeof *x);
-        if (!sum || !sum2 || !mean || !scale || !x) {
-            free(x);
-            ret = cli_err(C, "out of memory");
-            goto done;
-        }
-        if (cli_clicks_open(&in, C, clicks_path, &rcfg)) {
-            free(x);
+    }
+    if ((normalize && (!sum || !sum2 || !mean || !scale)) ||
+        holdout_init(&ho, vali ? 0.0 : holdout, seed, F, ML, ho_cap)) {
+        ret = cli_err(C, "out of memory");
+        goto done;
+    }
+    size_t items = 0;
+    if (normalize || ho.cap) {
+        if (prepass(&in, clicks_path, &rcfg, ML, sum, sum2, &items, &ho)) {
             ret = 1;
             goto done;
         }
-        memset(&l, 0, sizeof l);
-        l.x = x;
-        l.ldx = F;
-        size_t items = 0;
-        while ((rc = cli_clicks_next(&in, &l)) == 1) {
-            for (size_t i = 0; i < l.n; i++)
-                for (size_t t = 0; t < F; t++) {
-                    double v = x[i * F + t];
-                    sum[t] += v;
-                    sum2[t] += v * v;
-                }
-            items += l.n;
-        }
-        cli_clicks_close(&in);
-        free(x);
-        if (rc < 0) {
-            ret = 1;
-            goto done;
-        }
+        if (ho.cap && !ho.n_lists && !quiet)
+            printf("no item of %s is held out: the last model is kept\n", clicks_path);
+    }
+    if (normalize) {
         for (size_t t = 0; t < F; t++) {
             double mu = sum[t] / (double)items, var = sum2[t] / (double)items - mu * mu;
             mean[t] = (float)mu;
@@ -376,7 +620,6 @@ int ttr_cmd_train(int argc, char **argv)
 
     /* ---- buffers ---- */
     size_t cap = shuffle ? (size_t)shuffle : 1;
-    size_t per_list = ML * F * sizeof(float);
     if (cap > 1 && cap * per_list > ((size_t)256 << 20))
         cap = ((size_t)256 << 20) / per_list > 1 ? ((size_t)256 << 20) / per_list : 1;
     p.cap = cap;
@@ -401,129 +644,50 @@ int ttr_cmd_train(int argc, char **argv)
     }
     b.offsets[0] = 0;
 
-    ttr_rng rng;
-    ttr_rng_seed(&rng, seed ^ 0x5eed5eed5eedull);
-    cli_progress pr;
-    cli_progress_start(&pr);
-    double best = -1.0;
-    uint32_t best_epoch = 0;
-    uint64_t total_lists = st.lists * (uint64_t)(epochs ? epochs : 1);
-    uint64_t done_lists = 0;
-    char what[64];
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.m = m;
+    t.p = &p;
+    t.b = &b;
+    t.ho = &ho;
+    t.vd = vali ? &vd : NULL;
+    t.in = &in;
+    t.rcfg = &rcfg;
+    t.path = clicks_path;
+    t.has_ctx = has_ctx;
+    t.batch = batch;
+    t.epochs = epochs;
+    t.quiet = quiet;
+    t.checkpoint = checkpoint;
+    t.patience = patience;
+    t.eval_every = st.lists / evals ? st.lists / evals : 1;
+    t.total_lists = st.lists * (uint64_t)(epochs ? epochs : 1);
+    ttr_rng_seed(&t.rng, seed ^ 0x5eed5eed5eedull);
     if (!quiet)
         printf("train %s: %llu lists, %llu items, %ux%u slots, %u features%s; %u epochs, batch %u\n",
                cli_variant_name(variant), (unsigned long long)st.lists,
                (unsigned long long)st.items, (unsigned)cfg.rows, (unsigned)cfg.cols, (unsigned)F,
                normalize ? " (normalised)" : "", (unsigned)epochs, (unsigned)batch);
-    for (uint32_t ep = 0; ep < epochs; ep++) {
-        epoch_stats es = {0, 0, 0};
-        if (cli_clicks_open(&in, C, clicks_path, &rcfg)) {
-            ret = 1;
-            goto done;
-        }
-        size_t filled = 0;
-        int eof = 0;
-        snprintf(what, sizeof what, "train %s: epoch %u/%u", cli_variant_name(variant),
-                 (unsigned)ep + 1, (unsigned)epochs);
-        while (!err) {
-            size_t j;
-            if (!eof && filled < p.cap) {
-                j = filled;
-            } else if (filled) {
-                /* emit a random pooled list, refill its place */
-                size_t k = p.cap > 1 ? (size_t)(((uint64_t)ttr_rng_u32(&rng) * filled) >> 32) : 0;
-                batch_add(&b, &p, k);
-                done_lists++;
-                if (b.n_lists == batch)
-                    err = run_step(m, &b, has_ctx, &es);
-                if (eof) {
-                    /* drain: move the last into the gap */
-                    filled--;
-                    if (k != filled)
-                        pool_move(&p, k, filled);
-                    continue;
-                }
-                j = k;
-                if ((done_lists & 63) == 0)
-                    cli_progress_update(&pr, what, (double)done_lists / (double)total_lists);
-            } else {
-                break;
-            }
-            memset(&l, 0, sizeof l);
-            l.x = p.x + j * ML * F;
-            l.ldx = F;
-            l.slots = p.slots + j * ML;
-            l.clicks = p.clicks + j * ML;
-            rc = cli_clicks_next(&in, &l);
-            if (rc < 0) {
-                cli_clicks_close(&in);
-                ret = 1;
-                goto done;
-            }
-            if (rc == 0) {
-                eof = 1;
-                if (j != filled) { /* slot j was emitted: fill it with the last one */
-                    filled--;
-                    if (j != filled)
-                        pool_move(&p, j, filled);
-                }
-                continue;
-            }
-            p.n[j] = l.n;
-            p.ctx[j] = l.context;
-            if (j == filled)
-                filled++;
-        }
-        if (!err)
-            err = run_step(m, &b, has_ctx, &es);
-        cli_clicks_close(&in);
-        if (err) {
-            cli_progress_end(&pr);
-            ret = cli_err(C, "training step failed at epoch %u: %s", (unsigned)ep + 1,
-                          ttr_strerror(err));
-            goto done;
-        }
-        double vndcg = -1;
-        if (vali) {
-            ttr_rank_metrics rm;
-            err = cli_rank_metrics(m, &vd, &rm);
-            if (err) {
-                cli_progress_end(&pr);
-                ret = cli_err(C, "%s: scoring failed: %s", vali, ttr_strerror(err));
-                goto done;
-            }
-            vndcg = ttr_rank_metrics_ndcg(&rm, 10);
-        }
-        cli_progress_end(&pr);
-        if (!quiet) {
-            printf("epoch %u: loss %.6f per list", (unsigned)ep + 1,
-                   es.lists ? es.loss_sum / (double)es.lists : 0.0);
-            if (vali)
-                printf(", vali NDCG@10 %.4f", vndcg);
-            printf("\n");
-            fflush(stdout);
-        }
-        if (vali && vndcg > best) {
-            best = vndcg;
-            best_epoch = ep + 1;
-            if (cli_model_save(C, m, out, checkpoint)) {
-                ret = 1;
-                goto done;
-            }
-        }
+    ret = train_run(&t);
+    if (!ret && t.snap) {
+        /* the selected model replaces the last one in the arena */
+        err = cli_model_restore(t.snap, t.snap_size, &m, arena,
+                                ttr_arena_bytes(&cfg, TTR_MODE_TRAIN));
+        if (err)
+            ret = cli_err(C, "cannot restore the selected model: %s", ttr_strerror(err));
     }
-    if (!vali || !epochs) {
-        if (cli_model_save(C, m, out, checkpoint)) {
-            ret = 1;
-            goto done;
-        }
-    }
-    if (!quiet) {
-        if (vali && epochs)
-            printf("saved %s: epoch %u (best vali NDCG@10 %.4f)\n", out, (unsigned)best_epoch, best);
+    if (!ret)
+        ret = cli_model_save(C, m, out, checkpoint);
+    if (!ret && !quiet) {
+        if (t.snap && vali)
+            printf("saved %s: epoch %.2f (best vali NDCG@10 %.4f)\n", out, t.best_epoch, t.best);
+        else if (t.snap)
+            printf("saved %s: epoch %.2f (best held-out click log-likelihood %.5f)\n", out,
+                   t.best_epoch, t.best);
         else
             printf("saved %s\n", out);
     }
+    free(t.snap);
 done:
     free(sum);
     free(sum2);
@@ -539,6 +703,7 @@ done:
     free(b.slots);
     free(b.clicks);
     free(b.ctx);
+    holdout_free(&ho);
     cli_letor_free(&vd);
     free(arena);
     return ret;

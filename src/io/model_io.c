@@ -10,6 +10,7 @@
 
 #define IO_MAGIC "TTRK"
 #define IO_HEADER_BYTES 136u  /* magic, version, mode, flags, config */
+#define IO_SCHED_BYTES 24u    /* version 3: lr_schedule, warmup, decay_steps, weight_decay */
 #define IO_STATE_BYTES 28u    /* step, rng, bref_count, record count */
 #define IO_NAME_MAX 32u
 #define IO_MAX_RECORDS 256u   /* far above what any configuration needs */
@@ -132,9 +133,25 @@ static void encode_config(unsigned char *p, const ttr_config *c)
     put_u64(p + 112, c->seed);
 }
 
+/* The version-3 training block: what a train model's schedule needs. */
+static int has_sched(const ttr_config *c)
+{
+    return c->lr_schedule != TTR_LR_CONSTANT || c->warmup_steps || c->decay_steps ||
+           c->weight_decay != 0.0f;
+}
+
+static void encode_sched(unsigned char *p, const ttr_config *c)
+{
+    put_u32(p, (uint32_t)c->lr_schedule);
+    put_u32(p + 4, c->warmup_steps);
+    put_u64(p + 8, c->decay_steps);
+    put_u32(p + 16, f32_bits(c->weight_decay));
+    put_u32(p + 20, 0);
+}
+
 /* Enumerations are range-checked as u32 before conversion, so no
  * out-of-range value is ever stored in an enum. */
-static int decode_config(const unsigned char *p, ttr_config *c)
+static int decode_config(const unsigned char *p, const unsigned char *sched, ttr_config *c)
 {
     uint32_t u[19];
     float f[8];
@@ -175,6 +192,15 @@ static int decode_config(const unsigned char *p, ttr_config *c)
     c->slot_dropout = f[7];
     c->dot_serving = (ttr_dot_serving)dot_serving;
     c->seed = get_u64(p + 112);
+    if (sched) {
+        uint32_t kind = get_u32(sched);
+        if (kind > TTR_LR_LINEAR || get_u32(sched + 20) != 0)
+            return TTR_ERR_RANGE;
+        c->lr_schedule = (ttr_lr_schedule)kind;
+        c->warmup_steps = get_u32(sched + 4);
+        c->decay_steps = get_u64(sched + 8);
+        c->weight_decay = bits_f32(get_u32(sched + 16));
+    }
     return ttr_config_check(c, NULL) == TTR_OK ? TTR_OK : TTR_ERR_RANGE;
 }
 
@@ -335,7 +361,7 @@ static void out_array(io_out *o, const float *a, size_t n)
 int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn write, void *ctx)
 {
     io_out o;
-    unsigned char h[IO_HEADER_BYTES + IO_STATE_BYTES];
+    unsigned char h[IO_HEADER_BYTES + IO_SCHED_BYTES + IO_STATE_BYTES];
     uint32_t i, n_rec;
     if (!m || m->magic != TTR__MAGIC || !write)
         return TTR_ERR_ARG;
@@ -351,17 +377,25 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
     o.len = 0;
     o.err = 0;
     memcpy(h, IO_MAGIC, 4);
-    /* version 2 only where it is needed, so that every other file stays
-     * readable by version-1 loaders */
-    put_u32(h + 4, m->mode == TTR_MODE_SERVE_S8 && !m->norm_folded ? 2u : 1u);
+    /* version 2 or 3 only where it is needed, so that every other file stays
+     * readable by older loaders: 3 for a train model with a schedule or
+     * decoupled weight decay (serving models do not train), 2 for an int8
+     * model that keeps its normalisation */
+    int sched = m->mode == TTR_MODE_TRAIN && has_sched(&m->cfg);
+    put_u32(h + 4, sched ? 3u : m->mode == TTR_MODE_SERVE_S8 && !m->norm_folded ? 2u : 1u);
     put_u32(h + 8, (uint32_t)m->mode);
     put_u32(h + 12, (state ? IO_FLAG_STATE : 0u) | (m->norm_folded ? IO_FLAG_FOLDED : 0u));
     encode_config(h + 16, &m->cfg);
-    put_u64(h + 136, m->step);
-    put_u64(h + 144, m->rng);
-    put_u64(h + 152, f64_bits(m->bref_count));
-    put_u32(h + 160, n_rec);
-    out_bytes(&o, h, sizeof h);
+    unsigned char *p = h + IO_HEADER_BYTES;
+    if (sched) {
+        encode_sched(p, &m->cfg);
+        p += IO_SCHED_BYTES;
+    }
+    put_u64(p, m->step);
+    put_u64(p + 8, m->rng);
+    put_u64(p + 16, f64_bits(m->bref_count));
+    put_u32(p + 24, n_rec);
+    out_bytes(&o, h, (size_t)(p + IO_STATE_BYTES - h));
 
     for (i = 0; i < n_rec && !o.err; i++) {
         io_rec r = rec_get(m, i);
@@ -447,8 +481,13 @@ static int read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *fla
         ((*flags & IO_FLAG_FOLDED) && md == TTR_MODE_TRAIN) ||
         (!(*flags & IO_FLAG_FOLDED) && md == TTR_MODE_SERVE_S8 && version < 2))
         return TTR_ERR_FORMAT; /* version-1 int8 models have the normalisation folded */
+    if (version >= 3 && md != TTR_MODE_TRAIN)
+        return TTR_ERR_FORMAT; /* only train models carry a schedule */
+    unsigned char sched[IO_SCHED_BYTES];
+    if (version >= 3 && (err = in_bytes(in, sched, sizeof sched)) != TTR_OK)
+        return err;
     *mode = (ttr_mode)md;
-    return decode_config(h + 16, cfg);
+    return decode_config(h + 16, version >= 3 ? sched : NULL, cfg);
 }
 
 int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode)

@@ -139,7 +139,21 @@ done
 t "train xpa" 0 train --model xpa --clicks "$W/g.clk" --out "$W/xpa.ttr" --hidden=8 --epochs 2
 t "train softmax, vali" 0 train --model additive --loss softmax --clicks "$W/c.clk" \
     --out "$W/sm.ttr" --epochs 3 --vali "$W/d.txt" --no-normalize --shuffle 0
-has "train vali" "^saved .*epoch [1-3] \(best vali NDCG@10" "$W/out"
+has "train vali" "^saved .*epoch [0-3]\.[0-9]+ \(best vali NDCG@10" "$W/out"
+t "train holdout" 0 train --model additive --clicks "$W/c.clk" --out "$W/ho.ttr" --epochs 3 \
+    --holdout 0.3 --evals 2 --patience 1 --lr-schedule cosine --warmup 2 --weight-decay 1e-3 \
+    --bias-hidden 4
+has "train holdout" "^saved .*epoch [0-3]\.[0-9]+ \(best held-out click log-likelihood -" "$W/out"
+has "train holdout evals" "^epoch 0\.[0-9]+: loss [0-9.]+ per list, held-out click log-likelihood -" \
+    "$W/out"
+t "info schedule" 0 info --model "$W/ho.ttr"
+has "info schedule" "^schedule   cosine, warm-up 2 steps, lr 0 at step [0-9]+, weight decay 0.001$" \
+    "$W/out"
+t "train bad schedule" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" \
+    --lr-schedule step
+one_line_err "train bad schedule" "^ttrank train: --lr-schedule: expected constant, cosine or linear"
+t "train bad holdout" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" --holdout 1
+one_line_err "train bad holdout" "^ttrank train: --holdout"
 t "train checkpoint" 0 train --model additive --clicks "$W/c.clk" --out "$W/ck.ttr" --epochs 1 \
     --checkpoint
 t "train resume" 0 train --resume "$W/ck.ttr" --clicks "$W/c.clk" --out "$W/ck2.ttr" --epochs 1
