@@ -216,6 +216,19 @@ TTR_API int ttr_eval_loss(ttr_model *m, const ttr_batch *batch, double *loss);
  * Used for held-out click log-likelihood. */
 TTR_API int ttr_click_probs(ttr_model *m, const ttr_batch *batch, float *out);
 
+/* Early stopping from clicks alone. A click log holds no relevance labels,
+ * so the signal to stop training is the click log-likelihood of data the
+ * model did not learn from. Held-out lists do not measure that when the
+ * same documents recur in many lists (a model that memorises them does well
+ * on such lists and ranks new documents worse): hold out items instead.
+ * Returns 1 when the item with features x[0..n_features-1] is one of the
+ * `share` (in [0, 1]) of distinct feature vectors held out under `seed`: a
+ * hash of the bits of the features (-0 counts as 0), the same answer in
+ * every list, on every target. Training lists leave held-out items out;
+ * their log-likelihood comes from ttr_click_probs on the whole list. 0 for
+ * x NULL or share <= 0 (or NaN). Pure, thread-safe. */
+TTR_API int ttr_item_held_out(const float *x, uint32_t n_features, uint64_t seed, float share);
+
 /* Relevance scores of n items (x: n x ldx), scores[i] = serving score of
  * item i (f(x), or r(x) . b_ref for dot). Any n: items are processed in
  * chunks of max_items through the model's own scratch. TTR_ERR_NONFINITE for

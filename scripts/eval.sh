@@ -2,7 +2,7 @@
 # Evaluate every model variant on a LETOR fold with simulated clicks
 # (what `make eval DATA=<fold folder>` runs).
 #
-#   scripts/eval.sh DATA_DIR        DATA_DIR holds train.txt, vali.txt, test.txt
+#   scripts/eval.sh DATA_DIR        DATA_DIR holds train.txt and test.txt
 #
 # For each seed (default 5 seeds), two click scenarios are simulated on
 # train.txt with `ttrank simulate` (a ranked list of 10 and a 2x5 grid). The
@@ -12,26 +12,26 @@
 # mean within-query correlation with the MQ2008 labels is -0.09). The tool's
 # default bias feature 7 is a query-level feature (IDF) on LETOR 4.0, constant
 # within a query, so it would order nothing.
-#   scenario 1: mixed users  --users pbm:0.4,position:0.4,thorough:0.2
+#   scenario 1: mixed users  --users pbm:0.5,position:0.3,thorough:0.2
 #               variants naive, additive, pal, dot (b_ref mean), dot (b_ref top), mixem
 #   scenario 2: 2x5 grid, same-row neighbour effect (--grid 2x5 --neighbour 3)
 #               variants naive, additive, xpa
 # Every variant of a scenario trains on the SAME click log of a seed (paired
 # comparison). The oracle row is the naive model trained on clicks of users
-# who see everything (same queries and layout, no position bias). Epochs are selected on
-# vali.txt: each run trains up to EPOCHS epochs and keeps the epoch with the
-# best vali NDCG@10 (`ttrank train --vali`). NDCG@5/10 are measured on
+# who see everything (same queries and layout, no position bias). Training
+# uses the tool's default flags and no labels: it stops on the click
+# log-likelihood of held-out items of the click log itself (`ttrank train`
+# --holdout, default). vali.txt is not used. NDCG@5/10 are measured on
 # test.txt against its labels; the click log-likelihood is the mean per item
 # of a held-out click log simulated on test.txt with the scenario's users
 # (`ttrank eval --clicks`). The table gives mean and sd over the seeds.
 #
 # Environment: TTRANK (the tool; default build/<arch>-gcc/ttrank), SEEDS
-# ("1 2 3 4 5"), LISTS (training impressions per seed, 20000), TEST_LISTS
-# (held-out impressions, 5000), EPOCHS (8), JOBS (parallel trainings, 2),
-# HIDDEN (relevance tower widths, default 64,32; '' = linear, which ranks MQ2008
-# better: its 471 training queries overfit the wider tower), LR (default of
-# the tool), SIM (logging-ranker flags, above), S1_USERS (scenario 1's mixture),
-# WORK (a temporary directory). Each trained model is also quantized
+# ("1 2 3 4 5"), LISTS (training impressions per seed, 100000), TEST_LISTS
+# (held-out impressions, 5000), JOBS (parallel trainings, 2), TRAIN_FLAGS
+# (added to every `ttrank train`, default none: the tool's defaults), SIM
+# (logging-ranker flags, above), S1_USERS (scenario 1's mixture), WORK (a
+# temporary directory). Each trained model is also quantized
 # (`ttrank quantize`): the int8 column is its NDCG@10 minus the float model's.
 set -eu
 
@@ -49,8 +49,8 @@ JOB
         m="$WORK/m.$d.$a.$tag.ttr"
         r="$WORK/r.$d.$a.$tag.json"
         # shellcheck disable=SC2086
-        "$TTRANK" train $e --clicks "$WORK/$c.$d.clk" --out "$m" --hidden "$HIDDEN" $LRFLAG \
-            --epochs "$EPOCHS" --seed "$d" --vali "$DATA/vali.txt" > "$m.log"
+        "$TTRANK" train $e --clicks "$WORK/$c.$d.clk" --out "$m" --seed "$d" $TRAIN_FLAGS \
+            > "$m.log"
         "$TTRANK" eval --model "$m" --data "$DATA/test.txt" --clicks "$WORK/s$a.$d.test.clk" \
             --json > "$r"
         grep -q '"ndcg@10"' "$r" || { echo "eval.sh: $m: no result" >&2; exit 1; }
@@ -58,7 +58,7 @@ JOB
         "$TTRANK" quantize --model "$m" --out "$m.int8" > /dev/null
         "$TTRANK" eval --model "$m.int8" --data "$DATA/test.txt" --json > "$r.int8"
         grep -q '"ndcg@10"' "$r.int8" || { echo "eval.sh: $m.int8: no result" >&2; exit 1; }
-        ep=$(sed -n 's/^saved.*epoch \([0-9]*\).*/\1/p' "$m.log")
+        ep=$(sed -n 's/^saved.*epoch \([0-9.]*\).*/\1/p' "$m.log")
         printf '%s|%s|%s|%s\n' "$a" "$b" "$d" "$ep" > "$r.meta"
         exit 0 ;;
     esac
@@ -71,7 +71,7 @@ if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
     exit 2
 fi
 DATA=$1
-for f in train.txt vali.txt test.txt; do
+for f in train.txt test.txt; do
     if [ ! -r "$DATA/$f" ]; then
         echo "eval.sh: $DATA/$f: not found" >&2
         exit 1
@@ -79,12 +79,10 @@ for f in train.txt vali.txt test.txt; do
 done
 TTRANK=${TTRANK:-build/$(uname -m)-gcc/ttrank}
 SEEDS=${SEEDS:-1 2 3 4 5}
-LISTS=${LISTS:-20000}
+LISTS=${LISTS:-100000}
 TEST_LISTS=${TEST_LISTS:-5000}
-EPOCHS=${EPOCHS:-8}
 JOBS=${JOBS:-2}
-HIDDEN=${HIDDEN-64,32}
-LR=${LR:-}
+TRAIN_FLAGS=${TRAIN_FLAGS:-}
 if [ ! -x "$TTRANK" ]; then
     echo "eval.sh: $TTRANK: not built (make tool, or set TTRANK)" >&2
     exit 1
@@ -105,11 +103,11 @@ trap cleanup EXIT INT TERM
 SELF=$0
 SIM=${SIM---bias-feature 41 --logger 0.5,2,1}
 export TTRANK DATA WORK SIM
-S1_USERS=${S1_USERS:-pbm:0.4,position:0.4,thorough:0.2}
+S1_USERS=${S1_USERS:-pbm:0.5,position:0.3,thorough:0.2}
 S2_SIM="--grid 2x5 --neighbour 3"
 start=$(date +%s)
-echo "ttrank eval: $DATA, seeds: $SEEDS; $LISTS training lists per seed, up to $EPOCHS epochs"
-echo "(best epoch by vali NDCG@10), relevance tower ${HIDDEN:-linear}, $TEST_LISTS held-out lists on test.txt"
+echo "ttrank eval: $DATA, seeds: $SEEDS; $LISTS training lists per seed, default training flags"
+echo "${TRAIN_FLAGS:+plus $TRAIN_FLAGS }(no labels: early stopping on held-out items' clicks), $TEST_LISTS lists on test.txt"
 echo "logging ranker: ${SIM:-the simulator's default}"
 
 # ---- simulate the click logs -------------------------------------------------
@@ -145,9 +143,7 @@ oracle|2|s2o|--model naive
 naive|2|s2|--model naive
 additive|2|s2|--model additive
 xpa|2|s2|--model xpa'
-LRFLAG=
-[ -n "$LR" ] && LRFLAG="--lr $LR"
-export TTRANK DATA WORK EPOCHS HIDDEN LRFLAG
+export TTRANK DATA WORK TRAIN_FLAGS
 : > "$WORK/jobs"
 for s in $SEEDS; do
     echo "$VARIANTS" | while IFS='|' read -r name sc log flags; do
@@ -209,5 +205,6 @@ echo
 echo "mean +- sd over seeds $SEEDS. NDCG on test.txt ($q: queries without a relevant"
 echo "item have no NDCG). click loglik: mean log-likelihood per item of a held-out click log"
 echo "simulated on test.txt with the scenario's users (higher is better; the oracle is trained"
-echo "without position bias, so its loglik is not comparable). epochs: best by vali NDCG@10."
+echo "without position bias, so its loglik is not comparable). epochs: where training stopped"
+echo "(the best held-out click log-likelihood)."
 echo "time: $(( $(date +%s) - start )) s"

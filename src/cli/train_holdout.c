@@ -5,28 +5,12 @@
 
 #include "train_holdout.h"
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 int holdout_item(const holdout_set *h, const float *x)
 {
-    if (h->frac <= 0.0)
-        return 0;
-    uint64_t k = mix64(h->seed ^ 0x686f6c646f7574ull);
-    for (size_t t = 0; t < h->F; t++) {
-        uint32_t u;
-        float v = x[t] == 0.0f ? 0.0f : x[t]; /* -0 and 0 are the same item */
-        memcpy(&u, &v, 4);
-        k = mix64(k ^ u ^ ((uint64_t)t << 32));
-    }
-    return (double)(k >> 11) * 0x1.0p-53 < h->frac;
+    return ttr_item_held_out(x, (uint32_t)h->F, h->seed, h->frac);
 }
 
-int holdout_init(holdout_set *h, double frac, uint64_t seed, size_t F, size_t max_items,
+int holdout_init(holdout_set *h, float frac, uint64_t seed, size_t F, size_t max_items,
                  size_t cap)
 {
     memset(h, 0, sizeof *h);
@@ -35,7 +19,7 @@ int holdout_init(holdout_set *h, double frac, uint64_t seed, size_t F, size_t ma
     h->F = F;
     h->max_items = max_items;
     h->cap = frac > 0.0 ? cap : 0;
-    h->rng = mix64(seed ^ 0x7265736572766full);
+    ttr_rng_seed(&h->rng, seed ^ 0x7265736572766full);
     if (!h->cap)
         return 0;
     size_t cells = cap * max_items;
@@ -71,8 +55,7 @@ static size_t reservoir_place(holdout_set *h)
     h->seen++;
     if (h->n_lists < h->cap)
         return h->n_lists++;
-    h->rng = mix64(h->rng + 0x9E3779B97F4A7C15ull);
-    uint64_t r = h->rng % h->seen;
+    uint64_t r = ((uint64_t)ttr_rng_u32(&h->rng) * h->seen) >> 32;
     return r < h->cap ? (size_t)r : h->cap;
 }
 

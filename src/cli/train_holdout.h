@@ -17,14 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ttr_sim.h"
 #include "ttrank.h"
 
 typedef struct holdout_set {
-    double frac;         /* share of distinct items held out, in [0, 1) */
+    float frac;          /* share of distinct items held out, in [0, 1) (ttr_item_held_out) */
     uint64_t seed;
     size_t F, max_items, cap;
     size_t n_lists, seen;/* lists kept; lists offered (reservoir sampling) */
-    uint64_t rng;
+    ttr_rng rng;
     float *x;            /* cap x max_items x F */
     uint16_t *slots;     /* cap x max_items */
     uint8_t *clicks;     /* cap x max_items */
@@ -38,7 +39,7 @@ typedef struct holdout_set {
 int holdout_item(const holdout_set *h, const float *x);
 
 /* Allocate for up to cap lists. Returns 0, or -1 when out of memory. */
-int holdout_init(holdout_set *h, double frac, uint64_t seed, size_t F, size_t max_items,
+int holdout_init(holdout_set *h, float frac, uint64_t seed, size_t F, size_t max_items,
                  size_t cap);
 void holdout_free(holdout_set *h);
 
