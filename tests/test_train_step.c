@@ -550,3 +550,74 @@ Test(train_step, max_batch_is_inclusive)
     cr_assert_eq(m->step, 1);
     free(arena);
 }
+
+/* ---- slot dropout ------------------------------------------------------------- */
+
+/* One list of four items at slots 0..3; dropout decisions as the model drew
+ * them (s.dropped holds the last list's); the step against the hand
+ * computation where a dropped item's embedding is E_unk and its gradient
+ * goes to E_unk alone. Returns how many items were dropped. */
+static int dropout_step(float rate, uint64_t seed, int *dropped_out)
+{
+    ttr_config c;
+    tiny_config(&c, TTR_ADDITIVE, TTR_OPT_SGD);
+    c.momentum = 0.0f;
+    c.l2 = 0.0f;
+    c.slot_dropout = rate;
+    c.seed = seed;
+    size_t bytes = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+    void *arena = malloc(bytes);
+    ttr_model *m;
+    hand h;
+    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
+    set_weights(m, &h, 1);
+    size_t offs[2] = {0, 4};
+    float x[4 * HF] = {0.5f, -0.3f, 0.2f, 0.7f, -0.6f, 0.1f, 0.9f, -0.8f};
+    uint16_t slots[4] = {0, 1, 2, 3};
+    uint8_t clicks[4] = {1, 0, 0, 1};
+    ttr_batch b = {1, offs, x, HF, slots, clicks, NULL};
+    /* evaluation never drops */
+    double loss, want = hand_grads(&h, &b, NULL);
+    cr_assert_eq(ttr_eval_loss(m, &b, &loss), TTR_OK);
+    cr_assert(fabs(loss - want) <= 1e-6 * want, "eval loss %.9g, undropped %.9g", loss, want);
+    float rows0[HR * HD], col0[HD];
+    memcpy(rows0, find(m, "bias0.row")->w, sizeof rows0);
+    memcpy(col0, find(m, "bias0.col")->w, sizeof col0);
+    ttr_train_stats st;
+    cr_assert_eq(ttr_train(m, &b, &st), TTR_OK);
+    int dropped[4], nd = 0;
+    for (int i = 0; i < 4; i++) {
+        dropped[i] = m->s.dropped[i] != 0;
+        nd += dropped[i];
+        dropped_out[i] = dropped[i];
+    }
+    double before[T_COUNT * MAXN];
+    snapshot_w(&h, before);
+    want = hand_grads(&h, &b, dropped);
+    cr_assert(fabs(st.loss - want) <= 1e-6 * want, "loss %.9g, hand %.9g", st.loss, want);
+    hand_step(&h, &c);
+    expect_model(m, &h, before, "slot dropout");
+    /* the rows of dropped items (slot p = row p here) got no gradient */
+    for (int i = 0; i < 4; i++)
+        if (dropped[i])
+            cr_assert(!memcmp(find(m, "bias0.row")->w + i * HD, rows0 + i * HD, sizeof col0),
+                      "row %d of a dropped item moved", i);
+    if (nd == 4)
+        cr_assert(!memcmp(find(m, "bias0.col")->w, col0, sizeof col0), "E_col moved");
+    free(arena);
+    return nd;
+}
+
+Test(train_step, slot_dropout_trains_the_unknown_slot)
+{
+    int d[4];
+    /* about half dropped: both kinds of items in one list */
+    int nd = dropout_step(0.5f, 3, d);
+    cr_assert(nd > 0 && nd < 4, "seed 3 dropped %d of 4: pick a seed that mixes", nd);
+    /* nearly always dropped: every item (P = 0.999^4 for this seed's draw) */
+    nd = dropout_step(0.999f, 5, d);
+    cr_assert_eq(nd, 4, "rate 0.999 dropped %d of 4", nd);
+    /* never dropped */
+    nd = dropout_step(0.0f, 5, d);
+    cr_assert_eq(nd, 0);
+}
