@@ -106,6 +106,9 @@ Test(train_stats, dot_bref_is_the_mean_over_every_training_item)
     ttr_config c;
     small_config(&c, TTR_DOT);
     c.n_contexts = 2;
+    /* D x max_items floats fill whole 64-byte blocks: a head that writes a
+     * row past its list lands in the next scratch array, not in padding */
+    c.dot_dim = 4;
     void *arena;
     ttr_model *m = new_model(&c, &arena);
     const uint32_t P = c.rows * c.cols, D = c.dot_dim;
