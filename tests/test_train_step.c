@@ -621,3 +621,108 @@ Test(train_step, slot_dropout_trains_the_unknown_slot)
     nd = dropout_step(0.0f, 5, d);
     cr_assert_eq(nd, 0);
 }
+
+/* The dropout stream moves on after a step (and only then): five steps on
+ * the same list do not all drop the same items (each pattern of 4 at rate
+ * 0.5 repeats with probability 1/16; this seed's do not). */
+Test(train_step, slot_dropout_stream_advances_with_each_step)
+{
+    ttr_config c;
+    tiny_config(&c, TTR_ADDITIVE, TTR_OPT_SGD);
+    c.slot_dropout = 0.5f;
+    c.seed = 3;
+    size_t bytes = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+    void *arena = malloc(bytes);
+    ttr_model *m;
+    hand h;
+    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
+    set_weights(m, &h, 1);
+    size_t offs[2] = {0, 4};
+    float x[4 * HF] = {0.5f, -0.3f, 0.2f, 0.7f, -0.6f, 0.1f, 0.9f, -0.8f};
+    uint16_t slots[4] = {0, 1, 2, 3};
+    uint8_t clicks[4] = {1, 0, 0, 1};
+    ttr_batch b = {1, offs, x, HF, slots, clicks, NULL};
+    int first[4], differs = 0;
+    for (int s = 0; s < 5; s++) {
+        uint64_t rng = m->rng;
+        cr_assert_eq(ttr_train(m, &b, NULL), TTR_OK);
+        cr_assert_neq(m->rng, rng, "step %d: the dropout stream did not move", s);
+        for (int i = 0; i < 4; i++) {
+            if (!s)
+                first[i] = m->s.dropped[i] != 0;
+            else
+                differs |= first[i] != (m->s.dropped[i] != 0);
+        }
+    }
+    cr_assert(differs, "five steps dropped the same items");
+    free(arena);
+}
+
+/* Adam with beta2 = 0 sets v = g^2: a finite gradient whose square passes
+ * FLT_MAX / 2 (its norm is still finite) must be refused with the model
+ * unchanged; one whose square stays below is applied (ttrank.h: an update
+ * that would take an optimizer value beyond about FLT_MAX / 2). */
+Test(train_step, adam_second_moment_overflow_is_refused)
+{
+    for (int big = 0; big < 2; big++) {
+        ttr_config c;
+        ttr_config_default(&c, TTR_NAIVE, 2);
+        c.n_hidden = 0;
+        c.max_items = 1;
+        c.max_batch = 1;
+        c.loss = TTR_LOSS_BCE;
+        c.optimizer = TTR_OPT_ADAM;
+        c.lr = 1e-3f;
+        c.beta1 = 0.9f;
+        c.beta2 = 0.0f;
+        c.adam_eps = 1e-8f;
+        c.l2 = 0.0f;
+        c.clip_norm = 0.0f;
+        size_t bytes = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+        void *arena = malloc(bytes);
+        ttr_model *m;
+        cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
+        ttr__tensor *W = find(m, "rel.0.w"), *B = find(m, "rel.0.b");
+        W->w[0] = 0.0f;
+        W->w[1] = 0.3f;
+        B->w[0] = 0.0f;
+        ttr__repack(m);
+        size_t offs[2] = {0, 1};
+        float x[2] = {big ? 3e19f : 1e19f, 0.5f};
+        uint16_t slot = 0;
+        uint8_t click = 0;
+        ttr_batch b = {1, offs, x, 2, &slot, &click, NULL};
+        /* z = 0.15: dL/dw0 = sigma(0.15) x0 */
+        double dz = sigmoid(0.3 * 0.5), g0 = dz * x[0], g1 = dz * 0.5;
+        double lim = 1.7e38;
+        cr_assert(big ? g0 * g0 > 1.05 * lim : g0 * g0 < 0.5 * lim);
+        cr_assert(g0 * g0 < 3.3e38, "the gradient norm must stay finite");
+        state_copy before = copy_state(m);
+        ttr_train_stats st;
+        int err = ttr_train(m, &b, &st);
+        if (big) {
+            cr_assert_eq(err, TTR_ERR_NONFINITE, "v = %g accepted", g0 * g0);
+            expect_unchanged(m, &before, "v beyond FLT_MAX / 2");
+        } else {
+            free(before.v);
+            cr_assert_eq(err, TTR_OK);
+            cr_assert(fabs(st.grad_norm - g0) <= 1e-5 * g0);
+            /* beta2 = 0, t = 1: lr_t = lr / (1 - beta1), eps_t = eps */
+            double g[3] = {g0, g1, dz}, w0[3] = {0.0, 0.3, 0.0};
+            const float *w[3] = {&W->w[0], &W->w[1], &B->w[0]};
+            const float *s1[3] = {&W->s1[0], &W->s1[1], &B->s1[0]};
+            const float *s2[3] = {&W->s2[0], &W->s2[1], &B->s2[0]};
+            for (int i = 0; i < 3; i++) {
+                double mm = 0.1 * g[i], vv = g[i] * g[i];
+                double want = w0[i] - 1e-2 * mm / (sqrt(vv) + 1e-8);
+                cr_assert(fabs(*s1[i] - mm) <= 1e-5 * mm, "m[%d] %g vs %g", i, (double)*s1[i],
+                          mm);
+                cr_assert(fabs(*s2[i] - vv) <= 1e-5 * vv, "v[%d] %g vs %g", i, (double)*s2[i],
+                          vv);
+                cr_assert(fabs(*w[i] - want) <= 1e-5 * fabs(want - w0[i]) + 1e-7,
+                          "w[%d] %.9g vs %.9g", i, (double)*w[i], want);
+            }
+        }
+        free(arena);
+    }
+}
