@@ -726,3 +726,46 @@ Test(train_step, adam_second_moment_overflow_is_refused)
         free(arena);
     }
 }
+
+/* Momentum state as a hostile checkpoint may hold it: with s1 = 2e35 on
+ * one weight, lr 1e3 and momentum 0.9 the step is about 1.8e38, past the
+ * limit (about FLT_MAX / 2) though still finite in float: refused, model
+ * unchanged. The first step after init measures its bounds exactly (max
+ * |w|, |s1| over every tensor); with s1 = 1e35 the same step (0.9e38) is
+ * applied. */
+Test(train_step, sgd_momentum_state_past_the_limit_is_refused)
+{
+    for (int big = 0; big < 2; big++) {
+        ttr_config c;
+        tiny_config(&c, TTR_NAIVE, TTR_OPT_SGD);
+        c.momentum = 0.9f;
+        c.l2 = 0.0f;
+        c.lr = 1e3f;
+        size_t bytes = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+        void *arena = malloc(bytes);
+        ttr_model *m;
+        hand h;
+        hbatch hb;
+        cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
+        set_weights(m, &h, 0);
+        make_batch(&hb, 100);
+        ttr__tensor *W1 = find(m, "rel.1.w");
+        W1->s1[1] = big ? 2e35f : 1e35f;
+        hand_grads(&h, &hb.b, NULL);
+        double g = h.g[T_W1][1];
+        double want = W1->w[1] - (double)c.lr * (0.9 * W1->s1[1] + g);
+        cr_assert(big ? fabs(want) > 1.75e38 : fabs(want) < 1.0e38, "%g", want);
+        state_copy before = copy_state(m);
+        int err = ttr_train(m, &hb.b, NULL);
+        if (big) {
+            cr_assert_eq(err, TTR_ERR_NONFINITE, "w = %g accepted", want);
+            expect_unchanged(m, &before, "momentum past the limit");
+        } else {
+            free(before.v);
+            cr_assert_eq(err, TTR_OK);
+            cr_assert(fabs(W1->w[1] - want) <= 1e-6 * fabs(want), "w %g vs %g",
+                      (double)W1->w[1], want);
+        }
+        free(arena);
+    }
+}
