@@ -89,6 +89,18 @@ cmp -s "$W/c.clk" "$W/c1.clk" && ok || bad "simulate: same seed, different log"
 t "simulate grid" 0 simulate --data "$W/d.txt" --out "$W/g.clk" --lists 200 --grid=2x3 \
     --neighbour 2 --draw random --seed 5
 has "simulate grid header" "^# ttrank-clicks v1 rows=2 cols=3 F=8$" "$W/g.clk"
+# one line per shown document, each slot once: min(6 documents, P slots) lines per list
+shown_lines() { # NAME FILE P LINES_PER_LIST
+    awk -v P="$3" -v N="$4" '/^#/ { next }
+        { split($3, p, ":"); n[$2]++; if (p[2] + 0 >= P || seen[$2 "," p[2]]++) bad = 1 }
+        END { for (q in n) if (n[q] != N) bad = 1; exit bad + (length(n) == 0) }' "$2" &&
+        ok || bad "$1: not one line per shown slot"
+}
+shown_lines "simulate list, 6 documents in 10 slots" "$W/c.clk" 10 6
+shown_lines "simulate grid, 6 documents in 6 slots" "$W/g.clk" 6 6
+t "simulate 4 slots" 0 simulate --data "$W/d.txt" --out "$W/s4.clk" --lists 30 --grid=1x4 \
+    --users cascade:0.5,thorough:0.5 --seed 4
+shown_lines "simulate grid, 6 documents in 4 slots" "$W/s4.clk" 4 4
 t "bad --logger" 2 simulate --data "$W/d.txt" --out "$W/x.clk" --logger 1,2
 one_line_err "bad --logger" "^ttrank simulate: --logger: expected three numbers"
 t "negative --logger noise" 2 simulate --data "$W/d.txt" --out "$W/x.clk" --logger 1,2,-1
