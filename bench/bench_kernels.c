@@ -323,6 +323,13 @@ static ttr_variant train_variant(const char *name)
 static void reference_config(ttr_config *cfg, ttr_variant v, size_t batch)
 {
     ttr_config_default(cfg, v, 46);
+    /* the reference configuration of every dated table (46-64-32-1, linear
+     * bias tower, no weight decay), not the defaults of the day */
+    cfg->hidden[0] = 64;
+    cfg->hidden[1] = 32;
+    cfg->bias_hidden = 0;
+    cfg->weight_decay = 0.0f;
+    cfg->lr = 1e-3f;
     if (v == TTR_XPA) {
         cfg->rows = 2;
         cfg->cols = 5;

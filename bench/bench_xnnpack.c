@@ -110,6 +110,8 @@ static void make_models(uint32_t max_items, ttr_model **f, ttr_model **q, ttr_mo
     ttr_config cfg;
     ttr_model *tm;
     ttr_config_default(&cfg, TTR_ADDITIVE, F);
+    cfg.hidden[0] = 64; /* the reference tower of the dated tables */
+    cfg.hidden[1] = 32;
     cfg.max_items = max_items;
     cfg.max_batch = 1;
     size_t tb = ttr_arena_bytes(&cfg, TTR_MODE_TRAIN), fb = ttr_arena_bytes(&cfg, TTR_MODE_SERVE_F32);

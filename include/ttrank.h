@@ -85,20 +85,20 @@ typedef struct ttr_config {
     ttr_variant variant;
     uint32_t n_features;            /* F: 1..65536 */
     uint32_t n_hidden;              /* hidden layers of f: 0..TTR_MAX_HIDDEN (default 2) */
-    uint32_t hidden[TTR_MAX_HIDDEN];/* their widths: 1..4096 (default 64, 32) */
+    uint32_t hidden[TTR_MAX_HIDDEN];/* their widths: 1..4096 (default 32, 16) */
     uint32_t rows, cols;            /* slot grid, slot p = row * cols + col; a list is cols = 1.
                                        rows * cols: 1..TTR_MAX_SLOTS (default 10 x 1) */
     uint32_t n_contexts;            /* 0 (no context) or 1..65536 context ids */
     uint32_t embed_dim;             /* d_e of the slot embedding: 1..256 (default 8) */
-    uint32_t bias_hidden;           /* hidden width of the bias tower, 0 = linear (default 0) */
+    uint32_t bias_hidden;           /* hidden width of the bias tower, 0 = linear (default 8) */
     uint32_t dot_dim;               /* D of the dot variant: 2..64 (default 4) */
     uint32_t components;            /* K of MixEM: 2..TTR_MAX_COMPONENTS (default 2) */
     uint32_t attn_dim;              /* d_a of XPA: 1..64 (default 8) */
     uint32_t max_items;             /* longest list: 1..1024 (default 10) */
-    uint32_t max_batch;             /* lists per ttr_train() call: 1..65536 (default 16) */
+    uint32_t max_batch;             /* lists per ttr_train() call: 1..65536 (default 256) */
     ttr_loss loss;                  /* default TTR_LOSS_BCE */
     ttr_optimizer optimizer;        /* default TTR_OPT_ADAM */
-    float lr;                       /* learning rate, > 0 (default 1e-3 Adam, 1e-2 SGD) */
+    float lr;                       /* learning rate, > 0 (default 3e-3; 1e-2 suits SGD) */
     float beta1, beta2, adam_eps;   /* Adam (0.9, 0.999, 1e-8) */
     float momentum;                 /* SGD momentum in [0, 1) (default 0.9) */
     float l2;                       /* L2 penalty on weight matrices and embeddings, added to
@@ -106,8 +106,9 @@ typedef struct ttr_config {
     float weight_decay;             /* decoupled weight decay (AdamW): before each update the
                                        same tensors shrink by w *= 1 - lr_t * weight_decay,
                                        lr_t the scheduled rate; >= 0, lr * weight_decay <= 1
-                                       (default 0) */
-    ttr_lr_schedule lr_schedule;    /* default TTR_LR_CONSTANT */
+                                       (default 1e-3) */
+    ttr_lr_schedule lr_schedule;    /* default TTR_LR_CONSTANT; ttr_config_set_steps() sets
+                                       the recipe's cosine decay */
     uint32_t warmup_steps;          /* linear warm-up from lr / warmup_steps to lr (default 0) */
     uint64_t decay_steps;           /* step at which a decaying schedule reaches 0; it stays 0
                                        after (training then stops moving). Required (> warmup)
@@ -118,8 +119,21 @@ typedef struct ttr_config {
     uint64_t seed;                  /* initialisation and dropout; same seed + ISA => same bits */
 } ttr_config;
 
-/* Fill `cfg` with the defaults above for `variant` and `n_features`. */
+/* Fill `cfg` with the defaults above for `variant` and `n_features`. They
+ * are the recipe chosen on simulated click logs of two data sets, five user
+ * scenarios and two logging rankers (docs/training.md): relevance tower
+ * 32-16, a bias tower with a hidden layer of 8, batches of 256 lists, Adam at
+ * 3e-3 with decoupled weight decay 1e-3; with ttr_config_set_steps(), a
+ * cosine decay of the rate over the run; and early stopping on held-out
+ * items (ttr_item_held_out), which is the training loop's part. */
 TTR_API void ttr_config_default(ttr_config *cfg, ttr_variant variant, uint32_t n_features);
+
+/* The run will take total_steps optimizer steps (e.g. epochs x lists /
+ * max_batch): decay the learning rate to 0 over them with the default
+ * schedule (cosine, no warm-up). total_steps 0 = a constant rate (learning
+ * without an end, e.g. online). Sets lr_schedule, warmup_steps and
+ * decay_steps. TTR_ERR_ARG for a NULL cfg. */
+TTR_API int ttr_config_set_steps(ttr_config *cfg, uint64_t total_steps);
 
 /* The learning rate of optimizer step `step` (the first step is 1) under
  * cfg's lr, lr_schedule, warmup_steps and decay_steps: lr * min(1, step /
@@ -159,7 +173,9 @@ typedef struct ttr_model ttr_model;
 TTR_API int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
                            size_t bytes);
 
-/* The model's configuration and mode. */
+/* The model's configuration and mode. A serving model's configuration has
+ * no schedule and no weight decay (TTR_LR_CONSTANT, warmup_steps,
+ * decay_steps and weight_decay 0): it does not train. */
 TTR_API const ttr_config *ttr_model_config(const ttr_model *m);
 TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
 

@@ -12,27 +12,27 @@ void ttr_config_default(ttr_config *cfg, ttr_variant variant, uint32_t n_feature
     c.n_hidden = 2;
     for (i = 0; i < TTR_MAX_HIDDEN; i++)
         c.hidden[i] = 0;
-    c.hidden[0] = 64;
-    c.hidden[1] = 32;
+    c.hidden[0] = 32;
+    c.hidden[1] = 16;
     c.rows = 10;
     c.cols = 1;
     c.n_contexts = 0;
     c.embed_dim = 8;
-    c.bias_hidden = 0;
+    c.bias_hidden = 8;
     c.dot_dim = 4;
     c.components = 2;
     c.attn_dim = 8;
     c.max_items = 10;
-    c.max_batch = 16;
+    c.max_batch = 256;
     c.loss = TTR_LOSS_BCE;
     c.optimizer = TTR_OPT_ADAM;
-    c.lr = 1e-3f;
+    c.lr = 3e-3f;
     c.beta1 = 0.9f;
     c.beta2 = 0.999f;
     c.adam_eps = 1e-8f;
     c.momentum = 0.9f;
     c.l2 = 0.0f;
-    c.weight_decay = 0.0f;
+    c.weight_decay = 1e-3f;
     c.lr_schedule = TTR_LR_CONSTANT;
     c.warmup_steps = 0;
     c.decay_steps = 0;
@@ -134,4 +134,14 @@ float ttr_lr_at(const ttr_config *c, uint64_t step)
     if (c->lr_schedule == TTR_LR_COSINE)
         return (float)(lr * 0.5 * (1.0 + cos(3.14159265358979323846 * p)));
     return (float)(lr * (1.0 - p));
+}
+
+int ttr_config_set_steps(ttr_config *c, uint64_t total_steps)
+{
+    if (!c)
+        return TTR_ERR_ARG;
+    c->lr_schedule = total_steps ? TTR_LR_COSINE : TTR_LR_CONSTANT;
+    c->warmup_steps = 0;
+    c->decay_steps = total_steps;
+    return TTR_OK;
 }

@@ -436,6 +436,12 @@ int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, voi
     if (mode == TTR_MODE_TRAIN) {
         ttr__init_weights(m);
     } else {
+        /* A serving model does not train: it keeps no schedule or weight
+         * decay (so its file, which has no place for them, round-trips). */
+        m->cfg.lr_schedule = TTR_LR_CONSTANT;
+        m->cfg.warmup_steps = 0;
+        m->cfg.decay_steps = 0;
+        m->cfg.weight_decay = 0.0f;
         /* A fresh serving model has an all-zero tower (every score 0) until
          * weights are copied in (ttr_model_to_serving) or loaded. */
         uint32_t i;

@@ -42,7 +42,7 @@ static const ttr_variant all_variants[] = {TTR_NAIVE, TTR_ADDITIVE, TTR_PAL,
 /* ---- helpers --------------------------------------------------------------- */
 
 /* Small configurations; `shape` varies contexts, the bias hidden layer, the
- * grid, the depth and the optimizer. */
+ * grid, the depth, the optimizer and (shape 1) the schedule block of version 3. */
 static void small_config(ttr_config *c, ttr_variant v, int shape)
 {
     ttr_config_default(c, v, 5);
@@ -54,10 +54,15 @@ static void small_config(ttr_config *c, ttr_variant v, int shape)
     c->max_batch = 3;
     c->lr = 0.01f;
     c->seed = 11 + (uint64_t)v * 7 + (uint64_t)shape;
+    c->weight_decay = 0.0f; /* version-1 train files but for shape 1 */
     if (shape == 1) {
         c->n_contexts = 2;
         c->bias_hidden = 3;
         c->clip_norm = 0.5f;
+        c->lr_schedule = TTR_LR_COSINE; /* version 3: the schedule block */
+        c->warmup_steps = 2;
+        c->decay_steps = 50;
+        c->weight_decay = 0.05f;
     } else if (shape == 2) {
         c->rows = 2;
         c->cols = 3;
@@ -793,6 +798,10 @@ static void golden_config(ttr_config *c, ttr_variant v)
     c->max_batch = 4;
     c->lr = 0.02f;
     c->seed = 2024;
+    /* the configuration the golden files were written with (before the
+     * defaults gained a bias hidden layer and weight decay) */
+    c->bias_hidden = 0;
+    c->weight_decay = 0.0f;
 }
 
 static int read_expected(const char *path, float *s, float *r, int *nr)

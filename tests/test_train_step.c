@@ -198,6 +198,7 @@ static void tiny_config(ttr_config *c, ttr_variant v, ttr_optimizer opt)
     c->adam_eps = 0.02f;
     c->momentum = 0.7f;
     c->l2 = 0.3f;
+    c->weight_decay = 0.0f; /* decoupled decay: tests/test_schedule.c */
     c->clip_norm = 0.0f;
     c->slot_dropout = 0.0f;
     c->seed = 11;
@@ -677,6 +678,7 @@ Test(train_step, adam_second_moment_overflow_is_refused)
         c.beta2 = 0.0f;
         c.adam_eps = 1e-8f;
         c.l2 = 0.0f;
+        c.weight_decay = 0.0f;
         c.clip_norm = 0.0f;
         size_t bytes = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
         void *arena = malloc(bytes);

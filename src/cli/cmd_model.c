@@ -96,8 +96,11 @@ int cli_model_tensors(const ttr_model *m, cli_tensor_fn fn, void *ctx, size_t *f
     err = ttr_model_save(m, 0, ttr_mem_write, &w);
     if (file_bytes)
         *file_bytes = w.size;
-    size_t pos = 164, end = w.size >= 4 ? w.size - 4 : 0;
-    uint32_t n = w.size >= 164 ? rd32(buf + 160) : 0;
+    /* the records start after the header (ttr_io.h): 164 bytes, 188 in
+     * version 3 (its schedule block) */
+    size_t pos = w.size >= 8 && rd32(buf + 4) >= 3 ? 188 : 164;
+    size_t end = w.size >= 4 ? w.size - 4 : 0;
+    uint32_t n = w.size >= pos ? rd32(buf + pos - 4) : 0;
     for (uint32_t t = 0; !err && t < n; t++) {
         if (pos + 4 > end) {
             err = TTR_ERR_FORMAT;

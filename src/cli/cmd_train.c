@@ -25,10 +25,10 @@ static void usage(FILE *f)
         "  --model V          naive | additive | pal | dot | mixem | xpa\n"
         "  --clicks FILE      click log (DESIGN.md section 7)\n"
         "  --out FILE         model file to write (atomically)\n"
-        "  --hidden LIST      relevance tower widths, e.g. 64,32 (default); '' = linear\n"
-        "  --epochs E         passes over the log (default 5)\n"
-        "  --lr L             learning rate (default 1e-3 Adam, 1e-2 SGD)\n"
-        "  --batch B          lists per step (default 16)\n"
+        "  --hidden LIST      relevance tower widths (default 32,16); '' = linear\n"
+        "  --epochs E         passes over the log, at most (default 4)\n"
+        "  --lr L             learning rate (default 3e-3 Adam, 1e-2 SGD)\n"
+        "  --batch B          lists per step (default 256)\n"
         "  --seed S           initialisation and shuffling seed (default 1)\n"
         "  --components K     MixEM components (default 2)\n"
         "  --dim D            dot variant dimension (default 4)\n"
@@ -36,11 +36,11 @@ static void usage(FILE *f)
         "  --loss bce|softmax pointwise (default) or listwise (naive, additive)\n"
         "  --optimizer adam|sgd  (default adam)\n"
         "  --l2 X             L2 penalty on weight matrices, added to the gradient (default 0)\n"
-        "  --weight-decay X   decoupled weight decay, AdamW-style (default 0)\n"
+        "  --weight-decay X   decoupled weight decay, AdamW-style (default 1e-3)\n"
         "  --lr-schedule S    constant | cosine | linear: decay to 0 over all epochs\n"
-        "                     (default constant)\n"
+        "                     (default cosine)\n"
         "  --warmup N         linear learning-rate warm-up over N steps (default 0)\n"
-        "  --bias-hidden N    hidden width of the bias tower, 0 = linear (default 0)\n"
+        "  --bias-hidden N    hidden width of the bias tower, 0 = linear (default 8)\n"
         "  --clip X           global gradient-norm clip, 0 = off (default 0)\n"
         "  --slot-dropout Q   additive/PAL slot dropout (default 0.1)\n"
         "  --embed-dim D      slot embedding size (default 8)\n"
@@ -379,10 +379,15 @@ int ttr_cmd_train(int argc, char **argv)
     if (vs && cli_variant_parse(vs, &variant))
         return cli_err(C, "--model: expected naive, additive, pal, dot, mixem or xpa, got '%s'",
                        vs), 2;
-    uint32_t epochs = 5, batch = 16, components = 2, dim = 4, embed = 8, attn = 8;
-    uint32_t warmup = 0, bias_hidden = 0, evals = 4, patience = 8;
+    /* the defaults of the library's recipe (ttr_config_default) where it has them */
+    ttr_config def;
+    ttr_config_default(&def, TTR_NAIVE, 1);
+    uint32_t epochs = 4, batch = def.max_batch, components = def.components, dim = def.dot_dim;
+    uint32_t embed = def.embed_dim, attn = def.attn_dim, warmup = 0, bias_hidden = def.bias_hidden;
+    uint32_t evals = 4, patience = 8;
     uint64_t seed = 1, shuffle = 4096;
-    float lr = 0, l2 = 0, clip = 0, dropout = 0.1f, wd = 0, holdout = 0.1f;
+    float lr = 0, l2 = def.l2, clip = def.clip_norm, dropout = def.slot_dropout;
+    float wd = def.weight_decay, holdout = 0.1f;
     if (cli_u32(C, fl, nf, "--epochs", 0, 100000, &epochs) ||
         cli_u32(C, fl, nf, "--batch", 1, 65536, &batch) ||
         cli_u32(C, fl, nf, "--components", 2, TTR_MAX_COMPONENTS, &components) ||
@@ -401,9 +406,8 @@ int ttr_cmd_train(int argc, char **argv)
         cli_u32(C, fl, nf, "--patience", 1, 1000000, &patience))
         return 2;
     uint32_t hidden[TTR_MAX_HIDDEN];
-    int n_hidden = 2;
-    hidden[0] = 64;
-    hidden[1] = 32;
+    int n_hidden = (int)def.n_hidden;
+    memcpy(hidden, def.hidden, sizeof hidden);
     const char *hs = cli_str(fl, nf, "--hidden", NULL);
     if (hs && (n_hidden = cli_u32_list(hs, hidden, TTR_MAX_HIDDEN)) < 0)
         return cli_err(C, "--hidden: expected up to %d comma-separated widths, got '%s'",
@@ -416,7 +420,7 @@ int ttr_cmd_train(int argc, char **argv)
         return cli_err(C, "--optimizer: expected adam or sgd, got '%s'", opt), 2;
     if (strcmp(dots, "mean") && strcmp(dots, "top"))
         return cli_err(C, "--dot-serving: expected mean or top, got '%s'", dots), 2;
-    const char *sched = cli_str(fl, nf, "--lr-schedule", "constant");
+    const char *sched = cli_str(fl, nf, "--lr-schedule", "cosine");
     ttr_lr_schedule schedule = TTR_LR_CONSTANT;
     if (!strcmp(sched, "cosine"))
         schedule = TTR_LR_COSINE;
@@ -527,11 +531,11 @@ int ttr_cmd_train(int argc, char **argv)
             cfg.lr = lr;
         cfg.l2 = l2;
         cfg.weight_decay = wd;
-        cfg.lr_schedule = schedule;
-        cfg.warmup_steps = warmup;
         /* a decaying schedule reaches 0 at the end of the last epoch */
         uint64_t steps = (st.lists + batch - 1) / batch * (uint64_t)epochs;
-        cfg.decay_steps = schedule == TTR_LR_CONSTANT ? 0 : steps > warmup ? steps : warmup + 1u;
+        ttr_config_set_steps(&cfg, schedule == TTR_LR_CONSTANT ? 0 : steps > warmup ? steps : warmup + 1u);
+        cfg.lr_schedule = schedule;
+        cfg.warmup_steps = warmup;
         cfg.bias_hidden = bias_hidden;
         cfg.clip_norm = clip;
         cfg.slot_dropout = dropout;

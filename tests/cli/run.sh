@@ -153,7 +153,7 @@ t "train softmax, vali" 0 train --model additive --loss softmax --clicks "$W/c.c
     --out "$W/sm.ttr" --epochs 3 --vali "$W/d.txt" --no-normalize --shuffle 0
 has "train vali" "^saved .*epoch [0-3]\.[0-9]+ \(best vali NDCG@10" "$W/out"
 t "train holdout" 0 train --model additive --clicks "$W/c.clk" --out "$W/ho.ttr" --epochs 3 \
-    --holdout 0.3 --evals 2 --patience 1 --lr-schedule cosine --warmup 2 --weight-decay 1e-3 \
+    --holdout 0.3 --evals 2 --patience 1 --lr-schedule cosine --warmup 2 --weight-decay 1e-3 --batch 16 \
     --bias-hidden 4
 has "train holdout" "^saved .*epoch [0-3]\.[0-9]+ \(best held-out click log-likelihood -" "$W/out"
 has "train holdout evals" "^epoch 0\.[0-9]+: loss [0-9.]+ per list, held-out click log-likelihood -" \
