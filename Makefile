@@ -16,6 +16,9 @@
 #                                floors (scripts/coverage.sh; build/coverage/)
 #   make install PREFIX=/usr/local [DESTDIR=...]   headers, libraries, ttrank.pc
 #   make bench                   kernel benchmark on this machine
+#   make eval DATA=Fold1         every variant on simulated MQ2008 clicks, default flags
+#   make quality                 the default recipe on 100 simulated click logs
+#                                (docs/training.md; MQ_DATA, YAHOO_DATA, QUALITY_ARGS)
 #   make fuzz-build              libFuzzer targets (clang, ASan+UBSan) in build/fuzz/
 #   make fuzz FUZZ_SECONDS=60    run each fuzz target from a copy of its seed corpus
 #   make fuzz-regress            seeds + regressions through each target (gcc, no libFuzzer)
@@ -133,7 +136,7 @@ endif
 $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
-.PHONY: all lib tool tests test test-cli smoke bench run eval check valgrind coverage install \
+.PHONY: all lib tool tests test test-cli smoke bench run eval quality check valgrind coverage install \
         uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
@@ -212,6 +215,14 @@ test-cli: $(TOOL)
 eval: $(TOOL)
 	@test -n "$(DATA)" || { echo "usage: make eval DATA=<LETOR fold folder>" >&2; exit 2; }
 	TTRANK=$(TOOL) sh scripts/eval.sh $(DATA)
+
+# Ranking quality of the default training recipe: every variant on simulated
+# click logs of both data sets, five user scenarios, two logging rankers and
+# five seeds (docs/training.md). QUALITY_ARGS adds flags, e.g. --recipe '...'.
+MQ_DATA ?= ../shared/data/MQ2008/Fold1
+YAHOO_DATA ?= ../shared/data/lightgbm_lambdarank_yahoo_sample
+quality: $(TOOL)
+	python3 scripts/quality.py --ttrank $(TOOL) --mq $(MQ_DATA) --yahoo $(YAHOO_DATA) $(QUALITY_ARGS)
 
 # The whole suite (see scripts/check.sh for its configurations and variables).
 check:

@@ -141,7 +141,9 @@ def main():
     p.add_argument("--variant-recipe", action="append", default=[],
                    help="VARIANT=FLAGS added for one variant (repeatable)")
     p.add_argument("--name", default="default", help="the recipe's name in the results")
-    p.add_argument("--out", default="quality.jsonl", help="results (appended, resumable)")
+    p.add_argument("--out", default="",
+                   help="results, appended: a (recipe, cell, variant) already there is not "
+                        "trained again (default WORK/quality.jsonl; delete it after a change)")
     p.add_argument("--work", default="/tmp/ttrank-quality", help="click logs and models")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--summary", default="", help="only print the table of these recipes")
@@ -149,6 +151,7 @@ def main():
     a.dirs = {k: v for k, v in (("mq2008", a.mq), ("yahoo", a.yahoo)) if v}
     a.variant_recipe = dict(s.split("=", 1) for s in a.variant_recipe)
     os.makedirs(a.work, exist_ok=True)
+    a.out = a.out or os.path.join(a.work, "quality.jsonl")
     rows = []
     if os.path.exists(a.out):
         with open(a.out) as f:

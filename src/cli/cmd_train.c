@@ -133,44 +133,63 @@ static int run_step(ttr_model *m, batch_buf *b, int has_ctx, epoch_stats *es)
 }
 
 /* One pass over the log before training: feature sums for the
- * normalisation (sum, sum2 may be NULL) and the held-out lists. Returns 0,
- * or 1 after printing an error. */
-static int prepass(cli_clicks_in *in, const char *path, const ttr_reader_config *rcfg, size_t ML,
-                   double *sum, double *sum2, size_t *items, holdout_set *ho)
+ * normalisation (sum, sum2 may be NULL), the held-out lists, and, when
+ * `mem` is not NULL, every list with items left for training into the pool
+ * (mem->cap lists; *kept receives the count). Returns 0, or 1 after printing
+ * an error. */
+static int prepass(cli_clicks_in *in, const char *path, const ttr_reader_config *rcfg,
+                   double *sum, double *sum2, size_t *items, holdout_set *ho, pool *mem,
+                   size_t *kept)
 {
-    size_t F = rcfg->n_features;
-    float *x = malloc(ML * F * sizeof *x);
-    uint16_t *slots = malloc(ML * sizeof *slots);
-    uint8_t *clicks = malloc(ML);
+    size_t F = rcfg->n_features, ML = rcfg->max_items, k = 0;
+    pool one = {1, ML, F, NULL, NULL, NULL, NULL, NULL};
+    size_t n_one;
+    uint32_t ctx_one;
+    one.x = mem ? NULL : malloc(ML * F * sizeof *one.x);
+    one.slots = mem ? NULL : malloc(ML * sizeof *one.slots);
+    one.clicks = mem ? NULL : malloc(ML);
+    one.n = &n_one;
+    one.ctx = &ctx_one;
+    pool *p = mem ? mem : &one;
     int rc = 1;
-    if (!x || !slots || !clicks) {
+    if (!p->x || !p->slots || !p->clicks) {
         cli_err(C, "out of memory");
         goto out;
     }
     if (cli_clicks_open(in, C, path, rcfg))
         goto out;
-    ttr_list l;
-    memset(&l, 0, sizeof l);
-    l.x = x;
-    l.ldx = F;
-    l.slots = slots;
-    l.clicks = clicks;
-    while ((rc = cli_clicks_next(in, &l)) == 1) {
+    for (;;) {
+        size_t j = mem ? k : 0;
+        if (j >= p->cap) /* the log grew since the first pass */
+            break;
+        ttr_list l;
+        memset(&l, 0, sizeof l);
+        l.x = p->x + j * ML * F;
+        l.ldx = F;
+        l.slots = p->slots + j * ML;
+        l.clicks = p->clicks + j * ML;
+        if ((rc = cli_clicks_next(in, &l)) != 1)
+            break;
         for (size_t i = 0; sum && i < l.n; i++)
             for (size_t t = 0; t < F; t++) {
-                double v = x[i * F + t];
+                double v = l.x[i * F + t];
                 sum[t] += v;
                 sum2[t] += v * v;
             }
         *items += l.n;
-        holdout_split(ho, l.n, x, slots, clicks, l.context, 1);
+        p->n[j] = holdout_split(ho, l.n, l.x, l.slots, l.clicks, l.context, 1);
+        p->ctx[j] = l.context;
+        k += p->n[j] > 0;
     }
     cli_clicks_close(in);
     rc = rc < 0;
+    *kept = k;
 out:
-    free(x);
-    free(slots);
-    free(clicks);
+    if (!mem) {
+        free(one.x);
+        free(one.slots);
+        free(one.clicks);
+    }
     return rc;
 }
 
@@ -185,6 +204,8 @@ typedef struct trainer {
     const ttr_reader_config *rcfg;
     const char *path;
     int has_ctx, quiet, checkpoint, selecting;
+    size_t in_memory;          /* lists of a log held whole in the pool, 0 = streaming */
+    int shuffle;
     uint32_t batch, epochs, patience, ep;
     ttr_rng rng;
     uint64_t total_lists, done_lists, eval_every, since_eval;
@@ -326,18 +347,48 @@ static int train_epoch(trainer *t)
     return t->b->n_lists && step(t);
 }
 
+/* One pass over a log held in memory, in a fresh random order (file order
+ * with --shuffle 0). Returns 0 or 1 (printed). */
+static int train_epoch_memory(trainer *t, size_t *order)
+{
+    size_t n = t->in_memory, i;
+    for (i = 0; i < n; i++)
+        order[i] = i;
+    for (i = n; t->shuffle && i > 1; i--) {
+        size_t k = (size_t)(((uint64_t)ttr_rng_u32(&t->rng) * i) >> 32), tmp = order[i - 1];
+        order[i - 1] = order[k];
+        order[k] = tmp;
+    }
+    for (i = 0; i < n && t->evals_since_best <= t->patience; i++) {
+        batch_add(t->b, t->p, order[i]);
+        t->done_lists++;
+        if (t->b->n_lists == t->batch && step(t))
+            return 1;
+        if ((t->done_lists & 63) == 0)
+            cli_progress_update(&t->pr, t->what, (double)t->done_lists / (double)t->total_lists);
+    }
+    return t->b->n_lists && step(t);
+}
+
 static int train_run(trainer *t)
 {
+    size_t *order = NULL;
+    if (t->in_memory && !(order = malloc(t->in_memory * sizeof *order)))
+        return cli_err(C, "out of memory");
     t->selecting = t->vd || t->ho->n_lists;
     cli_progress_start(&t->pr);
     for (t->ep = 0; t->ep < t->epochs && t->evals_since_best <= t->patience; t->ep++) {
         memset(&t->es, 0, sizeof t->es);
         snprintf(t->what, sizeof t->what, "train: epoch %u/%u", (unsigned)t->ep + 1,
                  (unsigned)t->epochs);
-        if (train_epoch(t))
+        if (t->in_memory ? train_epoch_memory(t, order) : train_epoch(t)) {
+            free(order);
             return 1;
-        if (t->selecting && t->since_eval && evaluate(t))
+        }
+        if (t->selecting && t->since_eval && evaluate(t)) {
+            free(order);
             return 1;
+        }
         if (!t->selecting && !t->quiet) {
             cli_progress_end(&t->pr);
             printf("epoch %u: loss %.6f per list\n", (unsigned)t->ep + 1,
@@ -346,6 +397,7 @@ static int train_run(trainer *t)
         }
     }
     cli_progress_end(&t->pr);
+    free(order);
     return 0;
 }
 
@@ -590,14 +642,39 @@ int ttr_cmd_train(int argc, char **argv)
         ret = cli_err(C, "out of memory");
         goto done;
     }
-    size_t items = 0;
-    if (normalize || ho.cap) {
-        if (prepass(&in, clicks_path, &rcfg, ML, sum, sum2, &items, &ho)) {
+    /* a log that fits in 256 MiB is read once and shuffled whole in memory;
+     * a larger one streams through a shuffle buffer of --shuffle lists */
+    size_t budget = (size_t)256 << 20, in_memory = 0;
+    size_t cap = st.lists <= budget / per_list ? (size_t)st.lists : 0;
+    if (cap)
+        in_memory = 1;
+    else
+        cap = shuffle ? (size_t)shuffle : 1;
+    if (!in_memory && cap > 1 && cap * per_list > budget)
+        cap = budget / per_list > 1 ? budget / per_list : 1;
+    p.cap = cap;
+    p.max_items = ML;
+    p.F = F;
+    p.x = malloc(cap * per_list);
+    p.slots = malloc(cap * ML * sizeof *p.slots);
+    p.clicks = malloc(cap * ML);
+    p.n = malloc(cap * sizeof *p.n);
+    p.ctx = malloc(cap * sizeof *p.ctx);
+    if (!p.x || !p.slots || !p.clicks || !p.n || !p.ctx) {
+        ret = cli_err(C, "out of memory");
+        goto done;
+    }
+    size_t items = 0, kept = 0;
+    if (normalize || ho.cap || in_memory) {
+        if (prepass(&in, clicks_path, &rcfg, sum, sum2, &items, &ho, in_memory ? &p : NULL,
+                    &kept)) {
             ret = 1;
             goto done;
         }
         if (ho.cap && !ho.n_lists && !quiet)
             printf("no item of %s is held out: the last model is kept\n", clicks_path);
+        if (in_memory)
+            in_memory = kept;
     }
     if (normalize) {
         for (size_t t = 0; t < F; t++) {
@@ -622,18 +699,7 @@ int ttr_cmd_train(int argc, char **argv)
         }
     }
 
-    /* ---- buffers ---- */
-    size_t cap = shuffle ? (size_t)shuffle : 1;
-    if (cap > 1 && cap * per_list > ((size_t)256 << 20))
-        cap = ((size_t)256 << 20) / per_list > 1 ? ((size_t)256 << 20) / per_list : 1;
-    p.cap = cap;
-    p.max_items = ML;
-    p.F = F;
-    p.x = malloc(cap * per_list);
-    p.slots = malloc(cap * ML * sizeof *p.slots);
-    p.clicks = malloc(cap * ML);
-    p.n = malloc(cap * sizeof *p.n);
-    p.ctx = malloc(cap * sizeof *p.ctx);
+    /* ---- the batch ---- */
     b.max_items = ML;
     b.F = F;
     b.offsets = malloc((batch + 1) * sizeof *b.offsets);
@@ -641,8 +707,7 @@ int ttr_cmd_train(int argc, char **argv)
     b.slots = malloc(batch * ML * sizeof *b.slots);
     b.clicks = malloc(batch * ML);
     b.ctx = malloc(batch * sizeof *b.ctx);
-    if (!p.x || !p.slots || !p.clicks || !p.n || !p.ctx || !b.offsets || !b.x || !b.slots ||
-        !b.clicks || !b.ctx) {
+    if (!b.offsets || !b.x || !b.slots || !b.clicks || !b.ctx) {
         ret = cli_err(C, "out of memory");
         goto done;
     }
@@ -658,6 +723,8 @@ int ttr_cmd_train(int argc, char **argv)
     t.in = &in;
     t.rcfg = &rcfg;
     t.path = clicks_path;
+    t.in_memory = in_memory;
+    t.shuffle = shuffle != 0;
     t.has_ctx = has_ctx;
     t.batch = batch;
     t.epochs = epochs;
