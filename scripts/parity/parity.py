@@ -116,6 +116,12 @@ def main():
         recipe["epochs"] = a.epochs
     tt_flags = strip_flags(toks, ("--epochs", "--shuffle", "--seed"))
     tt_flags += ["--epochs", str(recipe["epochs"]), "--shuffle", "0"]
+    help_text = sh([a.ttrank, "train", "--help"])
+    if "--holdout" in help_text and recipe["holdout"] is None:
+        tt_flags += ["--holdout", "0"]  # a newer ttrank holds out 10% by default
+    for t in tt_flags:
+        if t.startswith("--") and t.split("=", 1)[0] not in help_text:
+            sys.exit("parity: this ttrank has no %s flag" % t)
     seeds = [int(s) for s in a.seeds.split()]
     variants = a.variants.split()
     for v in variants:

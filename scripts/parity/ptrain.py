@@ -108,15 +108,17 @@ class Optimizer:
         self.state = {n: (torch.zeros_like(p), torch.zeros_like(p)) for n, p in model.params()}
 
     def lr_at(self, t):
-        """Scheduled learning rate of step t (1-based)."""
+        """Scheduled learning rate of step t (1-based), as ttr_lr_at: lr *
+        min(1, t / warmup) * decay(p), p = (t - warmup) / (total - warmup)
+        clamped to [0, 1], total = the run's steps (cmd_train.c)."""
         r, lr = self.r, self.lr
         w = r["warmup"]
-        if w and t <= w:
-            return lr * t / w
+        if w and t < w:
+            lr = lr * t / w
+        total = self.total if self.total > w else w + 1
         if r["lr_schedule"] == "constant":
             return lr
-        span = max(self.total - w, 1)
-        frac = min(max((t - w) / span, 0.0), 1.0)
+        frac = min(max((t - w) / (total - w), 0.0), 1.0)
         if r["lr_schedule"] == "cosine":
             return lr * 0.5 * (1.0 + math.cos(math.pi * frac))
         if r["lr_schedule"] == "linear":
@@ -137,7 +139,7 @@ class Optimizer:
         if r["clip"] > 0 and norm > f32(r["clip"]):
             gscale = f32(f32(r["clip"]) / norm)
         self.t += 1
-        lr = self.lr_at(self.t)
+        lr = f32(self.lr_at(self.t))  # ttr_lr_at returns a float
         wd = f32(r["weight_decay"])
         if r["optimizer"] == "adam":
             bc1 = 1.0 - math.pow(self.b1, self.t)
@@ -148,14 +150,14 @@ class Optimizer:
             g = p.grad * gscale if gscale != 1.0 else p.grad
             s1, s2 = self.state[n]
             if wd > 0 and m.decay[n]:
-                p.data.sub_(p.data * f32(f32(lr) * wd))
+                p.data.mul_(f32(1.0 - f32(lr * wd)))  # train.c decay_keep
             if r["optimizer"] == "adam":
                 s1.mul_(self.b1).add_(g * c1)
                 s2.mul_(self.b2).add_((g * g) * c2)
                 p.data.sub_((s1 * lr_t) / (s2.sqrt() + eps_t))
             else:
                 s1.mul_(self.mom).add_(g)
-                p.data.sub_(s1 * f32(lr))
+                p.data.sub_(s1 * lr)
         return norm
 
 

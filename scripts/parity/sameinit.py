@@ -71,7 +71,8 @@ def compare(model, opt_state, d):
             s1, s2 = d["state"][name][:2]
             t1, t2 = (t.numpy().reshape(a.shape) for t in opt_state[name])
             r1 = float(np.abs(s1 - t1).max()) / max(float(np.abs(s1).max()), 1e-30)
-            r2 = float(np.abs(s2 - t2).max()) / max(float(np.abs(s2).max()), 1e-30)
+            if s2 is not None:  # SGD keeps one array (the velocity)
+                r2 = float(np.abs(s2 - t2).max()) / max(float(np.abs(s2).max()), 1e-30)
         rows.append((name, rel, r1, r2))
     return rows
 
@@ -96,6 +97,8 @@ def main():
     recipe, toks = ptrain.parse_recipe(a.recipe)
     recipe["slot_dropout"] = 0.0
     flags = _strip(toks, ("--shuffle", "--slot-dropout", "--epochs"))
+    if "--holdout" in run([a.ttrank, "train", "--help"]) and recipe["holdout"] is None:
+        flags += ["--holdout", "0"]
     tag = "%s-%d" % (a.variant, os.getpid())
     init = os.path.join(a.work, "init-%s.ttr" % tag)
     run([a.ttrank, "train", "--model", a.variant, "--clicks", a.clicks, "--out", init,
