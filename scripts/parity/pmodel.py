@@ -17,10 +17,39 @@ import math
 import torch
 
 VARIANTS = ["naive", "additive", "pal", "dot", "mixem", "xpa"]
+M64 = (1 << 64) - 1
+
+
+class SplitMix:
+    """ttrank's generator (model.c ttr__rng_next / ttr__rng_uniform), to draw
+    the very slot-dropout decisions ttrank draws: one per item, list by list,
+    from the state seed * 0xD1B54A32D192ED03 + 1 of a fresh model."""
+
+    def __init__(self, seed):
+        self.s = (seed * 0xD1B54A32D192ED03 + 1) & M64
+
+    def next(self):
+        self.s = (self.s + 0x9E3779B97F4A7C15) & M64
+        z = self.s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return z ^ (z >> 31)
+
+    def drops(self, mask, q):
+        """Decisions for a batch [B, N] (padding False)."""
+        out = torch.zeros(mask.shape, dtype=torch.bool)
+        thr = float(torch.tensor(q, dtype=torch.float32))
+        for b in range(mask.shape[0]):
+            for i in range(int(mask[b].sum())):
+                out[b, i] = (self.next() >> 40) / 16777216.0 < thr
+        return out
 
 
 def softplus(z):
-    return z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
+    """log(1 + e^z), stable, with the right gradient sigma(z) everywhere
+    (max(z, 0) + log1p(e^-|z|) has gradient 1 at z = 0 under autograd, and
+    z = 0 happens: a dropped slot's g is 0 at initialisation)."""
+    return torch.logaddexp(z, torch.zeros_like(z))
 
 
 class TTRModel:
@@ -182,16 +211,18 @@ class TTRModel:
         return h @ self.P[p + "out.w"].t() + self.P[p + "out.b"].reshape(-1)
 
     # ---- heads ---------------------------------------------------------------
-    def forward_loss(self, xn, slots, mask, clicks, ctx, training=True, gen=None):
-        """Per-list loss [B] (float64) and extras (b of dot's items)."""
+    def forward_loss(self, xn, slots, mask, clicks, ctx, training=True, gen=None, drop=None):
+        """Per-list loss [B] (float64) and extras (b of dot's items). drop:
+        the slot-dropout decisions [B, N] (else drawn from gen)."""
         v = self.variant
         c = clicks.double()
         m = mask
         md = mask.double()
         f, h = self.rel(xn)
         extras = {}
-        drop = None
-        if training and v in ("additive", "pal") and self.cfg["slot_dropout"] > 0:
+        if v not in ("additive", "pal") or not training:
+            drop = None
+        elif drop is None and self.cfg["slot_dropout"] > 0:
             drop = (torch.rand(slots.shape, generator=gen) < self.cfg["slot_dropout"]) & m
         if v in ("naive", "additive"):
             z = f[..., 0]

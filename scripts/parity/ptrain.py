@@ -169,9 +169,10 @@ def to_torch(log, mean, scale):
             "ctx": torch.from_numpy(log["ctx"])}
 
 
-def train(model, T, recipe, seed, epochs=None, on_step=None, max_steps=None):
+def train(model, T, recipe, seed, epochs=None, on_step=None, max_steps=None, drops=None):
     """Train on the tensors T (to_torch) in file order. Returns the mean loss
-    per list of each epoch (ttrank's 'epoch N: loss X per list')."""
+    per list of each epoch (ttrank's 'epoch N: loss X per list'). drops:
+    a pmodel.SplitMix drawing ttrank's own slot-dropout decisions."""
     B = recipe["batch"]
     E = recipe["epochs"] if epochs is None else epochs
     L = T["xn"].shape[0]
@@ -188,8 +189,12 @@ def train(model, T, recipe, seed, epochs=None, on_step=None, max_steps=None):
             sl = slice(s, min(s + B, L))
             for _, p in model.params():
                 p.grad.zero_()
+            dm = None
+            if drops is not None and model.variant in ("additive", "pal") \
+                    and recipe["slot_dropout"] > 0:
+                dm = drops.drops(T["mask"][sl], recipe["slot_dropout"])
             per_list, extras = model.forward_loss(T["xn"][sl], T["slots"][sl], T["mask"][sl],
-                                                  T["clicks"][sl], T["ctx"][sl], True, gen)
+                                                  T["clicks"][sl], T["ctx"][sl], True, gen, dm)
             loss = per_list.mean()
             loss.backward()
             opt.step()

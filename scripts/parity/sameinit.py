@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Same-initial-weights parity: ttrank and PyTorch start from the SAME weights
 (ttrank's own initialisation, saved by `ttrank train --epochs 0`), see the same
-batches in file order, without slot dropout, and must then agree to float
+batches in file order, with the very slot-dropout draws of ttrank (its
+splitmix64 generator replayed in Python), and must then agree to float
 rounding for a long stretch.
 
 For each K in --steps, the first K batches of the log are written to a short
@@ -95,14 +96,13 @@ def main():
     if a.scalar:
         env["TTR_CPU_MASK"] = "scalar"
     recipe, toks = ptrain.parse_recipe(a.recipe)
-    recipe["slot_dropout"] = 0.0
-    flags = _strip(toks, ("--shuffle", "--slot-dropout", "--epochs"))
+    flags = _strip(toks, ("--shuffle", "--epochs"))
     if "--holdout" in run([a.ttrank, "train", "--help"]) and recipe["holdout"] is None:
         flags += ["--holdout", "0"]
     tag = "%s-%d" % (a.variant, os.getpid())
     init = os.path.join(a.work, "init-%s.ttr" % tag)
     run([a.ttrank, "train", "--model", a.variant, "--clicks", a.clicks, "--out", init,
-         "--epochs", "0", "--seed", str(a.seed), "--slot-dropout", "0", "--quiet"] + flags, env)
+         "--epochs", "0", "--seed", str(a.seed), "--quiet"] + flags, env)
     d0 = ttrfile.read_ttr(init)
     log = pdata.read_clicks(a.clicks, a.work)
     mean = d0["tensors"]["norm.mean"].reshape(-1)
@@ -110,8 +110,9 @@ def main():
     T = ptrain.to_torch(log, mean, scale)
     B = d0["cfg"]["max_batch"]
     recipe["batch"] = B
-    print("same-init %s on %s: batch %d, recipe %s (slot dropout 0)" %
-          (a.variant, os.path.basename(a.clicks), B, " ".join(flags)))
+    recipe["slot_dropout"] = d0["cfg"]["slot_dropout"]
+    print("same-init %s on %s: batch %d, recipe %s (slot dropout %g, ttrank's own draws)" %
+          (a.variant, os.path.basename(a.clicks), B, " ".join(flags), recipe["slot_dropout"]))
 
     def fresh():
         m = pmodel.TTRModel(ptrain.model_cfg(recipe, a.variant, log))
@@ -151,7 +152,7 @@ def main():
         m = fresh()
         r1 = dict(recipe)
         r1["epochs"] = a.epochs
-        lp = ptrain.train(m, T, r1, a.seed)
+        lp = ptrain.train(m, T, r1, a.seed, drops=pmodel.SplitMix(a.seed))
         print("\n%d epochs from the same weights:" % a.epochs)
         for i, (x, y) in enumerate(zip(lt, lp)):
             print("  epoch %d: loss ttrank %.6f torch %.6f diff %+.2e" % (i + 1, x, y, x - y))
@@ -182,7 +183,7 @@ def _train_keep_opt(m, T, recipe, seed, K, holder):
             holder["opt"] = self
     ptrain.Optimizer = Keep
     try:
-        return ptrain.train(m, T, recipe, seed, max_steps=K)
+        return ptrain.train(m, T, recipe, seed, max_steps=K, drops=pmodel.SplitMix(seed))
     finally:
         ptrain.Optimizer = orig
 
