@@ -105,6 +105,11 @@ def main():
     ap.add_argument("--ttrank", default=os.environ.get("TTRANK", "build/x86_64-gcc/ttrank"))
     ap.add_argument("--torch-seed-offset", type=int, default=1000,
                     help="torch initialises from seed + this (independent of ttrank's)")
+    ap.add_argument("--init", default=os.environ.get("INIT", "independent"),
+                    choices=["independent", "same", "both"],
+                    help="torch's initial weights: ttrank's scheme from its own seed "
+                         "(independent), ttrank's very weights and slot-dropout draws "
+                         "(same), or both (torch trains twice)")
     ap.add_argument("--keep", action="store_true", help="keep the click logs and models")
     ap.add_argument("--json", default=None, help="write every result to this file")
     a = ap.parse_args()
@@ -151,49 +156,75 @@ def main():
             if kind not in parsed:
                 parsed[kind] = pdata.read_clicks(logs[kind], a.work)
             log = parsed[kind]
-            test = pdata.read_letor(test_path, log["F"], work=a.work)
+            evals = {"test": pdata.read_letor(test_path, log["F"], work=a.work),
+                     "trainq": pdata.read_letor(train_path, log["F"], work=a.work)}
             model_path = os.path.join(a.work, "model-%s-%d.ttr" % (v, seed))
+            init_d = None
+            if a.init in ("same", "both"):
+                init_path = os.path.join(a.work, "init-%s-%d.ttr" % (v, seed))
+                sh([a.ttrank, "train", "--model", v, "--clicks", logs[kind], "--out", init_path,
+                    "--seed", str(seed), "--quiet"] + strip_flags(tt_flags, ("--epochs",))
+                   + ["--epochs", "0"])
+                init_d = ttrfile.read_ttr(init_path)
+                os.remove(init_path)
             # ttrank trains in the background while torch trains here (2 cores)
             tp = subprocess.Popen([a.ttrank, "train", "--model", v, "--clicks", logs[kind],
                                    "--out", model_path, "--seed", str(seed)] + tt_flags,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             t0 = time.time()
             mean, scale = ptrain.normalisation(log)
-            m = pmodel.TTRModel(ptrain.model_cfg(recipe, v, log))
-            m.init_weights(seed + a.torch_seed_offset)
-            m.norm_mean, m.norm_scale = torch.from_numpy(mean), torch.from_numpy(scale)
             T = ptrain.to_torch(log, mean, scale)
-            loss_torch = ptrain.train(m, T, recipe, seed + a.torch_seed_offset)
-            s_torch = m.score(torch.from_numpy(test["x"])).numpy()
-            t_torch = time.time() - t0
+            r = {"variant": v, "seed": seed}
+            for mode in (["independent", "same"] if a.init == "both" else [a.init]):
+                side = "torch" if mode == "independent" else "torchsame"
+                m = pmodel.TTRModel(ptrain.model_cfg(recipe, v, log))
+                drops = None
+                if mode == "independent":
+                    m.init_weights(seed + a.torch_seed_offset)
+                    m.norm_mean, m.norm_scale = torch.from_numpy(mean), torch.from_numpy(scale)
+                else:
+                    m.load_ttr(init_d)
+                    drops = pmodel.SplitMix(seed)
+                r["loss_" + side] = ptrain.train(m, T, recipe, seed + a.torch_seed_offset,
+                                                 drops=drops)
+                for ev, d in evals.items():
+                    sc = m.score(torch.from_numpy(d["x"])).numpy()
+                    for k in (5, 10):
+                        r["ndcg%d_%s_%s" % (k, ev, side)] = pmetrics.ndcg(sc, d["label"], d["n"],
+                                                                          k)
+            r["torch_seconds"] = t_torch = time.time() - t0
             del T
             out, err = tp.communicate()
             if tp.returncode:
                 sys.exit("parity: ttrank train failed for %s seed %d:\n%s%s" %
                          (v, seed, out, err))
-            loss_tt = epoch_losses(out)
-            ranked = sh([a.ttrank, "rank", "--model", model_path, "--data", test_path])
-            s_tt = pmetrics.flat_to_padded(np.array(ranked.split(), np.float32), test["n"])
-            r = {"variant": v, "seed": seed, "loss_ttrank": loss_tt, "loss_torch": loss_torch,
-                 "torch_seconds": t_torch}
-            for k in (5, 10):
-                r["ndcg%d_ttrank" % k] = pmetrics.ndcg(s_tt, test["label"], test["n"], k)
-                r["ndcg%d_torch" % k] = pmetrics.ndcg(s_torch, test["label"], test["n"], k)
+            r["loss_ttrank"] = epoch_losses(out)
+            for ev, path in (("test", test_path), ("trainq", train_path)):
+                ranked = sh([a.ttrank, "rank", "--model", model_path, "--data", path])
+                d = evals[ev]
+                sc = pmetrics.flat_to_padded(np.array(ranked.split(), np.float32), d["n"])
+                for k in (5, 10):
+                    r["ndcg%d_%s_ttrank" % (k, ev)] = pmetrics.ndcg(sc, d["label"], d["n"], k)
             # the NDCG function against ttrank eval, and the normalisation
             ev = json.loads(sh([a.ttrank, "eval", "--model", model_path, "--data", test_path,
                                 "--json"]))
-            r["ndcg_check"] = max(abs(ev["ndcg@5"] - r["ndcg5_ttrank"]),
-                                  abs(ev["ndcg@10"] - r["ndcg10_ttrank"]))
+            r["ndcg_check"] = max(abs(ev["ndcg@5"] - r["ndcg5_test_ttrank"]),
+                                  abs(ev["ndcg@10"] - r["ndcg10_test_ttrank"]))
             ndcg_checked.append(r["ndcg_check"])
             d = ttrfile.read_ttr(model_path)
             r["norm_diff"] = float(max(
                 np.abs(d["tensors"]["norm.mean"].reshape(-1) - mean).max(),
                 np.abs(d["tensors"]["norm.scale"].reshape(-1) - scale).max()))
             results.append(r)
-            print("seed %d %-8s NDCG@5 ttrank %.4f torch %.4f | loss/epoch ttrank %s torch %s"
-                  " | torch %.0fs" % (seed, v, r["ndcg5_ttrank"], r["ndcg5_torch"],
-                                      " ".join("%.4f" % x for x in loss_tt),
-                                      " ".join("%.4f" % x for x in loss_torch), t_torch))
+            line = "seed %d %-8s NDCG@5 ttrank %.4f" % (seed, v, r["ndcg5_test_ttrank"])
+            for side in ("torch", "torchsame"):
+                if "loss_" + side in r:
+                    line += " %s %.4f" % (side, r["ndcg5_test_" + side])
+            line += " | loss/epoch ttrank %s" % " ".join("%.4f" % x for x in r["loss_ttrank"])
+            for side in ("torch", "torchsame"):
+                if "loss_" + side in r:
+                    line += " %s %s" % (side, " ".join("%.4f" % x for x in r["loss_" + side]))
+            print(line + " | torch %.0fs" % t_torch)
             sys.stdout.flush()
             if not a.keep:
                 os.remove(model_path)
@@ -217,39 +248,46 @@ def main():
 
 
 def report(results, variants, seeds, recipe):
-    print("\nParity table: NDCG@5 / NDCG@10 on the test file, mean over seeds %s;"
-          " diff = ttrank - torch, paired by seed (mean +- sd, stderr)" % seeds)
-    print("%-9s %8s %8s %22s %8s | %8s %8s %22s" % (
-        "variant", "ttrank@5", "torch@5", "diff@5 mean+-sd (se)", "|d|<.01", "ttrank@10",
-        "torch@10", "diff@10 mean+-sd (se)"))
-    for v in variants:
-        rs = [r for r in results if r["variant"] == v]
-        if not rs:
-            continue
-        row = []
-        for k in (5, 10):
-            a_ = [r["ndcg%d_ttrank" % k] for r in rs]
-            b_ = [r["ndcg%d_torch" % k] for r in rs]
-            d, sd, se = mean_sd(np.array(a_) - np.array(b_))
-            row.append((np.mean(a_), np.mean(b_), d, sd, se))
-        (a5, b5, d5, sd5, se5), (a10, b10, d10, sd10, se10) = row
-        print("%-9s %8.4f %8.4f %+8.4f+-%.4f (%.4f) %8s | %8.4f %8.4f %+8.4f+-%.4f (%.4f)" % (
-            v, a5, b5, d5, sd5, se5, "yes" if abs(d5) < 0.01 else "NO", a10, b10, d10, sd10,
-            se10))
-    print("\nTraining loss per list by epoch, mean over seeds (diff = ttrank - torch,"
-          " paired: mean +- sd)")
-    for v in variants:
-        rs = [r for r in results if r["variant"] == v]
-        if not rs:
-            continue
-        E = min(min(len(r["loss_ttrank"]), len(r["loss_torch"])) for r in rs)
-        parts = []
-        for e in range(E):
-            a_ = np.array([r["loss_ttrank"][e] for r in rs])
-            b_ = np.array([r["loss_torch"][e] for r in rs])
-            d, sd, _ = mean_sd(a_ - b_)
-            parts.append("e%d %.4f/%.4f (%+.4f+-%.4f)" % (e + 1, a_.mean(), b_.mean(), d, sd))
-        print("%-9s %s" % (v, "  ".join(parts)))
+    sides = [sd for sd in ("torch", "torchsame") if any("loss_" + sd in r for r in results)]
+    names = {"torch": "torch (independent init, ttrank's scheme)",
+             "torchsame": "torch (ttrank's initial weights and dropout draws)"}
+    for side in sides:
+        print("\nParity table, ttrank vs %s: NDCG@5 / NDCG@10 on the test file, mean over seeds"
+              " %s;\ndiff = ttrank - torch paired by seed (mean +- sd, stderr); trainq = the"
+              " same on the training file's queries (more queries, less noise)"
+              % (names[side], seeds))
+        print("%-9s %8s %8s %24s %6s | %8s %8s %24s | %24s" % (
+            "variant", "ttrank@5", "torch@5", "diff@5 mean+-sd (se)", "|d|<.01", "ttrank@10",
+            "torch@10", "diff@10 mean+-sd (se)", "trainq diff@5"))
+        for v in variants:
+            rs = [r for r in results if r["variant"] == v and "loss_" + side in r]
+            if not rs:
+                continue
+            cols = []
+            for k, ev in ((5, "test"), (10, "test"), (5, "trainq")):
+                a_ = np.array([r["ndcg%d_%s_ttrank" % (k, ev)] for r in rs])
+                b_ = np.array([r["ndcg%d_%s_%s" % (k, ev, side)] for r in rs])
+                cols.append((a_.mean(), b_.mean()) + mean_sd(a_ - b_))
+            (a5, b5, d5, sd5, se5), (a10, b10, d10, sd10, se10), (_, _, dq, sdq, seq) = cols
+            print("%-9s %8.4f %8.4f %+8.4f+-%.4f (%.4f) %6s | %8.4f %8.4f %+8.4f+-%.4f (%.4f) |"
+                  " %+8.4f+-%.4f (%.4f)" % (
+                      v, a5, b5, d5, sd5, se5, "yes" if abs(d5) < 0.01 else "NO", a10, b10, d10,
+                      sd10, se10, dq, sdq, seq))
+        print("\nTraining loss per list by epoch, ttrank/torch mean over seeds (diff = ttrank -"
+              " torch, paired: mean +- sd)")
+        for v in variants:
+            rs = [r for r in results if r["variant"] == v and "loss_" + side in r]
+            if not rs:
+                continue
+            E = min(min(len(r["loss_ttrank"]), len(r["loss_" + side])) for r in rs)
+            parts = []
+            for e in range(E):
+                a_ = np.array([r["loss_ttrank"][e] for r in rs])
+                b_ = np.array([r["loss_" + side][e] for r in rs])
+                d, sd, _ = mean_sd(a_ - b_)
+                parts.append("e%d %.4f/%.4f (%+.4f+-%.4f)" % (e + 1, a_.mean(), b_.mean(), d,
+                                                             sd))
+            print("%-9s %s" % (v, "  ".join(parts)))
 
 
 if __name__ == "__main__":

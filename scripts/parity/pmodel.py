@@ -14,6 +14,7 @@ The loss of a batch is the mean over its lists of the per-list loss.
 """
 import math
 
+import numpy as np
 import torch
 
 VARIANTS = ["naive", "additive", "pal", "dot", "mixem", "xpa"]
@@ -23,26 +24,30 @@ M64 = (1 << 64) - 1
 class SplitMix:
     """ttrank's generator (model.c ttr__rng_next / ttr__rng_uniform), to draw
     the very slot-dropout decisions ttrank draws: one per item, list by list,
-    from the state seed * 0xD1B54A32D192ED03 + 1 of a fresh model."""
+    from the state seed * 0xD1B54A32D192ED03 + 1 of a fresh model. splitmix64
+    is counter-based (draw k mixes state + (k + 1) * gamma), so a batch's
+    draws are computed at once in numpy uint64 (wrapping) arithmetic."""
 
     def __init__(self, seed):
-        self.s = (seed * 0xD1B54A32D192ED03 + 1) & M64
+        self.s = np.uint64((seed * 0xD1B54A32D192ED03 + 1) & M64)
+        self.k = 0
 
-    def next(self):
-        self.s = (self.s + 0x9E3779B97F4A7C15) & M64
-        z = self.s
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-        return z ^ (z >> 31)
+    def uniforms(self, n):
+        with np.errstate(over="ignore"):
+            z = self.s + np.arange(self.k + 1, self.k + n + 1, dtype=np.uint64) * \
+                np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+        self.k += n
+        return (z >> np.uint64(40)).astype(np.float64) / 16777216.0
 
     def drops(self, mask, q):
-        """Decisions for a batch [B, N] (padding False)."""
-        out = torch.zeros(mask.shape, dtype=torch.bool)
-        thr = float(torch.tensor(q, dtype=torch.float32))
-        for b in range(mask.shape[0]):
-            for i in range(int(mask[b].sum())):
-                out[b, i] = (self.next() >> 40) / 16777216.0 < thr
-        return out
+        """Decisions for a batch [B, N] (padding False), items in list order."""
+        m = mask.numpy()
+        out = np.zeros(m.shape, bool)
+        out[m] = self.uniforms(int(m.sum())) < float(np.float32(q))
+        return torch.from_numpy(out)
 
 
 def softplus(z):
