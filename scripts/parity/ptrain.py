@@ -115,7 +115,7 @@ class Optimizer:
         w = r["warmup"]
         if w and t < w:
             lr = lr * t / w
-        total = self.total if self.total > w else w + 1
+        total = self.r.get("decay_steps") or (self.total if self.total > w else w + 1)
         if r["lr_schedule"] == "constant":
             return lr
         frac = min(max((t - w) / (total - w), 0.0), 1.0)

@@ -6,9 +6,10 @@ splitmix64 generator replayed in Python), and must then agree to float
 rounding for a long stretch.
 
 For each K in --steps, the first K batches of the log are written to a short
-log, ttrank continues init.ttr on it for one epoch (`--resume`, which keeps the
-model's normalisation and recipe) and saves a checkpoint; torch takes the same
-K steps from the same weights. Printed per K: the mean loss over the K steps
+log and ttrank trains on it for one epoch from the same seed (so from the
+weights of init.ttr, with the same dropout stream) and saves a checkpoint;
+torch takes the same K steps from init.ttr's weights with the short run's
+normalisation and schedule length. Printed per K: the mean loss over the K steps
 on each side and, per tensor, max |w_ttrank - w_torch| / max |w| (and the same
 for Adam's moments). A defect shows as a tensor (or a loss) that departs from
 the others by far more than rounding.
@@ -105,9 +106,6 @@ def main():
          "--epochs", "0", "--seed", str(a.seed), "--quiet"] + flags, env)
     d0 = ttrfile.read_ttr(init)
     log = pdata.read_clicks(a.clicks, a.work)
-    mean = d0["tensors"]["norm.mean"].reshape(-1)
-    scale = d0["tensors"]["norm.scale"].reshape(-1)
-    T = ptrain.to_torch(log, mean, scale)
     B = d0["cfg"]["max_batch"]
     recipe["batch"] = B
     recipe["slot_dropout"] = d0["cfg"]["slot_dropout"]
@@ -116,22 +114,45 @@ def main():
 
     def fresh():
         m = pmodel.TTRModel(ptrain.model_cfg(recipe, a.variant, log))
-        m.load_ttr(d0)
+        m.load_ttr(d0)  # ttrank's initial weights
         return m
 
+    def tensors_for(d, n_lists):
+        """Torch's inputs: the first n_lists lists, normalised as ttrank did
+        for the run that produced d."""
+        sub = {k: (v[:n_lists] if isinstance(v, np.ndarray) and v.ndim and
+                   v.shape[0] == log["x"].shape[0] else v) for k, v in log.items()}
+        return ptrain.to_torch(sub, d["tensors"]["norm.mean"].reshape(-1),
+                               d["tensors"]["norm.scale"].reshape(-1))
+
+    def ttrank_run(clicks, epochs, out):
+        o = run([a.ttrank, "train", "--model", a.variant, "--clicks", clicks, "--out", out,
+                 "--epochs", str(epochs), "--shuffle", "0", "--seed", str(a.seed),
+                 "--checkpoint"] + flags, env)
+        d = ttrfile.read_ttr(out)
+        os.remove(out)
+        return epoch_losses(o), d
+
+    def recipe_for(d, epochs):
+        r1 = dict(recipe)
+        r1["epochs"] = epochs
+        r1["decay_steps"] = d["cfg"]["decay_steps"] or None  # the schedule's length
+        return r1
+
     for K in [int(s) for s in a.steps.split(",") if s]:
+        # ttrank trains afresh on the first K batches (same seed: the same
+        # initial weights and dropout stream as init.ttr; its normalisation
+        # is the short log's, which torch then uses too)
         short = os.path.join(a.work, "head-%s.clk" % tag)
         head_lists(a.clicks, short, K * B)
-        out_k = os.path.join(a.work, "k-%s.ttr" % tag)
-        o = run([a.ttrank, "train", "--resume", init, "--clicks", short, "--out", out_k,
-                 "--epochs", "1", "--shuffle", "0", "--checkpoint"], env)
-        lt = epoch_losses(o)
-        dk = ttrfile.read_ttr(out_k)
+        lt, dk = ttrank_run(short, 1, os.path.join(a.work, "k-%s.ttr" % tag))
+        os.remove(short)
         m = fresh()
-        r1 = dict(recipe)
-        r1["epochs"] = 1
+        m.norm_mean = torch.from_numpy(dk["tensors"]["norm.mean"].reshape(-1).copy())
+        m.norm_scale = torch.from_numpy(dk["tensors"]["norm.scale"].reshape(-1).copy())
         opt_holder = {}
-        lp = _train_keep_opt(m, T, r1, a.seed, K, opt_holder)
+        lp = _train_keep_opt(m, tensors_for(dk, K * B), recipe_for(dk, 1), a.seed, K,
+                             opt_holder)
         states = opt_holder["opt"].state
         print("\nK=%d steps: loss ttrank %.7f torch %.7f (diff %.2e)" %
               (K, lt[0], lp[0], lt[0] - lp[0]))
@@ -142,21 +163,14 @@ def main():
             bt = dk["tensors"]["dot.bref"].reshape(-1)
             print("  %-16s %12.3e" % ("dot.bref", float(np.abs(bt - m.bref_mean.numpy()).max())
                                       / max(float(np.abs(bt).max()), 1e-30)))
-        os.remove(short)
-        os.remove(out_k)
     if a.epochs:
-        out_e = os.path.join(a.work, "e-%s.ttr" % tag)
-        o = run([a.ttrank, "train", "--resume", init, "--clicks", a.clicks, "--out", out_e,
-                 "--epochs", str(a.epochs), "--shuffle", "0"], env)
-        lt = epoch_losses(o)
+        lt, de = ttrank_run(a.clicks, a.epochs, os.path.join(a.work, "e-%s.ttr" % tag))
         m = fresh()
-        r1 = dict(recipe)
-        r1["epochs"] = a.epochs
-        lp = ptrain.train(m, T, r1, a.seed, drops=pmodel.SplitMix(a.seed))
+        lp = ptrain.train(m, tensors_for(de, log["x"].shape[0]), recipe_for(de, a.epochs),
+                          a.seed, drops=pmodel.SplitMix(a.seed))
         print("\n%d epochs from the same weights:" % a.epochs)
         for i, (x, y) in enumerate(zip(lt, lp)):
             print("  epoch %d: loss ttrank %.6f torch %.6f diff %+.2e" % (i + 1, x, y, x - y))
-        os.remove(out_e)
     os.remove(init)
 
 

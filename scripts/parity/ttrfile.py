@@ -1,6 +1,7 @@
 """Reader of ttrank's .ttr model file (include/ttr_io.h): little-endian
-header, the configuration, the training state and named f32 tensor records
-(with optional optimizer arrays), CRC-32 at the end."""
+header, the configuration, (version 3: the schedule block: lr_schedule,
+warmup, decay_steps, weight_decay), the training state and named f32 tensor
+records (with optional optimizer arrays), CRC-32 at the end."""
 import struct
 import zlib
 
@@ -34,10 +35,17 @@ def read_ttr(path):
     cfg["seed"] = seed
     cfg["hidden"] = [cfg["hidden%d" % i] for i in range(cfg["n_hidden"])]
     cfg["variant_name"] = VARIANTS[cfg["variant"]]
-    step, rng = struct.unpack_from("<QQ", b, 136)
-    bref_count, = struct.unpack_from("<d", b, 152)
-    n_rec, = struct.unpack_from("<I", b, 160)
-    at = 164
+    at = 136
+    cfg.update(lr_schedule=0, warmup=0, decay_steps=0, weight_decay=0.0)
+    if version >= 3 and mode == 0:
+        # the version-3 training block (a schedule or decoupled weight decay)
+        sch, warm, dsteps, wd = struct.unpack_from("<IIQf", b, at)
+        cfg.update(lr_schedule=sch, warmup=warm, decay_steps=dsteps, weight_decay=wd)
+        at += 24
+    step, rng = struct.unpack_from("<QQ", b, at)
+    bref_count, = struct.unpack_from("<d", b, at + 16)
+    n_rec, = struct.unpack_from("<I", b, at + 24)
+    at += 28
     tensors, state = {}, {}
     for _ in range(n_rec):
         ln, = struct.unpack_from("<I", b, at)
