@@ -14,6 +14,12 @@ on each side and, per tensor, max |w_ttrank - w_torch| / max |w| (and the same
 for Adam's moments). A defect shows as a tensor (or a loss) that departs from
 the others by far more than rounding.
 
+Columns: max |w_ttrank - w_torch| / max |w| per tensor, the same for Adam's
+moments, and how many elements differ by more than 1e-5 max |w| (a few
+elements with a near-zero gradient, whose Adam step m / sqrt(v) turns
+rounding into a full step, drift first: that is rounding, not a defect; a
+defect moves a whole tensor).
+
   sameinit.py --clicks LOG --variant V [--recipe '--hidden 64,32 --l2 1e-4 ...']
               [--steps 1,10,100] [--epochs E] [--work DIR] [--ttrank PATH]
 """
@@ -68,6 +74,7 @@ def compare(model, opt_state, d):
         b = p.detach().numpy().reshape(a.shape)
         scale = max(float(np.abs(a).max()), 1e-30)
         rel = float(np.abs(a - b).max()) / scale
+        nbig = int((np.abs(a - b) > 1e-5 * scale).sum())
         r1 = r2 = float("nan")
         if name in d["state"] and opt_state is not None:
             s1, s2 = d["state"][name][:2]
@@ -75,7 +82,7 @@ def compare(model, opt_state, d):
             r1 = float(np.abs(s1 - t1).max()) / max(float(np.abs(s1).max()), 1e-30)
             if s2 is not None:  # SGD keeps one array (the velocity)
                 r2 = float(np.abs(s2 - t2).max()) / max(float(np.abs(s2).max()), 1e-30)
-        rows.append((name, rel, r1, r2))
+        rows.append((name, rel, r1, r2, nbig, a.size))
     return rows
 
 
@@ -156,9 +163,10 @@ def main():
         states = opt_holder["opt"].state
         print("\nK=%d steps: loss ttrank %.7f torch %.7f (diff %.2e)" %
               (K, lt[0], lp[0], lt[0] - lp[0]))
-        print("  %-16s %12s %12s %12s" % ("tensor", "rel|dw|", "rel|dm|", "rel|dv|"))
-        for name, rel, q1, q2 in compare(m, states, dk):
-            print("  %-16s %12.3e %12.3e %12.3e" % (name, rel, q1, q2))
+        print("  %-16s %12s %12s %12s  %s" % ("tensor", "rel|dw|", "rel|dm|", "rel|dv|",
+                                              "elements |dw| > 1e-5 max|w|"))
+        for name, rel, q1, q2, nbig, size in compare(m, states, dk):
+            print("  %-16s %12.3e %12.3e %12.3e  %d/%d" % (name, rel, q1, q2, nbig, size))
         if a.variant == "dot":
             bt = dk["tensors"]["dot.bref"].reshape(-1)
             print("  %-16s %12.3e" % ("dot.bref", float(np.abs(bt - m.bref_mean.numpy()).max())
