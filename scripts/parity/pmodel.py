@@ -292,9 +292,18 @@ class TTRModel:
         self.bref_count = total
 
     @torch.no_grad()
+    def b_ref(self):
+        """dot's serving vector: the running mean of b (--dot-serving mean) or
+        b(top slot, context 0) (--dot-serving top)."""
+        if self.cfg.get("dot_serving", "mean") == "top":
+            zero = torch.zeros(1, 1, dtype=torch.long)
+            return self.bias_out(0, self.embed(0, zero, torch.zeros(1, dtype=torch.long)))[0, 0]
+        return self.bref_mean
+
+    @torch.no_grad()
     def score(self, x):
         """Serving score of raw features x [.., F]: f(x), or r(x) . b_ref for dot."""
         f, _ = self.rel(self.normalise(x))
         if self.variant == "dot":
-            return f @ self.bref_mean
+            return f @ self.b_ref()
         return f[..., 0]

@@ -71,7 +71,7 @@ def model_cfg(recipe, variant, log):
             "embed_dim": recipe["embed_dim"], "bias_hidden": recipe["bias_hidden"],
             "dot_dim": recipe["dot_dim"], "components": recipe["components"],
             "attn_dim": recipe["attn_dim"], "loss": recipe["loss"],
-            "slot_dropout": recipe["slot_dropout"]}
+            "slot_dropout": recipe["slot_dropout"], "dot_serving": recipe["dot_serving"]}
 
 
 def normalisation(log):
