@@ -222,7 +222,8 @@ eval: $(TOOL)
 # the per-epoch training losses. Installs python3-torch first when missing.
 #   make parity [DATA=<LETOR fold>] [SEEDS='1 2 3 4 5'] [LISTS=60000] [EPOCHS=3]
 #               [VARIANTS='naive additive pal dot mixem xpa'] [RECIPE='<ttrank train flags>']
-#               [SIM='<ttrank simulate flags>'] [PARITY_WORK=dir]
+#               [SIM='<ttrank simulate flags>'] [INIT=independent|same|both] [CONTROL=1]
+#               [PARITY_WORK=dir]
 #   make parity-quick       2 seeds, 20000 lists, 2 epochs (a few minutes)
 #   make parity-sameinit    same initial weights, K steps: per-tensor weight differences
 PARITY_PYTHON ?= /usr/bin/python3

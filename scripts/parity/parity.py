@@ -110,6 +110,10 @@ def main():
                     help="torch's initial weights: ttrank's scheme from its own seed "
                          "(independent), ttrank's very weights and slot-dropout draws "
                          "(same), or both (torch trains twice)")
+    ap.add_argument("--control", action="store_true",
+                    default=os.environ.get("CONTROL", "") not in ("", "0"),
+                    help="also train ttrank with TTR_CPU_MASK=scalar: ttrank against itself "
+                         "with other rounding, the noise floor of the paired differences")
     ap.add_argument("--keep", action="store_true", help="keep the click logs and models")
     ap.add_argument("--json", default=None, help="write every result to this file")
     a = ap.parse_args()
@@ -171,6 +175,13 @@ def main():
             tp = subprocess.Popen([a.ttrank, "train", "--model", v, "--clicks", logs[kind],
                                    "--out", model_path, "--seed", str(seed)] + tt_flags,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cp = None
+            if a.control:
+                scalar_path = model_path + ".scalar.ttr"
+                cp = subprocess.Popen([a.ttrank, "train", "--model", v, "--clicks", logs[kind],
+                                       "--out", scalar_path, "--seed", str(seed)] + tt_flags,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env=dict(os.environ, TTR_CPU_MASK="scalar"))
             t0 = time.time()
             mean, scale = ptrain.normalisation(log)
             T = ptrain.to_torch(log, mean, scale)
@@ -199,12 +210,23 @@ def main():
                 sys.exit("parity: ttrank train failed for %s seed %d:\n%s%s" %
                          (v, seed, out, err))
             r["loss_ttrank"] = epoch_losses(out)
-            for ev, path in (("test", test_path), ("trainq", train_path)):
-                ranked = sh([a.ttrank, "rank", "--model", model_path, "--data", path])
-                d = evals[ev]
-                sc = pmetrics.flat_to_padded(np.array(ranked.split(), np.float32), d["n"])
-                for k in (5, 10):
-                    r["ndcg%d_%s_ttrank" % (k, ev)] = pmetrics.ndcg(sc, d["label"], d["n"], k)
+            tt_models = [("ttrank", model_path)]
+            if cp:
+                out, err = cp.communicate()
+                if cp.returncode:
+                    sys.exit("parity: scalar ttrank train failed:\n%s%s" % (out, err))
+                r["loss_ttrankscalar"] = epoch_losses(out)
+                tt_models.append(("ttrankscalar", scalar_path))
+            for side, mp in tt_models:
+                for ev, path in (("test", test_path), ("trainq", train_path)):
+                    ranked = sh([a.ttrank, "rank", "--model", mp, "--data", path])
+                    d = evals[ev]
+                    sc = pmetrics.flat_to_padded(np.array(ranked.split(), np.float32), d["n"])
+                    for k in (5, 10):
+                        r["ndcg%d_%s_%s" % (k, ev, side)] = pmetrics.ndcg(sc, d["label"],
+                                                                          d["n"], k)
+            if cp and not a.keep:
+                os.remove(scalar_path)
             # the NDCG function against ttrank eval, and the normalisation
             ev = json.loads(sh([a.ttrank, "eval", "--model", model_path, "--data", test_path,
                                 "--json"]))
@@ -217,7 +239,7 @@ def main():
                 np.abs(d["tensors"]["norm.scale"].reshape(-1) - scale).max()))
             results.append(r)
             line = "seed %d %-8s NDCG@5 ttrank %.4f" % (seed, v, r["ndcg5_test_ttrank"])
-            for side in ("torch", "torchsame"):
+            for side in ("torch", "torchsame", "ttrankscalar"):
                 if "loss_" + side in r:
                     line += " %s %.4f" % (side, r["ndcg5_test_" + side])
             line += " | loss/epoch ttrank %s" % " ".join("%.4f" % x for x in r["loss_ttrank"])
@@ -248,17 +270,20 @@ def main():
 
 
 def report(results, variants, seeds, recipe):
-    sides = [sd for sd in ("torch", "torchsame") if any("loss_" + sd in r for r in results)]
+    sides = [sd for sd in ("torch", "torchsame", "ttrankscalar")
+             if any("loss_" + sd in r for r in results)]
     names = {"torch": "torch (independent init, ttrank's scheme)",
-             "torchsame": "torch (ttrank's initial weights and dropout draws)"}
+             "torchsame": "torch (ttrank's initial weights and dropout draws)",
+             "ttrankscalar": "CONTROL: ttrank itself with TTR_CPU_MASK=scalar (same weights "
+                             "and draws, other rounding: the noise floor)"}
     for side in sides:
         print("\nParity table, ttrank vs %s: NDCG@5 / NDCG@10 on the test file, mean over seeds"
-              " %s;\ndiff = ttrank - torch paired by seed (mean +- sd, stderr); trainq = the"
+              " %s;\ndiff = ttrank - other, paired by seed (mean +- sd, stderr); trainq = the"
               " same on the training file's queries (more queries, less noise)"
               % (names[side], seeds))
         print("%-9s %8s %8s %24s %6s | %8s %8s %24s | %24s" % (
-            "variant", "ttrank@5", "torch@5", "diff@5 mean+-sd (se)", "|d|<.01", "ttrank@10",
-            "torch@10", "diff@10 mean+-sd (se)", "trainq diff@5"))
+            "variant", "ttrank@5", "other@5", "diff@5 mean+-sd (se)", "|d|<.01", "ttrank@10",
+            "other@10", "diff@10 mean+-sd (se)", "trainq diff@5"))
         for v in variants:
             rs = [r for r in results if r["variant"] == v and "loss_" + side in r]
             if not rs:
