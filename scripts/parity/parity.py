@@ -93,7 +93,8 @@ def strip_flags(toks, drop):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.environ.get("DATA", "../shared/data/MQ2008/Fold1"))
+    ap.add_argument("--data", default=os.environ.get("DATA"),
+                    help="LETOR fold folder (default: $DATA; make parity gives its default)")
     ap.add_argument("--seeds", default=os.environ.get("SEEDS", "1 2 3 4 5"))
     ap.add_argument("--lists", type=int, default=int(os.environ.get("LISTS", "60000")))
     ap.add_argument("--epochs", type=int, default=int(os.environ.get("EPOCHS", "0")) or None)
@@ -117,6 +118,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the click logs and models")
     ap.add_argument("--json", default=None, help="write every result to this file")
     a = ap.parse_args()
+    if not a.data:
+        sys.exit("parity: give --data DIR (or DATA=DIR), a LETOR fold folder")
     torch.set_num_threads(1)
     os.makedirs(a.work, exist_ok=True)
     train_path, test_path = data_files(a.data)

@@ -7,7 +7,7 @@
 # PARITY_PYTHON (/usr/bin/python3).
 set -eu
 TTRANK=${TTRANK:-build/x86_64-gcc/ttrank}
-DATA=${DATA:-../shared/data/MQ2008/Fold1}
+: "${DATA:?set DATA to a LETOR fold folder (make parity-sameinit sets it)}"
 WORK=${WORK:-/tmp/ttrank-parity}
 RECIPE=${RECIPE:---l2 1e-4 --clip 1}
 VARIANTS=${VARIANTS:-naive additive pal dot mixem xpa}
