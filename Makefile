@@ -220,7 +220,7 @@ eval: $(TOOL)
 # models trained by ttrank and by PyTorch with one recipe on the same simulated
 # click logs; prints NDCG@5/10 of both, the paired difference over seeds and
 # the per-epoch training losses. Installs python3-torch first when missing.
-#   make parity [DATA=<LETOR fold>] [SEEDS='1 2 3 4 5'] [LISTS=60000] [EPOCHS=3]
+#   make parity [DATA=<LETOR fold>] [SEEDS='1 2 3 4 5'] [LISTS=40000] [EPOCHS=3]
 #               [VARIANTS='naive additive pal dot mixem xpa'] [RECIPE='<ttrank train flags>']
 #               [SIM='<ttrank simulate flags>'] [INIT=independent|same|both] [CONTROL=1]
 #               [PARITY_WORK=dir]
@@ -237,7 +237,7 @@ PARITY_RUN = bash scripts/parity/install-torch.sh && \
         --data '$(PARITY_DATA)' --recipe '$(PARITY_RECIPE)' --work '$(PARITY_WORK)' \
         $(if $(SIM),--sim '$(SIM)') $(if $(VARIANTS),--variants '$(VARIANTS)')
 parity: $(TOOL)
-	$(PARITY_RUN) --seeds '$(or $(SEEDS),1 2 3 4 5)' --lists $(or $(LISTS),60000) \
+	$(PARITY_RUN) --seeds '$(or $(SEEDS),1 2 3 4 5)' --lists $(or $(LISTS),40000) \
 	    --epochs $(or $(EPOCHS),3)
 parity-quick: $(TOOL)
 	$(PARITY_RUN) --seeds '$(or $(SEEDS),1 2)' --lists $(or $(LISTS),20000) \

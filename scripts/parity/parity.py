@@ -96,7 +96,7 @@ def main():
     ap.add_argument("--data", default=os.environ.get("DATA"),
                     help="LETOR fold folder (default: $DATA; make parity gives its default)")
     ap.add_argument("--seeds", default=os.environ.get("SEEDS", "1 2 3 4 5"))
-    ap.add_argument("--lists", type=int, default=int(os.environ.get("LISTS", "60000")))
+    ap.add_argument("--lists", type=int, default=int(os.environ.get("LISTS", "40000")))
     ap.add_argument("--epochs", type=int, default=int(os.environ.get("EPOCHS", "0")) or None)
     ap.add_argument("--variants", default=os.environ.get(
         "VARIANTS", "naive additive pal dot mixem xpa"))
