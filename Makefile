@@ -22,6 +22,8 @@
 #   make fuzz-build              libFuzzer targets (clang, ASan+UBSan) in build/fuzz/
 #   make fuzz FUZZ_SECONDS=60    run each fuzz target from a copy of its seed corpus
 #   make fuzz-regress            seeds + regressions through each target (gcc, no libFuzzer)
+#   make parity [DATA=...]       ttrank against a PyTorch mirror of its models (scripts/parity/;
+#                                also parity-quick, parity-sameinit; installs python3-torch)
 #
 # Intrinsics live only in arch/ files named *_avx2.c, *_avxvnni.c, *_neon.c, *_neondot.c;
 # only those get ISA flags, so everything else runs on the baseline CPU of the
@@ -136,8 +138,9 @@ endif
 $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
-.PHONY: all lib tool tests test test-cli smoke bench run eval quality check valgrind coverage install \
-        uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress
+.PHONY: all lib tool tests test test-cli smoke bench run eval quality check valgrind coverage \
+        install uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress parity parity-quick \
+        parity-sameinit
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
 tool: $(TOOL)
@@ -216,6 +219,7 @@ eval: $(TOOL)
 	@test -n "$(DATA)" || { echo "usage: make eval DATA=<LETOR fold folder>" >&2; exit 2; }
 	TTRANK=$(TOOL) sh scripts/eval.sh $(DATA)
 
+<<<<<<< HEAD
 # Ranking quality of the default training recipe: every variant on simulated
 # click logs of both data sets, five user scenarios, two logging rankers and
 # five seeds (docs/training.md). QUALITY_ARGS adds flags, e.g. --recipe '...'.
@@ -223,6 +227,39 @@ MQ_DATA ?= ../shared/data/MQ2008/Fold1
 YAHOO_DATA ?= ../shared/data/lightgbm_lambdarank_yahoo_sample
 quality: $(TOOL)
 	python3 scripts/quality.py --ttrank $(TOOL) --mq $(MQ_DATA) --yahoo $(YAHOO_DATA) $(QUALITY_ARGS)
+=======
+# PyTorch parity harness (scripts/parity/, not part of make check): the same
+# models trained by ttrank and by PyTorch with one recipe on the same simulated
+# click logs; prints NDCG@5/10 of both, the paired difference over seeds and
+# the per-epoch training losses. Installs python3-torch first when missing.
+#   make parity [DATA=<LETOR fold>] [SEEDS='1 2 3 4 5'] [LISTS=40000] [EPOCHS=3]
+#               [VARIANTS='naive additive pal dot mixem xpa'] [RECIPE='<ttrank train flags>']
+#               [SIM='<ttrank simulate flags>'] [INIT=independent|same|both] [CONTROL=1]
+#               [PARITY_WORK=dir]
+#   make parity-quick       2 seeds, 20000 lists, 2 epochs (a few minutes)
+#   make parity-sameinit    same initial weights, K steps: per-tensor weight differences
+PARITY_PYTHON ?= /usr/bin/python3
+PARITY_DATA = $(or $(DATA),../shared/data/MQ2008/Fold1)
+PARITY_RECIPE = $(or $(RECIPE),--hidden 64$(comma)32 --batch 16 --lr 1e-3 --l2 0 --clip 0 \
+                --slot-dropout 0.1 --embed-dim 8)
+PARITY_WORK ?= /tmp/ttrank-parity
+comma := ,
+PARITY_RUN = bash scripts/parity/install-torch.sh && \
+        PYTHONDONTWRITEBYTECODE=1 $(PARITY_PYTHON) scripts/parity/parity.py --ttrank $(TOOL) \
+        --data '$(PARITY_DATA)' --recipe '$(PARITY_RECIPE)' --work '$(PARITY_WORK)' \
+        $(if $(SIM),--sim '$(SIM)') $(if $(VARIANTS),--variants '$(VARIANTS)')
+parity: $(TOOL)
+	$(PARITY_RUN) --seeds '$(or $(SEEDS),1 2 3 4 5)' --lists $(or $(LISTS),40000) \
+	    --epochs $(or $(EPOCHS),3)
+parity-quick: $(TOOL)
+	$(PARITY_RUN) --seeds '$(or $(SEEDS),1 2)' --lists $(or $(LISTS),20000) \
+	    --epochs $(or $(EPOCHS),2)
+parity-sameinit: $(TOOL)
+	bash scripts/parity/install-torch.sh
+	PYTHONDONTWRITEBYTECODE=1 PARITY_PYTHON=$(PARITY_PYTHON) TTRANK=$(TOOL) \
+	    DATA='$(PARITY_DATA)' WORK='$(PARITY_WORK)' RECIPE='$(RECIPE)' \
+	    VARIANTS='$(VARIANTS)' STEPS='$(STEPS)' sh scripts/parity/sameinit.sh
+>>>>>>> parity
 
 # The whole suite (see scripts/check.sh for its configurations and variables).
 check:
