@@ -219,7 +219,6 @@ eval: $(TOOL)
 	@test -n "$(DATA)" || { echo "usage: make eval DATA=<LETOR fold folder>" >&2; exit 2; }
 	TTRANK=$(TOOL) sh scripts/eval.sh $(DATA)
 
-<<<<<<< HEAD
 # Ranking quality of the default training recipe: every variant on simulated
 # click logs of both data sets, five user scenarios, two logging rankers and
 # five seeds (docs/training.md). QUALITY_ARGS adds flags, e.g. --recipe '...'.
@@ -227,7 +226,7 @@ MQ_DATA ?= ../shared/data/MQ2008/Fold1
 YAHOO_DATA ?= ../shared/data/lightgbm_lambdarank_yahoo_sample
 quality: $(TOOL)
 	python3 scripts/quality.py --ttrank $(TOOL) --mq $(MQ_DATA) --yahoo $(YAHOO_DATA) $(QUALITY_ARGS)
-=======
+
 # PyTorch parity harness (scripts/parity/, not part of make check): the same
 # models trained by ttrank and by PyTorch with one recipe on the same simulated
 # click logs; prints NDCG@5/10 of both, the paired difference over seeds and
@@ -259,7 +258,6 @@ parity-sameinit: $(TOOL)
 	PYTHONDONTWRITEBYTECODE=1 PARITY_PYTHON=$(PARITY_PYTHON) TTRANK=$(TOOL) \
 	    DATA='$(PARITY_DATA)' WORK='$(PARITY_WORK)' RECIPE='$(RECIPE)' \
 	    VARIANTS='$(VARIANTS)' STEPS='$(STEPS)' sh scripts/parity/sameinit.sh
->>>>>>> parity
 
 # The whole suite (see scripts/check.sh for its configurations and variables).
 check:
