@@ -239,10 +239,10 @@ quality: $(TOOL)
 #   make parity-sameinit    same initial weights, K steps: per-tensor weight differences
 PARITY_PYTHON ?= /usr/bin/python3
 PARITY_DATA = $(or $(DATA),../shared/data/MQ2008/Fold1)
-PARITY_RECIPE = $(or $(RECIPE),--hidden 64$(comma)32 --batch 16 --lr 1e-3 --l2 0 --clip 0 \
-                --slot-dropout 0.1 --embed-dim 8)
+# the recipe: ttrank's defaults unless RECIPE says otherwise (parity.py passes
+# every setting to both sides explicitly)
+PARITY_RECIPE = $(RECIPE)
 PARITY_WORK ?= /tmp/ttrank-parity
-comma := ,
 PARITY_RUN = bash scripts/parity/install-torch.sh && \
         PYTHONDONTWRITEBYTECODE=1 $(PARITY_PYTHON) scripts/parity/parity.py --ttrank $(TOOL) \
         --data '$(PARITY_DATA)' --recipe '$(PARITY_RECIPE)' --work '$(PARITY_WORK)' \

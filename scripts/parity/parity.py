@@ -90,6 +90,20 @@ def strip_flags(toks, drop):
     return out
 
 
+def explicit_flags(recipe, help_text):
+    """Every recipe setting as a ttrank flag (those this ttrank has), so that
+    both sides train the same recipe whatever ttrank's defaults are."""
+    out = []
+    for flag, (key, typ) in ptrain.FLAGS.items():
+        if key in ("epochs", "shuffle", "holdout") or recipe.get(key) is None:
+            continue
+        if flag not in help_text:
+            continue
+        val = recipe[key]
+        out += [flag, ",".join(str(w) for w in val) if typ == "list" else str(val)]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,14 +140,14 @@ def main():
     recipe, toks = ptrain.parse_recipe(a.recipe)
     if a.epochs:
         recipe["epochs"] = a.epochs
-    tt_flags = strip_flags(toks, ("--epochs", "--shuffle", "--seed"))
-    tt_flags += ["--epochs", str(recipe["epochs"]), "--shuffle", "0"]
     help_text = sh([a.ttrank, "train", "--help"])
-    if "--holdout" in help_text and recipe["holdout"] is None:
-        tt_flags += ["--holdout", "0"]  # a newer ttrank holds out 10% by default
-    for t in tt_flags:
+    for t in strip_flags(toks, ("--epochs", "--shuffle", "--seed")):
         if t.startswith("--") and t.split("=", 1)[0] not in help_text:
             sys.exit("parity: this ttrank has no %s flag" % t)
+    tt_flags = explicit_flags(recipe, help_text)
+    tt_flags += ["--epochs", str(recipe["epochs"]), "--shuffle", "0"]
+    if "--holdout" in help_text:
+        tt_flags += ["--holdout", "0"]  # ttrank holds out 10% by default
     seeds = [int(s) for s in a.seeds.split()]
     variants = a.variants.split()
     for v in variants:

@@ -26,7 +26,8 @@ static void usage(FILE *f)
         "  --clicks FILE      click log (DESIGN.md section 7)\n"
         "  --out FILE         model file to write (atomically)\n"
         "  --hidden LIST      relevance tower widths (default 32,16); '' = linear\n"
-        "  --epochs E         passes over the log, at most (default 4)\n"
+        "  --epochs E         passes over the log, at most (default: 4, or as many as\n"
+        "                     make 1500 steps when the log is small)\n"
         "  --lr L             learning rate (default 3e-3 Adam, 1e-2 SGD)\n"
         "  --batch B          lists per step (default 256)\n"
         "  --seed S           initialisation and shuffling seed (default 1)\n"
@@ -401,6 +402,19 @@ static int train_run(trainer *t)
     return 0;
 }
 
+/* The default length of a run: 4 epochs, or as many as make MIN_STEPS
+ * optimizer steps when the log is small (a log of 5,000 lists gives 20 steps
+ * of 256 lists an epoch: 4 epochs left every variant 0.06 NDCG@5 short on
+ * MQ2008). Early stopping ends a run that starts to overfit. */
+#define MIN_STEPS 1500u
+static uint32_t default_epochs(uint64_t lists, uint32_t batch)
+{
+    uint64_t per_epoch = (lists + batch - 1) / batch, e = 4;
+    if (per_epoch && per_epoch * e < MIN_STEPS)
+        e = (MIN_STEPS + per_epoch - 1) / per_epoch;
+    return (uint32_t)(e < 1000 ? e : 1000);
+}
+
 int ttr_cmd_train(int argc, char **argv)
 {
     cli_flag fl[] = {
@@ -485,6 +499,7 @@ int ttr_cmd_train(int argc, char **argv)
     const char *out = cli_str(fl, nf, "--out", NULL);
     const char *vali = cli_str(fl, nf, "--vali", NULL);
     int quiet = cli_find(fl, nf, "--quiet")->seen;
+    int epochs_given = cli_find(fl, nf, "--epochs")->seen;
     int checkpoint = cli_find(fl, nf, "--checkpoint")->seen;
 
     /* ---- pass 1: layout and sizes ---- */
@@ -560,6 +575,8 @@ int ttr_cmd_train(int argc, char **argv)
                            (unsigned)cfg.n_features, (unsigned)rows, (unsigned)cols, (unsigned)F);
         }
         batch = cfg.max_batch;
+        if (!epochs_given)
+            epochs = default_epochs(st.lists, batch);
         normalize = 0; /* the model keeps its own */
     } else {
         ttr_config_default(&cfg, variant, F);
@@ -583,6 +600,8 @@ int ttr_cmd_train(int argc, char **argv)
             cfg.lr = lr;
         cfg.l2 = l2;
         cfg.weight_decay = wd;
+        if (!epochs_given)
+            epochs = default_epochs(st.lists, batch);
         /* a decaying schedule reaches 0 at the end of the last epoch */
         uint64_t steps = (st.lists + batch - 1) / batch * (uint64_t)epochs;
         ttr_config_set_steps(&cfg, schedule == TTR_LR_CONSTANT ? 0 : steps > warmup ? steps : warmup + 1u);
