@@ -108,7 +108,7 @@ def summary(rows, recipes):
             gains = [by[k] - by[k[:5] + ("naive",)] for k in by
                      if k[:3] == (rec, ds, scen) and k[5] == v and k[:5] + ("naive",) in by]
             if vals:
-                g = " %+.3f" % statistics.mean(gains) if v != "naive" else ""
+                g = " %+.3f" % statistics.mean(gains) if gains else ""
                 line += "  %s %.3f%s (n=%d)" % (v, statistics.mean(vals), g, len(vals))
         out.append(line)
     # overall: mean paired gain over naive per variant, per recipe

@@ -64,7 +64,7 @@ size_t holdout_split(holdout_set *h, size_t n, float *x, uint16_t *slots, uint8_
 {
     if (h->frac <= 0.0)
         return n;
-    uint8_t held[1024];
+    uint8_t held[TTR_MAX_SLOTS]; /* a list holds at most max_items <= TTR_MAX_SLOTS items */
     size_t i, n_held = 0, kept = 0;
     for (i = 0; i < n; i++)
         n_held += held[i] = (uint8_t)holdout_item(h, x + i * h->F);
