@@ -77,7 +77,8 @@ def simulate(a, ds, scen, logger, seed):
 def train_eval(a, job):
     ds, scen, logger, seed, variant, log = job
     test = DATASETS[ds][1]
-    model = os.path.join(a.work, "m.%d.%d.ttr" % (os.getpid(), hash(job) & 0xffffff))
+    model = os.path.join(a.work, "m.%d.%s.%s.%s.%d.%s.ttr" % (os.getpid(), ds, scen, logger,
+                                                               seed, variant))
     flags = (a.recipe + " " + a.variant_recipe.get(variant, "")).split()
     run([a.ttrank, "train", "--model", variant, "--clicks", log, "--out", model, "--seed",
          str(seed), "--quiet"] + flags)

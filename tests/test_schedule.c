@@ -274,3 +274,20 @@ Test(schedule, file_keeps_the_schedule)
     free(d);
     free(t.arena);
 }
+
+Test(schedule, set_steps_gives_the_default_cosine)
+{
+    ttr_config c = base_config();
+    c.warmup_steps = 9;
+    cr_assert_eq(ttr_config_set_steps(&c, 400), TTR_OK);
+    cr_assert_eq(c.lr_schedule, TTR_LR_COSINE);
+    cr_assert_eq(c.warmup_steps, 0u);
+    cr_assert_eq(c.decay_steps, 400u);
+    cr_assert_eq(ttr_config_check(&c, NULL), TTR_OK);
+    cr_assert_eq(ttr_lr_at(&c, 200), 0.5f * c.lr);
+    cr_assert_eq(ttr_config_set_steps(&c, 0), TTR_OK);
+    cr_assert_eq(c.lr_schedule, TTR_LR_CONSTANT);
+    cr_assert_eq(c.decay_steps, 0u);
+    cr_assert_eq(ttr_lr_at(&c, 200), c.lr);
+    cr_assert_eq(ttr_config_set_steps(NULL, 5), TTR_ERR_ARG);
+}
