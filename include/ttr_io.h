@@ -24,8 +24,8 @@
  *                beta2, adam_eps, momentum, l2, clip_norm, slot_dropout
  *                (f32 each, IEEE-754 bits); dot_serving (u32); seed (u64)
  *   (version 3 only, train models only: 24 bytes that shift what follows)
- *   136    4     u32 lr_schedule; u32 warmup_steps; u64 decay_steps;
- *                f32 weight_decay; u32 0 (reserved)
+ *   136    24    u32 lr_schedule; f32 weight_decay; u64 warmup_steps;
+ *                u64 decay_steps
  *   136    8     u64 optimizer steps taken
  *   144    8     u64 state of the slot-dropout generator
  *   152    8     f64 dot: items in the running mean of b (b_ref count)

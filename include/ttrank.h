@@ -107,12 +107,12 @@ typedef struct ttr_config {
                                        same tensors shrink by w *= 1 - lr_t * weight_decay,
                                        lr_t the scheduled rate; >= 0, lr * weight_decay <= 1
                                        (default 1e-3) */
-    ttr_lr_schedule lr_schedule;    /* default TTR_LR_CONSTANT; ttr_config_set_steps() sets
-                                       the recipe's cosine decay */
-    uint32_t warmup_steps;          /* linear warm-up from lr / warmup_steps to lr (default 0) */
+    uint64_t warmup_steps;          /* linear warm-up from lr / warmup_steps to lr (default 0) */
     uint64_t decay_steps;           /* step at which a decaying schedule reaches 0; it stays 0
                                        after (training then stops moving). Required (> warmup)
                                        for TTR_LR_COSINE and TTR_LR_LINEAR (default 0) */
+    ttr_lr_schedule lr_schedule;    /* default TTR_LR_CONSTANT; ttr_config_set_steps() sets
+                                       the recipe's cosine decay */
     float clip_norm;                /* global gradient-norm clip, 0 = off (default 0) */
     float slot_dropout;             /* additive/PAL: P(slot -> unknown slot) in [0, 1) (default 0.1) */
     ttr_dot_serving dot_serving;    /* default TTR_DOT_REF_MEAN */

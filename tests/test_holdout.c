@@ -1,6 +1,7 @@
 /* ttr_item_held_out: a deterministic share of distinct items. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "testutil.h"
 

@@ -3,6 +3,7 @@
  * configuration checks, and the version-3 file block that keeps them. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,10 +253,11 @@ Test(schedule, file_keeps_the_schedule)
     }
     tu_free(arena);
 
-    /* the block's reserved word and an unknown schedule are refused */
+    /* a warm-up that reaches past the decay and an unknown schedule are refused */
     unsigned char *e = malloc(size);
     memcpy(e, d, size);
-    put32(e + 136 + 20, 1);
+    put32(e + 136 + 8, 0);
+    put32(e + 136 + 12, 2); /* warm-up 2^33 > decay_steps 5e9 */
     fix_crc(e, size);
     arena = tu_alloc(bytes, 0);
     cr_assert_eq(tu_try_load(e, size, arena, bytes), TTR_ERR_RANGE);
@@ -290,4 +292,18 @@ Test(schedule, set_steps_gives_the_default_cosine)
     cr_assert_eq(c.decay_steps, 0u);
     cr_assert_eq(ttr_lr_at(&c, 200), c.lr);
     cr_assert_eq(ttr_config_set_steps(NULL, 5), TTR_ERR_ARG);
+}
+
+/* Tests and callers compare configurations with memcmp: no padding bytes
+ * on any target (the 8-byte fields sit where 8-byte alignment puts them). */
+#define FS(f) sizeof(((ttr_config *)0)->f)
+Test(schedule, config_has_no_padding)
+{
+    size_t sum = FS(variant) + FS(n_features) + FS(n_hidden) + FS(hidden) + FS(rows) +
+                 FS(cols) + FS(n_contexts) + FS(embed_dim) + FS(bias_hidden) + FS(dot_dim) +
+                 FS(components) + FS(attn_dim) + FS(max_items) + FS(max_batch) + FS(loss) +
+                 FS(optimizer) + FS(lr) + FS(beta1) + FS(beta2) + FS(adam_eps) + FS(momentum) +
+                 FS(l2) + FS(weight_decay) + FS(warmup_steps) + FS(decay_steps) +
+                 FS(lr_schedule) + FS(clip_norm) + FS(slot_dropout) + FS(dot_serving) + FS(seed);
+    cr_assert_eq(sizeof(ttr_config), sum);
 }

@@ -1,6 +1,6 @@
 """Reader of ttrank's .ttr model file (include/ttr_io.h): little-endian
 header, the configuration, (version 3: the schedule block: lr_schedule,
-warmup, decay_steps, weight_decay), the training state and named f32 tensor
+weight_decay, warmup, decay_steps), the training state and named f32 tensor
 records (with optional optimizer arrays), CRC-32 at the end."""
 import struct
 import zlib
@@ -39,7 +39,7 @@ def read_ttr(path):
     cfg.update(lr_schedule=0, warmup=0, decay_steps=0, weight_decay=0.0)
     if version >= 3 and mode == 0:
         # the version-3 training block (a schedule or decoupled weight decay)
-        sch, warm, dsteps, wd = struct.unpack_from("<IIQf", b, at)
+        sch, wd, warm, dsteps = struct.unpack_from("<IfQQ", b, at)
         cfg.update(lr_schedule=sch, warmup=warm, decay_steps=dsteps, weight_decay=wd)
         at += 24
     step, rng = struct.unpack_from("<QQ", b, at)

@@ -128,14 +128,14 @@ int ttr_cmd_info(int argc, char **argv)
                "\"dot_dim\":%u,\"components\":%u,\"attn_dim\":%u,\"max_items\":%u,\"max_batch\":%u,"
                "\"loss\":\"%s\",\"optimizer\":\"%s\",\"lr\":%g,\"l2\":%g,\"clip_norm\":%g,"
                "\"slot_dropout\":%g,\"dot_serving\":\"%s\",\"seed\":%llu,\"weight_decay\":%g,"
-               "\"lr_schedule\":\"%s\",\"warmup_steps\":%u,\"decay_steps\":%llu},",
+               "\"lr_schedule\":\"%s\",\"warmup_steps\":%llu,\"decay_steps\":%llu},",
                (unsigned)c->rows, (unsigned)c->cols, (unsigned)c->n_contexts,
                (unsigned)c->embed_dim, (unsigned)c->bias_hidden, (unsigned)c->dot_dim,
                (unsigned)c->components, (unsigned)c->attn_dim, (unsigned)c->max_items,
                (unsigned)c->max_batch, losses[c->loss & 1], opts[c->optimizer & 1],
                (double)c->lr, (double)c->l2, (double)c->clip_norm, (double)c->slot_dropout,
                c->dot_serving == TTR_DOT_REF_TOP ? "top" : "mean", (unsigned long long)c->seed,
-               (double)c->weight_decay, sched, (unsigned)c->warmup_steps,
+               (double)c->weight_decay, sched, (unsigned long long)c->warmup_steps,
                (unsigned long long)c->decay_steps);
         printf("\"arena_bytes\":{\"train\":%zu,\"serve_f32\":%zu,\"serve_int8\":%zu},"
                "\"parameters\":%llu,\"tensors\":[",
@@ -200,7 +200,7 @@ int ttr_cmd_info(int argc, char **argv)
                (double)c->clip_norm, (double)c->slot_dropout, (unsigned long long)c->seed);
         printf("schedule   %s", sched);
         if (c->warmup_steps)
-            printf(", warm-up %u steps", (unsigned)c->warmup_steps);
+            printf(", warm-up %llu steps", (unsigned long long)c->warmup_steps);
         if (c->lr_schedule != TTR_LR_CONSTANT)
             printf(", lr 0 at step %llu", (unsigned long long)c->decay_steps);
         printf(", weight decay %g\n", (double)c->weight_decay);

@@ -10,7 +10,7 @@
 
 #define IO_MAGIC "TTRK"
 #define IO_HEADER_BYTES 136u  /* magic, version, mode, flags, config */
-#define IO_SCHED_BYTES 24u    /* version 3: lr_schedule, warmup, decay_steps, weight_decay */
+#define IO_SCHED_BYTES 24u    /* version 3: lr_schedule, weight_decay, warmup, decay_steps */
 #define IO_STATE_BYTES 28u    /* step, rng, bref_count, record count */
 #define IO_NAME_MAX 32u
 #define IO_MAX_RECORDS 256u   /* far above what any configuration needs */
@@ -143,10 +143,9 @@ static int has_sched(const ttr_config *c)
 static void encode_sched(unsigned char *p, const ttr_config *c)
 {
     put_u32(p, (uint32_t)c->lr_schedule);
-    put_u32(p + 4, c->warmup_steps);
-    put_u64(p + 8, c->decay_steps);
-    put_u32(p + 16, f32_bits(c->weight_decay));
-    put_u32(p + 20, 0);
+    put_u32(p + 4, f32_bits(c->weight_decay));
+    put_u64(p + 8, c->warmup_steps);
+    put_u64(p + 16, c->decay_steps);
 }
 
 /* Enumerations are range-checked as u32 before conversion, so no
@@ -194,12 +193,12 @@ static int decode_config(const unsigned char *p, const unsigned char *sched, ttr
     c->seed = get_u64(p + 112);
     if (sched) {
         uint32_t kind = get_u32(sched);
-        if (kind > TTR_LR_LINEAR || get_u32(sched + 20) != 0)
+        if (kind > TTR_LR_LINEAR)
             return TTR_ERR_RANGE;
         c->lr_schedule = (ttr_lr_schedule)kind;
-        c->warmup_steps = get_u32(sched + 4);
-        c->decay_steps = get_u64(sched + 8);
-        c->weight_decay = bits_f32(get_u32(sched + 16));
+        c->weight_decay = bits_f32(get_u32(sched + 4));
+        c->warmup_steps = get_u64(sched + 8);
+        c->decay_steps = get_u64(sched + 16);
     }
     return ttr_config_check(c, NULL) == TTR_OK ? TTR_OK : TTR_ERR_RANGE;
 }
