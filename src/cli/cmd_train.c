@@ -49,7 +49,10 @@ static void usage(FILE *f)
         "  --normalize        per-feature mean/scale from a first pass, stored in the model\n"
         "                     (default)\n"
         "  --no-normalize     use the features as they are\n"
-        "  --shuffle N        lists in the shuffle buffer, 0 = file order (default 4096)\n"
+        "  --shuffle N        0 = file order; else a log that fits in 256 MiB is shuffled\n"
+        "                     whole in memory, a larger one streams through a buffer of N\n"
+        "                     lists (default 4096)\n"
+        "  --stream           read the log every epoch even when it fits in memory\n"
         "  --holdout Q        hold out this share of the distinct items (by a hash of their\n"
         "                     features) and keep the model with the best click\n"
         "                     log-likelihood on them (early stopping from clicks alone);\n"
@@ -91,6 +94,16 @@ static void pool_move(pool *p, size_t to, size_t from)
     memcpy(p->clicks + to * ML, p->clicks + from * ML, ML);
     p->n[to] = p->n[from];
     p->ctx[to] = p->ctx[from];
+}
+
+/* A reader's list that reads into pool slot j. */
+static void pool_list(const pool *p, size_t j, ttr_list *l)
+{
+    memset(l, 0, sizeof *l);
+    l->x = p->x + j * p->max_items * p->F;
+    l->ldx = p->F;
+    l->slots = p->slots + j * p->max_items;
+    l->clicks = p->clicks + j * p->max_items;
 }
 
 static void batch_add(batch_buf *b, const pool *p, size_t j)
@@ -164,11 +177,7 @@ static int prepass(cli_clicks_in *in, const char *path, const ttr_reader_config 
         if (j >= p->cap) /* the log grew since the first pass */
             break;
         ttr_list l;
-        memset(&l, 0, sizeof l);
-        l.x = p->x + j * ML * F;
-        l.ldx = F;
-        l.slots = p->slots + j * ML;
-        l.clicks = p->clicks + j * ML;
+        pool_list(p, j, &l);
         if ((rc = cli_clicks_next(in, &l)) != 1)
             break;
         for (size_t i = 0; sum && i < l.n; i++)
@@ -224,14 +233,9 @@ typedef struct trainer {
 static int read_train_list(trainer *t, size_t j)
 {
     pool *p = t->p;
-    size_t ML = p->max_items, F = p->F;
     for (;;) {
         ttr_list l;
-        memset(&l, 0, sizeof l);
-        l.x = p->x + j * ML * F;
-        l.ldx = F;
-        l.slots = p->slots + j * ML;
-        l.clicks = p->clicks + j * ML;
+        pool_list(p, j, &l);
         int rc = cli_clicks_next(t->in, &l);
         if (rc <= 0)
             return rc < 0 ? -1 : 0;
@@ -428,7 +432,8 @@ int ttr_cmd_train(int argc, char **argv)
         {"--vali", 1, 0, 0},       {"--vali-query", 1, 0, 0},   {"--checkpoint", 0, 0, 0},
         {"--resume", 1, 0, 0},     {"--quiet", 0, 0, 0},        {"--weight-decay", 1, 0, 0},
         {"--lr-schedule", 1, 0, 0}, {"--warmup", 1, 0, 0},      {"--bias-hidden", 1, 0, 0},
-        {"--holdout", 1, 0, 0},    {"--evals", 1, 0, 0},        {"--patience", 1, 0, 0}};
+        {"--holdout", 1, 0, 0},    {"--evals", 1, 0, 0},        {"--patience", 1, 0, 0},
+        {"--stream", 0, 0, 0}};
     const size_t nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
     if (rc == 1) {
@@ -500,6 +505,7 @@ int ttr_cmd_train(int argc, char **argv)
     const char *vali = cli_str(fl, nf, "--vali", NULL);
     int quiet = cli_find(fl, nf, "--quiet")->seen;
     int epochs_given = cli_find(fl, nf, "--epochs")->seen;
+    int stream = cli_find(fl, nf, "--stream")->seen;
     int checkpoint = cli_find(fl, nf, "--checkpoint")->seen;
 
     /* ---- pass 1: layout and sizes ---- */
@@ -664,7 +670,7 @@ int ttr_cmd_train(int argc, char **argv)
     /* a log that fits in 256 MiB is read once and shuffled whole in memory;
      * a larger one streams through a shuffle buffer of --shuffle lists */
     size_t budget = (size_t)256 << 20, in_memory = 0;
-    size_t cap = st.lists <= budget / per_list ? (size_t)st.lists : 0;
+    size_t cap = !stream && st.lists <= budget / per_list ? (size_t)st.lists : 0;
     if (cap)
         in_memory = 1;
     else

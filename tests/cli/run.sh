@@ -158,6 +158,15 @@ t "train holdout" 0 train --model additive --clicks "$W/c.clk" --out "$W/ho.ttr"
 has "train holdout" "^saved .*epoch [0-3]\.[0-9]+ \(best held-out click log-likelihood -" "$W/out"
 has "train holdout evals" "^epoch 0\.[0-9]+: loss [0-9.]+ per list, held-out click log-likelihood -" \
     "$W/out"
+# a log in memory and the same log streamed from the file: in file order, the same bits
+t "train in memory" 0 train --model pal --clicks "$W/c.clk" --out "$W/mem.ttr" --epochs 3 \
+    --batch 8 --shuffle 0 --quiet
+t "train streamed" 0 train --model pal --clicks "$W/c.clk" --out "$W/str.ttr" --epochs 3 \
+    --batch 8 --shuffle 0 --quiet --stream
+cmp -s "$W/mem.ttr" "$W/str.ttr" && ok || bad "train: in-memory and streamed models differ"
+t "train streamed shuffled" 0 train --model mixem --clicks "$W/c.clk" --out "$W/str2.ttr" \
+    --epochs 2 --batch 8 --shuffle 16 --stream
+has "train streamed shuffled" "^saved .*epoch [0-9.]+ \(best held-out" "$W/out"
 t "info schedule" 0 info --model "$W/ho.ttr"
 has "info schedule" "^schedule   cosine, warm-up 2 steps, lr 0 at step [0-9]+, weight decay 0.001$" \
     "$W/out"
