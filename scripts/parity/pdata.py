@@ -1,6 +1,6 @@
 """Readers for ttrank's click log and for LETOR/SVMlight files, with an npz cache.
 
-Click log (DESIGN.md section 7):
+Click log (the format ttrank simulate writes, include/ttr_data.h):
     # ttrank-clicks v1 rows=R cols=C F=N
     c qid:L pos:P [ctx:K] 1:v 2:v ... [# comment]
 one line per shown item; a list is a run of lines with the same qid; features
