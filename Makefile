@@ -243,7 +243,7 @@ PARITY_DATA = $(or $(DATA),../shared/data/MQ2008/Fold1)
 # every setting to both sides explicitly)
 PARITY_RECIPE = $(RECIPE)
 PARITY_WORK ?= /tmp/ttrank-parity
-PARITY_RUN = bash scripts/parity/install-torch.sh && \
+PARITY_RUN = bash scripts/install-deps.sh --torch && \
         PYTHONDONTWRITEBYTECODE=1 $(PARITY_PYTHON) scripts/parity/parity.py --ttrank $(TOOL) \
         --data '$(PARITY_DATA)' --recipe '$(PARITY_RECIPE)' --work '$(PARITY_WORK)' \
         $(if $(SIM),--sim '$(SIM)') $(if $(VARIANTS),--variants '$(VARIANTS)')
@@ -254,7 +254,7 @@ parity-quick: $(TOOL)
 	$(PARITY_RUN) --seeds '$(or $(SEEDS),1 2)' --lists $(or $(LISTS),20000) \
 	    --epochs $(or $(EPOCHS),2)
 parity-sameinit: $(TOOL)
-	bash scripts/parity/install-torch.sh
+	bash scripts/install-deps.sh --torch
 	PYTHONDONTWRITEBYTECODE=1 PARITY_PYTHON=$(PARITY_PYTHON) TTRANK=$(TOOL) \
 	    DATA='$(PARITY_DATA)' WORK='$(PARITY_WORK)' RECIPE='$(RECIPE)' \
 	    VARIANTS='$(VARIANTS)' STEPS='$(STEPS)' sh scripts/parity/sameinit.sh

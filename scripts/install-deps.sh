@@ -4,6 +4,9 @@
 # repeated runs are fast. Needs root (or sudo) only when something is missing.
 #   scripts/install-deps.sh          install what is missing
 #   scripts/install-deps.sh --build  only what a native build needs (make run)
+#   scripts/install-deps.sh --torch  what make parity needs besides a build: Debian's
+#                                    PyTorch and numpy for /usr/bin/python3 (never
+#                                    needed by the library, the tool or make check)
 #   scripts/install-deps.sh --list   print the package list
 set -euo pipefail
 
@@ -20,6 +23,9 @@ PKGS=(make gcc libc6-dev clang libclang-rt-14-dev pkg-config libcriterion-dev
 
 if [ "${1:-}" = --build ]; then
     PKGS=(make gcc libc6-dev)
+fi
+if [ "${1:-}" = --torch ]; then
+    PKGS=(python3-torch python3-numpy)
 fi
 if [ "${1:-}" = --list ]; then
     printf '%s\n' "${PKGS[@]}"
