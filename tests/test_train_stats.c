@@ -335,14 +335,6 @@ Test(train_stats, mixem_click_probability_is_the_pi_weighted_mixture)
 
 /* ---- initialisation ------------------------------------------------------------ */
 
-static ttr__tensor *find(ttr_model *m, const char *name)
-{
-    for (uint32_t i = 0; i < m->n_tensors; i++)
-        if (!strcmp(m->tensors[i].name, name))
-            return &m->tensors[i];
-    cr_assert(0, "no tensor %s", name);
-    return NULL;
-}
 
 /* n values uniform in [-a, a]: none beyond a, the largest above 0.8 a (for
  * n >= 30 that fails with probability below 0.8^30 = 1e-3 for a fixed seed,
@@ -388,12 +380,12 @@ Test(train_stats, initialisation_of_every_variant)
     c.optimizer = TTR_OPT_ADAM;
     c.seed = 21;
     m = new_model(&c, &arena);
-    expect_uniform(find(m, "rel.0.w")->w, 64 * 40, s2 * sqrt(3.0 / 40), "rel.0.w");
-    expect_uniform(find(m, "rel.1.w")->w, 32 * 64, s2 * sqrt(3.0 / 64), "rel.1.w");
-    expect_uniform(find(m, "rel.2.w")->w, 32, sqrt(3.0 / 32), "rel.2.w");
-    expect_zero(find(m, "rel.0.b")->w, 64, "rel.0.b");
-    expect_zero(find(m, "rel.1.b")->w, 32, "rel.1.b");
-    expect_zero(find(m, "rel.2.b")->w, 1, "rel.2.b");
+    expect_uniform(tu_tensor(m, "rel.0.w")->w, 64 * 40, s2 * sqrt(3.0 / 40), "rel.0.w");
+    expect_uniform(tu_tensor(m, "rel.1.w")->w, 32 * 64, s2 * sqrt(3.0 / 64), "rel.1.w");
+    expect_uniform(tu_tensor(m, "rel.2.w")->w, 32, sqrt(3.0 / 32), "rel.2.w");
+    expect_zero(tu_tensor(m, "rel.0.b")->w, 64, "rel.0.b");
+    expect_zero(tu_tensor(m, "rel.1.b")->w, 32, "rel.1.b");
+    expect_zero(tu_tensor(m, "rel.2.b")->w, 1, "rel.2.b");
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const ttr__tensor *t = &m->tensors[i];
         expect_zero(t->s1, (size_t)t->rows * t->cols, t->name);
@@ -419,14 +411,14 @@ Test(train_stats, initialisation_of_every_variant)
     c.bias_hidden = 40;
     c.seed = 22;
     m = new_model(&c, &arena);
-    expect_uniform(find(m, "bias0.row")->w, 40 * 16, 0.5, "bias0.row");
-    expect_uniform(find(m, "bias0.col")->w, 3 * 16, 0.5, "bias0.col");
-    expect_uniform(find(m, "bias0.ctx")->w, 12 * 16, 0.5, "bias0.ctx");
-    expect_zero(find(m, "bias0.unk")->w, 16, "bias0.unk");
-    expect_uniform(find(m, "bias0.hid.w")->w, 40 * 16, s2 * sqrt(3.0 / 16), "bias0.hid.w");
-    expect_zero(find(m, "bias0.hid.b")->w, 40, "bias0.hid.b");
-    expect_uniform(find(m, "bias0.out.w")->w, 40, sqrt(3.0 / 40), "bias0.out.w");
-    expect_zero(find(m, "bias0.out.b")->w, 1, "bias0.out.b");
+    expect_uniform(tu_tensor(m, "bias0.row")->w, 40 * 16, 0.5, "bias0.row");
+    expect_uniform(tu_tensor(m, "bias0.col")->w, 3 * 16, 0.5, "bias0.col");
+    expect_uniform(tu_tensor(m, "bias0.ctx")->w, 12 * 16, 0.5, "bias0.ctx");
+    expect_zero(tu_tensor(m, "bias0.unk")->w, 16, "bias0.unk");
+    expect_uniform(tu_tensor(m, "bias0.hid.w")->w, 40 * 16, s2 * sqrt(3.0 / 16), "bias0.hid.w");
+    expect_zero(tu_tensor(m, "bias0.hid.b")->w, 40, "bias0.hid.b");
+    expect_uniform(tu_tensor(m, "bias0.out.w")->w, 40, sqrt(3.0 / 40), "bias0.out.w");
+    expect_zero(tu_tensor(m, "bias0.out.b")->w, 1, "bias0.out.b");
     free(arena);
 
     /* dot: r = (f, 1, ~0), b = (1, g, ~0), so r . b = f + g at the start */
@@ -443,8 +435,8 @@ Test(train_stats, initialisation_of_every_variant)
     c.seed = 23;
     m = new_model(&c, &arena);
     {
-        const float *rw = find(m, "rel.1.w")->w, *rb = find(m, "rel.1.b")->w;
-        const float *bw = find(m, "bias0.out.w")->w, *bb = find(m, "bias0.out.b")->w;
+        const float *rw = tu_tensor(m, "rel.1.w")->w, *rb = tu_tensor(m, "rel.1.b")->w;
+        const float *bw = tu_tensor(m, "bias0.out.w")->w, *bb = tu_tensor(m, "bias0.out.b")->w;
         expect_uniform(rw, 48, sqrt(3.0 / 48), "dot r row 0 (f)");
         expect_zero(rw + 48, 48, "dot r row 1");
         cr_assert(rb[0] == 0.0f && rb[1] == 1.0f && rb[2] == 0.0f && rb[3] == 0.0f,
@@ -498,7 +490,7 @@ Test(train_stats, initialisation_of_every_variant)
             cr_assert(fabs(pi[k] - 0.25f) <= 1e-7f, "pi[%d] = %g", k, (double)pi[k]);
             cr_assert_eq(gain[k], 1.0f);
         }
-        cr_assert(memcmp(find(m, "bias0.row")->w, find(m, "bias1.row")->w, 80 * sizeof(float)),
+        cr_assert(memcmp(tu_tensor(m, "bias0.row")->w, tu_tensor(m, "bias1.row")->w, 80 * sizeof(float)),
                   "components 0 and 1 start equal");
     }
     free(arena);
@@ -513,11 +505,11 @@ Test(train_stats, initialisation_of_every_variant)
     c.attn_dim = 8;
     c.seed = 25;
     m = new_model(&c, &arena);
-    expect_uniform(find(m, "xpa.wq")->w, 8 * 32, sqrt(3.0 / 32), "xpa.wq");
-    expect_uniform(find(m, "xpa.wk")->w, 8 * 32, sqrt(3.0 / 32), "xpa.wk");
-    expect_uniform(find(m, "xpa.u")->w, 50, 0.1 / sqrt(50.0), "xpa.u");
-    expect_uniform(find(m, "xpa.v")->w, 32, 0.1 / sqrt(32.0), "xpa.v");
-    expect_zero(find(m, "xpa.c0")->w, 1, "xpa.c0");
+    expect_uniform(tu_tensor(m, "xpa.wq")->w, 8 * 32, sqrt(3.0 / 32), "xpa.wq");
+    expect_uniform(tu_tensor(m, "xpa.wk")->w, 8 * 32, sqrt(3.0 / 32), "xpa.wk");
+    expect_uniform(tu_tensor(m, "xpa.u")->w, 50, 0.1 / sqrt(50.0), "xpa.u");
+    expect_uniform(tu_tensor(m, "xpa.v")->w, 32, 0.1 / sqrt(32.0), "xpa.v");
+    expect_zero(tu_tensor(m, "xpa.c0")->w, 1, "xpa.c0");
     free(arena);
 }
 

@@ -53,14 +53,6 @@ typedef struct hbatch {
     ttr_batch b;
 } hbatch;
 
-static ttr__tensor *find(ttr_model *m, const char *name)
-{
-    for (uint32_t i = 0; i < m->n_tensors; i++)
-        if (!strcmp(m->tensors[i].name, name))
-            return &m->tensors[i];
-    cr_assert(0, "no tensor %s", name);
-    return NULL;
-}
 
 static double sigmoid(double z)
 {
@@ -225,7 +217,7 @@ static void set_weights(ttr_model *m, hand *h, int additive)
     h->n_t = additive ? T_COUNT : T_B1 + 1;
     cr_assert_eq(m->n_tensors, (uint32_t)h->n_t);
     for (int k = 0; k < h->n_t; k++) {
-        ttr__tensor *t = find(m, tname[k]);
+        ttr__tensor *t = tu_tensor(m, tname[k]);
         cr_assert_eq((size_t)t->rows * t->cols, tsize[k], "%s size", tname[k]);
         for (size_t j = 0; j < tsize[k]; j++) {
             t->w[j] = (float)vals[k][j];
@@ -273,7 +265,7 @@ static void expect_model(ttr_model *m, const hand *h, const double *before, cons
 {
     size_t at = 0;
     for (int k = 0; k < h->n_t; k++) {
-        ttr__tensor *t = find(m, tname[k]);
+        ttr__tensor *t = tu_tensor(m, tname[k]);
         for (size_t j = 0; j < tsize[k]; j++, at++) {
             double want = h->w[k][j], step = fabs(want - before[at]);
             double tol = 2e-5 * step + 2.4e-7 * fabs(want) + 1e-12;
@@ -455,8 +447,8 @@ Test(train_step, non_finite_gradient_norm_is_refused)
         hbatch hb;
         cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
         set_weights(m, &h, 0);
-        find(m, "rel.1.w")->w[0] = 1e30f;
-        find(m, "rel.1.w")->w[1] = 1e30f;
+        tu_tensor(m, "rel.1.w")->w[0] = 1e30f;
+        tu_tensor(m, "rel.1.w")->w[1] = 1e30f;
         ttr__repack(m);
         make_batch(&hb, 100);
         memset(hb.clicks, 0, sizeof hb.clicks); /* sigma(z) - c = 1: nothing cancels */
@@ -558,32 +550,59 @@ Test(train_step, max_batch_is_inclusive)
  * them (s.dropped holds the last list's); the step against the hand
  * computation where a dropped item's embedding is E_unk and its gradient
  * goes to E_unk alone. Returns how many items were dropped. */
-static int dropout_step(float rate, uint64_t seed, int *dropped_out)
-{
+/* The tiny additive model (plain SGD, no L2) with slot dropout `rate`, the
+ * weights of set_weights, and one list of 4 items in slots 0..3. */
+typedef struct dropout_list {
     ttr_config c;
-    tiny_config(&c, TTR_ADDITIVE, TTR_OPT_SGD);
-    c.momentum = 0.0f;
-    c.l2 = 0.0f;
-    c.slot_dropout = rate;
-    c.seed = seed;
-    size_t bytes = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
-    void *arena = malloc(bytes);
+    void *arena;
     ttr_model *m;
     hand h;
-    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
-    set_weights(m, &h, 1);
-    size_t offs[2] = {0, 4};
-    float x[4 * HF] = {0.5f, -0.3f, 0.2f, 0.7f, -0.6f, 0.1f, 0.9f, -0.8f};
-    uint16_t slots[4] = {0, 1, 2, 3};
-    uint8_t clicks[4] = {1, 0, 0, 1};
-    ttr_batch b = {1, offs, x, HF, slots, clicks, NULL};
+    size_t offs[2];
+    float x[4 * HF];
+    uint16_t slots[4];
+    uint8_t clicks[4];
+    ttr_batch b;
+} dropout_list;
+
+static void dropout_list_init(dropout_list *d, float rate, uint64_t seed)
+{
+    static const float x[4 * HF] = {0.5f, -0.3f, 0.2f, 0.7f, -0.6f, 0.1f, 0.9f, -0.8f};
+    static const uint8_t clicks[4] = {1, 0, 0, 1};
+    tiny_config(&d->c, TTR_ADDITIVE, TTR_OPT_SGD);
+    d->c.momentum = 0.0f;
+    d->c.l2 = 0.0f;
+    d->c.slot_dropout = rate;
+    d->c.seed = seed;
+    size_t bytes = ttr_arena_bytes(&d->c, TTR_MODE_TRAIN);
+    d->arena = malloc(bytes);
+    cr_assert_eq(ttr_model_init(&d->m, &d->c, TTR_MODE_TRAIN, d->arena, bytes), TTR_OK);
+    set_weights(d->m, &d->h, 1);
+    d->offs[0] = 0;
+    d->offs[1] = 4;
+    memcpy(d->x, x, sizeof x);
+    memcpy(d->clicks, clicks, sizeof clicks);
+    for (uint16_t i = 0; i < 4; i++)
+        d->slots[i] = i;
+    ttr_batch b = {1, d->offs, d->x, HF, d->slots, d->clicks, NULL};
+    d->b = b;
+}
+
+static int dropout_step(float rate, uint64_t seed, int *dropped_out)
+{
+    dropout_list d;
+    dropout_list_init(&d, rate, seed);
+    ttr_config c = d.c;
+    ttr_model *m = d.m;
+    hand h = d.h;
+    ttr_batch b = d.b;
+    void *arena = d.arena;
     /* evaluation never drops */
     double loss, want = hand_grads(&h, &b, NULL);
     cr_assert_eq(ttr_eval_loss(m, &b, &loss), TTR_OK);
     cr_assert(fabs(loss - want) <= 1e-6 * want, "eval loss %.9g, undropped %.9g", loss, want);
     float rows0[HR * HD], col0[HD];
-    memcpy(rows0, find(m, "bias0.row")->w, sizeof rows0);
-    memcpy(col0, find(m, "bias0.col")->w, sizeof col0);
+    memcpy(rows0, tu_tensor(m, "bias0.row")->w, sizeof rows0);
+    memcpy(col0, tu_tensor(m, "bias0.col")->w, sizeof col0);
     ttr_train_stats st;
     cr_assert_eq(ttr_train(m, &b, &st), TTR_OK);
     int dropped[4], nd = 0;
@@ -601,10 +620,10 @@ static int dropout_step(float rate, uint64_t seed, int *dropped_out)
     /* the rows of dropped items (slot p = row p here) got no gradient */
     for (int i = 0; i < 4; i++)
         if (dropped[i])
-            cr_assert(!memcmp(find(m, "bias0.row")->w + i * HD, rows0 + i * HD, sizeof col0),
+            cr_assert(!memcmp(tu_tensor(m, "bias0.row")->w + i * HD, rows0 + i * HD, sizeof col0),
                       "row %d of a dropped item moved", i);
     if (nd == 4)
-        cr_assert(!memcmp(find(m, "bias0.col")->w, col0, sizeof col0), "E_col moved");
+        cr_assert(!memcmp(tu_tensor(m, "bias0.col")->w, col0, sizeof col0), "E_col moved");
     free(arena);
     return nd;
 }
@@ -628,25 +647,13 @@ Test(train_step, slot_dropout_trains_the_unknown_slot)
  * 0.5 repeats with probability 1/16; this seed's do not). */
 Test(train_step, slot_dropout_stream_advances_with_each_step)
 {
-    ttr_config c;
-    tiny_config(&c, TTR_ADDITIVE, TTR_OPT_SGD);
-    c.slot_dropout = 0.5f;
-    c.seed = 3;
-    size_t bytes = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
-    void *arena = malloc(bytes);
-    ttr_model *m;
-    hand h;
-    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
-    set_weights(m, &h, 1);
-    size_t offs[2] = {0, 4};
-    float x[4 * HF] = {0.5f, -0.3f, 0.2f, 0.7f, -0.6f, 0.1f, 0.9f, -0.8f};
-    uint16_t slots[4] = {0, 1, 2, 3};
-    uint8_t clicks[4] = {1, 0, 0, 1};
-    ttr_batch b = {1, offs, x, HF, slots, clicks, NULL};
+    dropout_list d;
+    dropout_list_init(&d, 0.5f, 3);
+    ttr_model *m = d.m;
     int first[4], differs = 0;
     for (int s = 0; s < 5; s++) {
         uint64_t rng = m->rng;
-        cr_assert_eq(ttr_train(m, &b, NULL), TTR_OK);
+        cr_assert_eq(ttr_train(m, &d.b, NULL), TTR_OK);
         cr_assert_neq(m->rng, rng, "step %d: the dropout stream did not move", s);
         for (int i = 0; i < 4; i++) {
             if (!s)
@@ -656,7 +663,7 @@ Test(train_step, slot_dropout_stream_advances_with_each_step)
         }
     }
     cr_assert(differs, "five steps dropped the same items");
-    free(arena);
+    free(d.arena);
 }
 
 /* Adam with beta2 = 0 sets v = g^2: a finite gradient whose square passes
@@ -684,7 +691,7 @@ Test(train_step, adam_second_moment_overflow_is_refused)
         void *arena = malloc(bytes);
         ttr_model *m;
         cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
-        ttr__tensor *W = find(m, "rel.0.w"), *B = find(m, "rel.0.b");
+        ttr__tensor *W = tu_tensor(m, "rel.0.w"), *B = tu_tensor(m, "rel.0.b");
         W->w[0] = 0.0f;
         W->w[1] = 0.3f;
         B->w[0] = 0.0f;
@@ -751,7 +758,7 @@ Test(train_step, sgd_momentum_state_past_the_limit_is_refused)
         cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, arena, bytes), TTR_OK);
         set_weights(m, &h, 0);
         make_batch(&hb, 100);
-        ttr__tensor *W1 = find(m, "rel.1.w");
+        ttr__tensor *W1 = tu_tensor(m, "rel.1.w");
         W1->s1[1] = big ? 2e35f : 1e35f;
         hand_grads(&h, &hb.b, NULL);
         double g = h.g[T_W1][1];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "testutil.h"
 #include "ttr_io.h"
 
@@ -222,4 +223,13 @@ size_t tu_arena_for(const unsigned char *data, size_t size)
     ttr_mem_reader r = {data, size, 0};
     cr_assert_eq(ttr_model_load_config(ttr_mem_read, &r, &c, &mode), TTR_OK);
     return ttr_arena_bytes(&c, mode);
+}
+
+struct ttr__tensor *tu_tensor(ttr_model *m, const char *name)
+{
+    for (uint32_t i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name))
+            return &m->tensors[i];
+    cr_assert(0, "no tensor %s", name);
+    return NULL;
 }

@@ -84,6 +84,11 @@ int tu_try_load(const unsigned char *data, size_t size, void *arena, size_t byte
 /* The arena bytes the .ttr file data[0..size) asks for (asserts it parses). */
 size_t tu_arena_for(const unsigned char *data, size_t size);
 
+/* A model's tensor by name (asserts that it exists). Declared with an
+ * incomplete type so that only the tests that include model.h use it. */
+struct ttr__tensor;
+struct ttr__tensor *tu_tensor(ttr_model *m, const char *name);
+
 /* Directory for test files: $TMPDIR if set and not empty, else /tmp. */
 const char *tu_tmp_dir(void);
 
