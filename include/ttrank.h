@@ -14,6 +14,13 @@
  *   TTR_MIXEM     mixture of K (w_m f(x) + g_m(p, k)), trained by generalized EM
  *   TTR_XPA       z = f(x) + g(e) + u . h~ + v . e~ + c0    (cross-positional attention)
  *
+ * XPA: e is the slot's embedding; h~ and e~ are the attention-weighted means
+ * of the relevance tower's last hidden features h(x) and of the embeddings of
+ * the list's *other* items (an item does not attend to itself; alone in its
+ * list it has h~ = e~ = 0). The neighbour term u . h~ reads h(x) but does not
+ * train the relevance tower, so the bias side cannot bend the features that
+ * ranking uses.
+ *
  * Memory: ttr_arena_bytes() gives the exact size of the buffer that
  * ttr_model_init() needs for a configuration and mode. The library never
  * calls malloc or free, keeps no global state besides the CPU dispatch table,
@@ -312,7 +319,8 @@ TTR_API int ttr_model_quantize(const ttr_model *src, ttr_model **out, void *aren
 
 /* XPA: mean attention a(p, p') over training lists, rows*cols x rows*cols
  * (row p: the slot attending, columns: attended slots; rows of slots never
- * seen are 0). */
+ * seen are 0). The diagonal is 0 (no item attends to itself); a row sums to
+ * the share of its slot's items that had neighbours in their list. */
 TTR_API int ttr_xpa_attention(const ttr_model *m, float *out);
 
 #ifdef __cplusplus

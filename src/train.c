@@ -139,9 +139,10 @@ static void bias_scatter_e(ttr_model *m, uint32_t c, size_t n, const uint16_t *s
 
 /* ---- relevance tower ------------------------------------------------------ */
 
-/* Backward from df (s.df, n x f_out); dh (n x h_dim, may be NULL) is an
- * extra gradient on h(x), the input of the last layer. */
-static void rel_backward(ttr_model *m, size_t n, const float *dh)
+/* Backward from df (s.df, n x f_out). XPA's neighbour term reads h(x),
+ * the input of the last layer, but its gradient does not flow back into the
+ * tower (see xpa_backward). */
+static void rel_backward(ttr_model *m, size_t n)
 {
     const float *g = m->s.df;
     int buf = 0;
@@ -155,8 +156,6 @@ static void rel_backward(ttr_model *m, size_t n, const float *dh)
         float *gin = m->s.dact[buf];
         buf ^= 1;
         ttr_backprop_input_f32(n, d->out, d->in, d->W->w, d->in, g, d->out, gin, d->in, 0);
-        if (dh && l + 1 == m->n_rel)
-            ttr_axpy_f32(n * d->in, 1.0f, dh, gin);
         ttr_relu_bwd_f32(n * d->in, m->s.act[l - 1], gin, gin);
         g = gin;
     }
@@ -303,8 +302,29 @@ static double mixem_head(ttr_model *m, size_t n, const float *f, const uint8_t *
     return -lse;
 }
 
-/* XPA forward: attention of the list's slots over each other; z = f + g +
- * u . h~ + v . e~ + c0 into s.z. */
+/* Attention over the other items of the list: row j of the softmax p
+ * renormalised without its own entry (p[j][j] = 0), which is the softmax of
+ * the scores with the diagonal masked, so the usual softmax backward applied
+ * to the result is its exact gradient. Without it the own item's share of h~
+ * is a second relevance path, u . h(x_j), that ranking by f(x) alone ignores.
+ * A row with no other item (or whose others all underflowed) is all zero:
+ * no neighbours, no neighbour term. */
+static void mask_self_attention(size_t n, float *p)
+{
+    for (size_t j = 0; j < n; j++) {
+        float *row = p + j * n;
+        float others = 0.0f;
+        row[j] = 0.0f;
+        for (size_t m = 0; m < n; m++)
+            others += row[m];
+        float inv = others > 0.0f ? 1.0f / others : 0.0f;
+        for (size_t m = 0; m < n; m++)
+            row[m] *= inv;
+    }
+}
+
+/* XPA forward: attention of each item over the other items of the list; z =
+ * f + g + u . h~ + v . e~ + c0 into s.z. */
 static void xpa_forward(ttr_model *m, size_t n, const float *f, const uint16_t *slots,
                         int grads)
 {
@@ -315,6 +335,7 @@ static void xpa_forward(ttr_model *m, size_t n, const float *f, const uint16_t *
     ttr_gemm_f32(n, da, de, m->wq.packed, e, de, NULL, s->q, da, 0);
     ttr_gemm_f32(n, da, de, m->wk.packed, e, de, NULL, s->k, da, 0);
     ttr_attn_probs_f32(n, da, s->q, da, s->k, da, 1.0f / sqrtf((float)da), NULL, s->p, n);
+    mask_self_attention(n, s->p);
     ttr_attn_apply_f32(n, H, s->p, n, h, H, s->ht, H);
     ttr_attn_apply_f32(n, de, s->p, n, e, de, s->et, de);
     for (size_t i = 0; i < n; i++)
@@ -329,7 +350,12 @@ static void xpa_forward(ttr_model *m, size_t n, const float *f, const uint16_t *
 }
 
 /* XPA backward of everything but the towers: from dz (s.dz) to the
- * attention parameters, dL/dh into s.dh and dL/de added into s.de. */
+ * attention parameters and dL/de added into s.de. The neighbour term u . h~
+ * reads the relevance tower's features h(x) of the other items but does not
+ * train them (a stop-gradient: dL/dh lands in s.dh and is dropped). Left to
+ * shape h, the bias side bends the relevance features towards explaining
+ * where attention went, and ranking by f(x) loses: on MQ2008 grid logs with
+ * a same-row effect the tower ranked worse than additive's (docs/training.md). */
 static void xpa_backward(ttr_model *m, size_t n)
 {
     uint32_t da = m->cfg.attn_dim, de = m->cfg.embed_dim, H = m->h_dim;
@@ -442,7 +468,7 @@ int ttr__forward_backward(ttr_model *m, const ttr_batch *b, int grads, int train
                 xpa_backward(m, n);
             bias_scatter_e(m, k, n, slots, ctx);
         }
-        rel_backward(m, n, cfg->variant == TTR_XPA ? m->s.dh : NULL);
+        rel_backward(m, n);
     }
     *loss_out = lists ? total / (double)lists : 0.0;
     return TTR_OK;

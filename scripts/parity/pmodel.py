@@ -270,9 +270,13 @@ class TTRModel:
             q = e @ self.P["xpa.wq"].t()
             kk = e @ self.P["xpa.wk"].t()
             s = (q @ kk.transpose(1, 2)) * (1.0 / math.sqrt(da))
-            s = s.masked_fill(~m[:, None, :], -math.inf)
-            p = torch.softmax(s, dim=2)
-            ht = p @ h
+            # each item attends to the other shown items (train.c
+            # mask_self_attention); one alone has an all-zero row
+            eye = torch.eye(s.shape[1], dtype=torch.bool, device=s.device)
+            keys = m[:, None, :] & ~eye[None]
+            p = torch.softmax(s.masked_fill(~keys, -1e30), dim=2) * keys
+            # the neighbour term reads h(x) but does not train the tower
+            ht = p @ h.detach()
             et = p @ e
             z = (f[..., 0] + g + ht @ self.P["xpa.u"].reshape(-1) + et @ self.P["xpa.v"].reshape(-1)
                  + self.P["xpa.c0"].reshape(()))
