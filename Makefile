@@ -91,10 +91,14 @@ LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS) $(ARCH_SRCS))
 # NEON files are built twice: without (neon) and with (neonfma) fused multiply-add.
 LIB_OBJS += $(patsubst %.c,$(BUILD)/%.fma.o,$(filter %_neon.c,$(ARCH_SRCS)))
 
+# The click simulator, scenarios and SVG writer belong to the tool (and the
+# tests that check them), not to libttrank.
+SIM_SRCS := $(wildcard src/cli/sim/*.c)
+SIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SIM_SRCS))
 CLI_SRCS := $(wildcard src/cli/*.c) $(filter-out bench/bench_xnnpack.c,$(wildcard bench/*.c))
-CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
+CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS)) $(SIM_OBJS)
 TEST_SRCS := $(wildcard tests/test_*.c) tests/testutil.c
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS))
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS)) $(SIM_OBJS)
 ifeq ($(TEST_HARNESS),shim)
 TEST_OBJS += $(BUILD)/tests/shim/criterion_shim.o
 TEST_CFLAGS := -Itests/shim
@@ -115,7 +119,7 @@ LIB_SO_NAME := $(BUILD)/libttrank.so.$(SOVERSION)
 TOOL := $(BUILD)/ttrank
 TEST_BIN := $(BUILD)/ttrank-tests
 
-HEADERS := $(wildcard include/*.h src/*.h src/*/*.h arch/*/*.h) $(wildcard bench/*.h)
+HEADERS := $(wildcard include/*.h src/*.h src/*/*.h src/cli/sim/*.h arch/*/*.h) $(wildcard bench/*.h)
 
 # ---- flag stamps: rebuild when a configuration's flags change --------------
 FLAGS_LIB_TEXT := $(CC) | $(CFLAGS_BASE) | $(FLAGS_avx2) | $(FLAGS_avxvnni) | $(FLAGS_neon) | $(FLAGS_neonfma) | $(FLAGS_neondot)

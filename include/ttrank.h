@@ -198,6 +198,55 @@ TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
 TTR_API int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale);
 TTR_API void ttr_get_normalization(const ttr_model *m, float *mean, float *scale);
 
+/* Feature statistics for the normalisation: the per-feature mean and
+ * variance over items, gathered in one streaming pass (Welford's update in
+ * double, so a feature with a large mean and a small spread keeps its
+ * variance), mergeable (statistics of several threads, files or devices
+ * combine into those of the union), and turned into mean[t] and scale[t] =
+ * 1 / sd[t] (population sd; 0 when the variance is below 1e-12: a constant
+ * feature is then ignored by the towers). Typical use, before the first
+ * ttr_train: init, add every item of the training log (or a sample), apply.
+ *
+ * The object lives in the caller's buffer (any alignment) and holds no
+ * pointer outside it; it is not thread-safe: give each thread its own and
+ * merge them. */
+typedef struct ttr_feature_stats ttr_feature_stats;
+
+/* Bytes for the statistics of n_features (1..65536) features: 16 per
+ * feature and a few dozen more; 0 for a count out of range. */
+TTR_API size_t ttr_feature_stats_bytes(uint32_t n_features);
+
+/* Empty statistics in `buf`. TTR_ERR_ARG (NULL, n_features out of range),
+ * TTR_ERR_NOMEM (bytes < ttr_feature_stats_bytes; nothing written). */
+TTR_API int ttr_feature_stats_init(ttr_feature_stats **s, uint32_t n_features, void *buf,
+                                   size_t bytes);
+
+/* Adds n_items items, item i at x[i * ldx .. i * ldx + n_features - 1]
+ * (ldx >= n_features; a batch's x and ldx as they are). TTR_ERR_NONFINITE
+ * if any value is NaN or Inf, TTR_ERR_ARG for NULL or ldx < n_features: on
+ * error nothing is added. */
+TTR_API int ttr_feature_stats_add(ttr_feature_stats *s, size_t n_items, const float *x,
+                                  size_t ldx);
+
+/* into := the statistics of the items of both (from is unchanged; the two
+ * may be the same object). TTR_ERR_ARG for NULL or different n_features
+ * (into unchanged). */
+TTR_API int ttr_feature_stats_merge(ttr_feature_stats *into, const ttr_feature_stats *from);
+
+/* Items added so far (0 for NULL). */
+TTR_API uint64_t ttr_feature_stats_count(const ttr_feature_stats *s);
+
+/* The normalisation, n_features floats each, finite. TTR_ERR_ARG for NULL
+ * or before any item was added (nothing written). */
+TTR_API int ttr_feature_stats_normalization(const ttr_feature_stats *s, float *mean,
+                                            float *scale);
+
+/* ttr_set_normalization(m, the normalisation above) without the caller's
+ * arrays. TTR_ERR_ARG (NULL, no item added, n_features differ from the
+ * model's), TTR_ERR_UNSUPPORTED (a model whose normalisation is folded into
+ * its first layer); on error the model is unchanged. */
+TTR_API int ttr_feature_stats_apply(const ttr_feature_stats *s, ttr_model *m);
+
 /* A batch of impression lists, ragged, referenced in place (nothing copied).
  * List l has items offsets[l] .. offsets[l+1]-1 (offsets has n_lists + 1
  * non-decreasing entries, offsets[0] may be non-zero); item i has features

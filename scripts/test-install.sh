@@ -30,6 +30,12 @@ step "SONAME $soname"
 for h in include/*.h; do
     [ -f "$TMP/usr/include/$(basename "$h")" ] || { step "header $h not installed"; exit 1; }
 done
+# the library exports its API and nothing of the tool (simulator, scenarios, SVG)
+exports=$(nm -D --defined-only "$lib/libttrank.so.0.1.0" | awk '$2 == "T" { print $3 }')
+bad=$(printf '%s\n' "$exports" | grep -v '^ttr_' || true)
+tool=$(printf '%s\n' "$exports" | grep -E '^ttr_(sim|rng|svg|scenario|planted)' || true)
+[ -z "$bad$tool" ] || { step "libttrank.so exports: $bad $tool"; exit 1; }
+step "libttrank.so exports $(printf '%s\n' "$exports" | wc -l) functions, all ttr_*, none of the tool's"
 
 export PKG_CONFIG_PATH=$lib/pkgconfig
 step "pkg-config --cflags --libs ttrank: $(pkg-config --cflags --libs ttrank)"

@@ -8,7 +8,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "ttr_sim.h"
+#include "cli/sim/ttr_sim.h"
 
 #define SEEDS 2
 

@@ -22,7 +22,7 @@
 #include "testutil.h"
 #include "ttr_data.h"
 #include "ttr_io.h"
-#include "ttr_sim.h"
+#include "cli/sim/ttr_sim.h"
 
 static void restore_mask(void)
 {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim_internal.h"
-#include "ttr_sim.h"
+#include "cli/sim/sim_internal.h"
+#include "cli/sim/ttr_sim.h"
 
 #define F 8
 #define N 10

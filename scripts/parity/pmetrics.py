@@ -1,4 +1,4 @@
-"""NDCG@k as src/sim/metrics.c computes it: gain 2^y - 1 (labels rounded to
+"""NDCG@k as src/metrics.c computes it: gain 2^y - 1 (labels rounded to
 integers), discount 1 / log2(rank + 2), items ranked by score descending with
 ties in input order (a stable sort), the ideal DCG from the labels sorted
 descending; a query without a relevant item (every label 0) is skipped; the

@@ -8,7 +8,7 @@
 #include "cmd_commands.h"
 #include "cmd_model.h"
 #include "cmd_util.h"
-#include "ttr_sim.h"
+#include "ttr_metrics.h"
 
 static void eval_usage(FILE *f)
 {

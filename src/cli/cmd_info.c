@@ -9,7 +9,7 @@
 #include "cmd_model.h"
 #include "cmd_util.h"
 #include "svg.h"
-#include "ttr_sim.h"
+#include "sim/ttr_sim.h"
 
 static const char *mode_name(ttr_mode m)
 {

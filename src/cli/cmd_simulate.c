@@ -6,7 +6,7 @@
 
 #include "cmd_commands.h"
 #include "cmd_util.h"
-#include "ttr_sim.h"
+#include "sim/ttr_sim.h"
 
 static const char *C = "simulate";
 

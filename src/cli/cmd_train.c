@@ -9,7 +9,7 @@
 #include "cmd_model.h"
 #include "cmd_util.h"
 #include "train_holdout.h"
-#include "ttr_sim.h"
+#include "sim/ttr_sim.h"
 
 static const char *C = "train";
 
@@ -146,13 +146,13 @@ static int run_step(ttr_model *m, batch_buf *b, int has_ctx, epoch_stats *es)
     return err;
 }
 
-/* One pass over the log before training: feature sums for the
- * normalisation (sum, sum2 may be NULL), the held-out lists, and, when
+/* One pass over the log before training: feature statistics for the
+ * normalisation (stats may be NULL), the held-out lists, and, when
  * `mem` is not NULL, every list with items left for training into the pool
  * (mem->cap lists; *kept receives the count). Returns 0, or 1 after printing
  * an error. */
 static int prepass(cli_clicks_in *in, const char *path, const ttr_reader_config *rcfg,
-                   double *sum, double *sum2, size_t *items, holdout_set *ho, pool *mem,
+                   ttr_feature_stats *stats, size_t *items, holdout_set *ho, pool *mem,
                    size_t *kept)
 {
     size_t F = rcfg->n_features, ML = rcfg->max_items, k = 0;
@@ -180,12 +180,13 @@ static int prepass(cli_clicks_in *in, const char *path, const ttr_reader_config 
         pool_list(p, j, &l);
         if ((rc = cli_clicks_next(in, &l)) != 1)
             break;
-        for (size_t i = 0; sum && i < l.n; i++)
-            for (size_t t = 0; t < F; t++) {
-                double v = l.x[i * F + t];
-                sum[t] += v;
-                sum2[t] += v * v;
-            }
+        /* the reader refuses non-finite features, so this does not fail */
+        int e = stats ? ttr_feature_stats_add(stats, l.n, l.x, F) : TTR_OK;
+        if (e) {
+            cli_err(C, "%s: feature statistics: %s", path, ttr_strerror(e));
+            rc = -1;
+            break;
+        }
         *items += l.n;
         p->n[j] = holdout_split(ho, l.n, l.x, l.slots, l.clicks, l.context, 1);
         p->ctx[j] = l.context;
@@ -641,8 +642,8 @@ int ttr_cmd_train(int argc, char **argv)
     memset(&vd, 0, sizeof vd);
     holdout_set ho;
     memset(&ho, 0, sizeof ho);
-    double *sum = NULL, *sum2 = NULL;
-    float *mean = NULL, *scale = NULL;
+    void *stats_buf = NULL;
+    ttr_feature_stats *stats = NULL;
     int ret = 0, err = 0;
     in.f = NULL;
 
@@ -657,12 +658,12 @@ int ttr_cmd_train(int argc, char **argv)
     size_t ho_cap = ((size_t)64 << 20) / (per_list + 4 * ML + 16);
     ho_cap = ho_cap < 10000 ? ho_cap : 10000;
     if (normalize) {
-        sum = calloc(F, sizeof *sum);
-        sum2 = calloc(F, sizeof *sum2);
-        mean = malloc(F * sizeof *mean);
-        scale = malloc(F * sizeof *scale);
+        size_t sb = ttr_feature_stats_bytes((uint32_t)F);
+        stats_buf = malloc(sb);
+        if (stats_buf && ttr_feature_stats_init(&stats, (uint32_t)F, stats_buf, sb))
+            stats = NULL;
     }
-    if ((normalize && (!sum || !sum2 || !mean || !scale)) ||
+    if ((normalize && !stats) ||
         holdout_init(&ho, vali ? 0.0 : holdout, seed, F, ML, ho_cap)) {
         ret = cli_err(C, "out of memory");
         goto done;
@@ -691,7 +692,7 @@ int ttr_cmd_train(int argc, char **argv)
     }
     size_t items = 0, kept = 0;
     if (normalize || ho.cap || in_memory) {
-        if (prepass(&in, clicks_path, &rcfg, sum, sum2, &items, &ho, in_memory ? &p : NULL,
+        if (prepass(&in, clicks_path, &rcfg, stats, &items, &ho, in_memory ? &p : NULL,
                     &kept)) {
             ret = 1;
             goto done;
@@ -702,12 +703,7 @@ int ttr_cmd_train(int argc, char **argv)
             in_memory = kept;
     }
     if (normalize) {
-        for (size_t t = 0; t < F; t++) {
-            double mu = sum[t] / (double)items, var = sum2[t] / (double)items - mu * mu;
-            mean[t] = (float)mu;
-            scale[t] = var > 1e-12 ? (float)(1.0 / sqrt(var)) : 0.0f;
-        }
-        err = ttr_set_normalization(m, mean, scale);
+        err = ttr_feature_stats_apply(stats, m);
         if (err) {
             ret = cli_err(C, "normalisation: %s", ttr_strerror(err));
             goto done;
@@ -785,10 +781,7 @@ int ttr_cmd_train(int argc, char **argv)
     }
     free(t.snap);
 done:
-    free(sum);
-    free(sum2);
-    free(mean);
-    free(scale);
+    free(stats_buf);
     free(p.x);
     free(p.slots);
     free(p.clicks);

@@ -118,7 +118,7 @@ void cli_letor_free(cli_letor *d);
 
 /* NDCG@1/3/5/10 and MRR of a model's relevance scores on a loaded LETOR set.
  * Returns 0 or a ttr error. */
-#include "ttr_sim.h"
+#include "ttr_metrics.h"
 int cli_rank_metrics(ttr_model *m, const cli_letor *d, ttr_rank_metrics *out);
 
 const char *cli_variant_name(ttr_variant v);

@@ -15,7 +15,7 @@
 #include "cmd_util.h"
 #include "demo.h"
 #include "svg.h"
-#include "ttr_sim.h"
+#include "sim/ttr_sim.h"
 #include "ttrank.h"
 
 typedef struct demo_opts {

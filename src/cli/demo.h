@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ttr_sim.h"
+#include "sim/ttr_sim.h"
 
 int ttr_demo_main(int argc, char **argv);
 /* The two scenario configurations the demo runs. */

@@ -9,7 +9,7 @@
 
 #include "demo.h"
 #include "svg.h"
-#include "ttr_sim.h"
+#include "sim/ttr_sim.h"
 
 int ttr_cli_ensure_dir(const char *dir)
 {

@@ -1,4 +1,4 @@
-/* Writing the library's SVG plots (ttr_sim.h: ttr_svg_*) to files. */
+/* Writing the library's SVG plots (sim/ttr_sim.h: ttr_svg_*) to files. */
 #ifndef TTR_CLI_SVG_H
 #define TTR_CLI_SVG_H
 

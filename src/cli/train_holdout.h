@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ttr_sim.h"
+#include "sim/ttr_sim.h"
 #include "ttrank.h"
 
 typedef struct holdout_set {

@@ -1,9 +1,8 @@
-/* Ranking metrics: NDCG@k, MRR, click log-likelihood (see ttr_sim.h). */
+/* Ranking metrics: NDCG@k, MRR, click log-likelihood (see ttr_metrics.h). */
 #include <math.h>
 #include <string.h>
 
-#include "sim_internal.h"
-#include "ttr_sim.h"
+#include "ttr_metrics.h"
 
 /* Stable order of items by score, descending, into idx. */
 static void rank_by(size_t n, const float *scores, uint32_t *idx)

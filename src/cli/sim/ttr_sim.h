@@ -1,7 +1,9 @@
-/* ttrank — click simulation, ranking metrics, SVG plots and the demo's
- * scenario runner (DESIGN.md §9).
+/* The ttrank tool's click simulator, SVG plots and the demo's scenario
+ * runner. They are part of the tool, not of libttrank: an app on a device
+ * never simulates users (the ranking metrics they use are the library's,
+ * ttr_metrics.h).
  *
- * Everything here follows the library's rules: no allocation (the caller
+ * Everything here follows the library's rules anyway: no allocation (the caller
  * passes every buffer), no printing, no global state, errors as negative
  * ttr_error codes. The simulator is deterministic per seed and gives the same
  * bits on every target: its random numbers are integer (xorshift64*), and its
@@ -36,6 +38,7 @@
 #include <stdint.h>
 
 #include "ttr_error.h"
+#include "ttr_metrics.h"
 #include "ttrank.h"
 
 #ifdef __cplusplus
@@ -49,9 +52,9 @@ typedef struct ttr_rng {
     uint64_t s;
 } ttr_rng;
 
-TTR_API void ttr_rng_seed(ttr_rng *r, uint64_t seed);
-TTR_API uint32_t ttr_rng_u32(ttr_rng *r);
-TTR_API float ttr_rng_uniform(ttr_rng *r); /* in [0, 1), 24 random bits */
+void ttr_rng_seed(ttr_rng *r, uint64_t seed);
+uint32_t ttr_rng_u32(ttr_rng *r);
+float ttr_rng_uniform(ttr_rng *r); /* in [0, 1), 24 random bits */
 
 /* ------------------------------------------------------------------------
  * Click simulation
@@ -83,20 +86,20 @@ typedef struct ttr_sim_config {
 } ttr_sim_config;
 
 /* Defaults above: PBM users only, a plain list of 10 slots. */
-TTR_API void ttr_sim_config_default(ttr_sim_config *c);
+void ttr_sim_config_default(ttr_sim_config *c);
 /* TTR_OK or TTR_ERR_ARG (a range above violated). */
-TTR_API int ttr_sim_config_check(const ttr_sim_config *c);
+int ttr_sim_config_check(const ttr_sim_config *c);
 
 /* P(click | seen, y) (0 for y > ymax). */
-TTR_API float ttr_sim_click_given_seen(const ttr_sim_config *c, uint32_t y);
+float ttr_sim_click_given_seen(const ttr_sim_config *c, uint32_t y);
 /* The slot's seen curve base(slot)^eta, before any neighbour effect
  * (the truth a bias tower is compared with). 0 for a slot out of range. */
-TTR_API float ttr_sim_seen(const ttr_sim_config *c, uint32_t slot);
+float ttr_sim_seen(const ttr_sim_config *c, uint32_t slot);
 
 /* Exact marginal click probability of every item of one shown list for a
  * given user type: items 0..n-1 with labels[i] and slots[i] (distinct slots
  * < rows*cols, or TTR_SIM_UNSHOWN: probability 0). probs: n floats. */
-TTR_API int ttr_sim_click_probs(const ttr_sim_config *c, ttr_user user, size_t n,
+int ttr_sim_click_probs(const ttr_sim_config *c, ttr_user user, size_t n,
                                 const uint8_t *labels, const uint16_t *slots, float *probs);
 
 /* One impression of one query: n documents (1..TTR_SIM_MAX_DOCS; features
@@ -104,7 +107,7 @@ TTR_API int ttr_sim_click_probs(const ttr_sim_config *c, ttr_user user, size_t n
  * slots[i] (or TTR_SIM_UNSHOWN), clicks[i] (0/1), and, when not NULL,
  * probs[i] (the exact click probability given the drawn user) and *user.
  * Advances `rng`; same config, inputs and rng state => same outputs. */
-TTR_API int ttr_sim_impression(const ttr_sim_config *c, ttr_rng *rng, size_t n, const float *x,
+int ttr_sim_impression(const ttr_sim_config *c, ttr_rng *rng, size_t n, const float *x,
                                size_t ldx, const uint8_t *labels, uint16_t *slots,
                                uint8_t *clicks, float *probs, ttr_user *user);
 
@@ -122,44 +125,9 @@ typedef struct ttr_planted_config {
     uint64_t seed;
 } ttr_planted_config;
 
-TTR_API void ttr_planted_config_default(ttr_planted_config *c);
-TTR_API int ttr_sim_planted(const ttr_planted_config *c, size_t first, size_t n, float *x,
+void ttr_planted_config_default(ttr_planted_config *c);
+int ttr_sim_planted(const ttr_planted_config *c, size_t first, size_t n, float *x,
                             uint8_t *labels);
-
-/* ------------------------------------------------------------------------
- * Metrics
- * ------------------------------------------------------------------------
- * The ranking is by score, descending; ties keep input order (a stable
- * sort). Gain 2^y - 1, discount 1 / log2(rank + 1). A list without a
- * relevant item (every label 0) has no defined NDCG or MRR: the functions
- * return 0 (skipped) and write 0; the caller counts it apart and leaves it
- * out of the mean (ttr_rank_metrics does). They return 1 when the value
- * counts, a negative code on bad arguments. `scratch` holds n uint32_t. */
-TTR_API int ttr_ndcg(size_t n, const float *scores, const uint8_t *labels, uint32_t k,
-                     uint32_t *scratch, double *ndcg);
-/* Reciprocal rank of the first item with label > 0. */
-TTR_API int ttr_mrr(size_t n, const float *scores, const uint8_t *labels, uint32_t *scratch,
-                    double *rr);
-/* Sum over items of c log p + (1 - c) log(1 - p), p clamped to
- * [1e-6, 1 - 1e-6]; divide by the item count for a mean. TTR_ERR_NONFINITE
- * for a NaN probability. */
-TTR_API int ttr_click_loglik(size_t n, const float *probs, const uint8_t *clicks, double *sum);
-
-/* Running means over many lists: NDCG@1,3,5,10 and MRR. */
-#define TTR_METRIC_KS 4
-typedef struct ttr_rank_metrics {
-    double ndcg_sum[TTR_METRIC_KS]; /* k = 1, 3, 5, 10 */
-    double rr_sum;
-    size_t counted;                 /* lists with a relevant item */
-    size_t skipped;                 /* lists without one (not in the means) */
-} ttr_rank_metrics;
-
-TTR_API void ttr_rank_metrics_reset(ttr_rank_metrics *m);
-TTR_API int ttr_rank_metrics_add(ttr_rank_metrics *m, size_t n, const float *scores,
-                                 const uint8_t *labels, uint32_t *scratch);
-/* Mean NDCG@k for k in {1, 3, 5, 10} (0 for another k or nothing counted). */
-TTR_API double ttr_rank_metrics_ndcg(const ttr_rank_metrics *m, uint32_t k);
-TTR_API double ttr_rank_metrics_mrr(const ttr_rank_metrics *m);
 
 /* ------------------------------------------------------------------------
  * SVG plots (SVG 1.1, written into a caller buffer)
@@ -173,19 +141,19 @@ TTR_API double ttr_rank_metrics_mrr(const ttr_rank_metrics *m);
 /* Line chart: n_series lines of n_points values over x = 0..n_points-1,
  * x axis labelled 1..n_points (slots). Series whose name starts with
  * "truth" are drawn dashed. */
-TTR_API int ttr_svg_lines(char *buf, size_t cap, const char *title, const char *xlabel,
+int ttr_svg_lines(char *buf, size_t cap, const char *title, const char *xlabel,
                           const char *ylabel, size_t n_series, const char *const *names,
                           const float *const *values, size_t n_points);
 /* Heatmap of an n x n matrix (row-major) with axis labels; labels[i] names
  * row/column i (e.g. "0,3"). */
-TTR_API int ttr_svg_heatmap(char *buf, size_t cap, const char *title, const char *xlabel,
+int ttr_svg_heatmap(char *buf, size_t cap, const char *title, const char *xlabel,
                             const char *ylabel, size_t n, const float *m,
                             const char *const *labels);
 /* Bar chart: n bars with values (in [0, 1] typically) and names; bar i is
  * coloured by group[i] (group may be NULL), and group_names (may be NULL)
  * labels the groups in a legend. The y axis starts at `y_from` (e.g.
  * slightly below the smallest value) so close values are told apart. */
-TTR_API int ttr_svg_bars(char *buf, size_t cap, const char *title, const char *ylabel,
+int ttr_svg_bars(char *buf, size_t cap, const char *title, const char *ylabel,
                          size_t n, const char *const *names, const double *values,
                          const int *group, size_t n_groups, const char *const *group_names,
                          double y_from);
@@ -247,14 +215,14 @@ typedef struct ttr_scenario_result {
 } ttr_scenario_result;
 
 /* Defaults for a scenario kind and seed (full size: the demo's). */
-TTR_API void ttr_scenario_config_default(ttr_scenario_config *c, ttr_scenario_kind kind,
+void ttr_scenario_config_default(ttr_scenario_config *c, ttr_scenario_kind kind,
                                          uint64_t seed);
 /* Bytes of the arena ttr_scenario_run needs (0 for a bad config). */
-TTR_API size_t ttr_scenario_bytes(const ttr_scenario_config *c);
+size_t ttr_scenario_bytes(const ttr_scenario_config *c);
 /* Run a scenario inside `arena`. `progress` (may be NULL) is called
  * between steps with a short step name and the fraction done. */
 typedef void (*ttr_progress_fn)(void *ctx, const char *step, double done);
-TTR_API int ttr_scenario_run(const ttr_scenario_config *c, void *arena, size_t bytes,
+int ttr_scenario_run(const ttr_scenario_config *c, void *arena, size_t bytes,
                              ttr_scenario_result *out, ttr_progress_fn progress, void *ctx);
 
 #ifdef __cplusplus

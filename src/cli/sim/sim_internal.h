@@ -1,4 +1,4 @@
-/* Private helpers shared by the files of src/sim/. */
+/* Private helpers shared by the simulator files (src/cli/sim/). */
 #ifndef TTR_SIM_INTERNAL_H
 #define TTR_SIM_INTERNAL_H
 
