@@ -272,7 +272,8 @@ typedef struct ttr_train_stats {
 
 /* One optimizer step on a batch (forward, backward, update). Fails with
  * TTR_ERR_ARG (NULL, n_lists > max_batch, a list longer than max_items,
- * slot/context/click out of range, wrong mode), TTR_ERR_NONFINITE (a
+ * slot/context/click out of range, two items of a list in the same slot,
+ * wrong mode), TTR_ERR_NONFINITE (a
  * non-finite feature, a batch whose loss or gradient is not finite, or an
  * update that would take a weight or an optimizer value beyond about
  * FLT_MAX / 2): the model, its optimizer state and its running statistics

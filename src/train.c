@@ -34,6 +34,17 @@ int ttr__check_batch(const ttr_model *m, const ttr_batch *b)
     for (i = first; i < last; i++)
         if (b->slots[i] >= m->n_slots || b->clicks[i] > 1)
             return TTR_ERR_ARG;
+    /* one item per slot in a list, as the click-log reader demands: two
+     * items cannot have been shown in the same place */
+    for (l = 0; l < b->n_lists; l++) {
+        uint32_t taken[TTR_MAX_SLOTS / 32] = {0};
+        for (i = b->offsets[l]; i < b->offsets[l + 1]; i++) {
+            uint32_t p = b->slots[i], bit = 1u << (p % 32);
+            if (taken[p / 32] & bit)
+                return TTR_ERR_ARG;
+            taken[p / 32] |= bit;
+        }
+    }
     for (i = first; i < last; i++)
         for (uint32_t t = 0; t < c->n_features; t++)
             if (!isfinite(b->x[i * b->ldx + t]))

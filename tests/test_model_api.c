@@ -188,6 +188,9 @@ Test(model_api, bad_batches_are_rejected_and_change_nothing)
         bad.slots[2] = (uint16_t)(c.rows * c.cols);
         cr_assert_eq(ttr_train(m, &bad.b, NULL), TTR_ERR_ARG);
         bad.slots[2] = sb.slots[2];
+        bad.slots[1] = bad.slots[0]; /* two items of list 0 in one slot */
+        cr_assert_eq(ttr_train(m, &bad.b, NULL), TTR_ERR_ARG);
+        bad.slots[1] = sb.slots[1];
         bad.clicks[1] = 2;
         cr_assert_eq(ttr_train(m, &bad.b, NULL), TTR_ERR_ARG);
         bad.clicks[1] = sb.clicks[1];
