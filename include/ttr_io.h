@@ -109,11 +109,26 @@ TTR_API uint32_t ttr_crc32(uint32_t crc, const void *data, size_t n);
 TTR_API int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn write,
                            void *ctx);
 
-/* First pass of a load: read the header and configuration (the first 136
- * bytes) and check them, so the caller can size the arena with
- * ttr_arena_bytes(cfg, *mode). The stream is consumed: reopen or rewind it
- * for ttr_model_load(). Either output may be NULL. */
+/* Read the header and configuration (the first 136 bytes, 160 for version
+ * 3) and check them. Cheap, but it does not look at the rest: a damaged or
+ * hostile file whose header claims a huge configuration passes. Before
+ * sizing an arena from a file you did not write, use ttr_model_check. The
+ * stream is consumed: reopen or rewind it for ttr_model_load(). Either
+ * output may be NULL. */
 TTR_API int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode);
+
+/* Check a whole .ttr stream without an arena (a few KB of stack, no
+ * allocation): the header, the record count, every record's name length,
+ * dtype, shape and optimizer-state count, that the records hold exactly as
+ * many values as the header's configuration needs, and the CRC. Only then
+ * are *cfg and *mode set, so that ttr_arena_bytes(cfg, mode) is asked for
+ * a model whose values really are in the stream: a small file claiming the
+ * largest configuration is refused after reading it, not after allocating
+ * for it. Errors as ttr_model_load (TTR_ERR_FORMAT, TTR_ERR_RANGE,
+ * TTR_ERR_UNSUPPORTED, TTR_ERR_IO). A stream that passes may still fail
+ * ttr_model_load on what needs the model to see (a record's name, a
+ * non-finite value, an int8 weight of -128). The stream is consumed. */
+TTR_API int ttr_model_check(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode);
 
 /* Load a whole .ttr stream into `arena` (`bytes` long, any alignment):
  * a model of the file's configuration and mode, ready to score (and, for
@@ -148,8 +163,11 @@ TTR_API int ttr_mem_write(void *writer, const void *data, size_t n);
  * than 4092 bytes (else TTR_ERR_ARG). */
 TTR_API int ttr_model_save_file(const ttr_model *m, const char *path, int with_optimizer_state);
 
-/* ttr_model_load_config / ttr_model_load on a file; load_file also rejects
- * bytes after the CRC (TTR_ERR_FORMAT). */
+/* On a file: load_file_config is ttr_model_check (the whole file, not only
+ * the header) and also rejects bytes after the CRC (TTR_ERR_FORMAT), so an
+ * arena sized from its result is never sized from a damaged file.
+ * load_file checks the whole file the same way before it writes the arena
+ * (the file is read twice), then loads it. */
 TTR_API int ttr_model_load_file_config(const char *path, ttr_config *cfg, ttr_mode *mode);
 TTR_API int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *path);
 

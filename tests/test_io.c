@@ -668,6 +668,75 @@ Test(io, crafted_fields_give_specific_errors)
 
 /* ---- files and crashes --------------------------------------------------------- */
 
+/* A small file whose header claims the largest configuration, with a
+ * valid CRC: the header alone passes, and sizing an arena from it would ask
+ * for gigabytes; ttr_model_check (and so ttr_model_load_file_config, which
+ * the tool sizes its arena from) reads the records and refuses it. */
+Test(io, a_huge_header_on_a_small_file_is_refused_before_any_arena)
+{
+    /* F 65536, hidden 4096 (x4 in the second claim), max_items 1024,
+     * max_batch 65536; the first claim keeps the record count, so only the
+     * number of values gives it away */
+    static const struct { size_t at; uint32_t v; } claim[] = {
+        {20, 65536}, {28, 4096}, {16 + 60, 1024}, {16 + 64, 65536},
+        {24, 4}, {32, 4096}, {36, 4096}, {40, 4096}};
+    for (int deep = 0; deep < 2; deep++) {
+        size_t size;
+        unsigned char *f = tiny_file(1, &size); /* additive train model, 1 hidden layer */
+        for (size_t i = 0; i < (deep ? 8u : 4u); i++)
+            wr32(f + claim[i].at, claim[i].v);
+        fix_crc(f, size);
+        int want = deep ? TTR_ERR_FORMAT : TTR_ERR_RANGE; /* count, or values */
+        ttr_config c;
+        ttr_mode mode;
+        ttr_mem_reader r = {f, size, 0};
+        cr_assert_eq(ttr_model_load_config(ttr_mem_read, &r, &c, &mode), TTR_OK);
+        size_t need = ttr_arena_bytes(&c, mode);
+        cr_assert(need == 0 || need > ((size_t)1 << 30), "the header asks for %zu bytes", need);
+        r.pos = 0;
+        cr_assert_eq(ttr_model_check(ttr_mem_read, &r, &c, &mode), want, "claim %d", deep);
+
+        char path[512];
+        snprintf(path, sizeof path, "%s/ttr-io-huge-%ld.ttr", tu_tmp_dir(), (long)getpid());
+        FILE *fp = fopen(path, "wb");
+        cr_assert(fp && fwrite(f, 1, size, fp) == size && fclose(fp) == 0);
+        cr_assert_eq(ttr_model_load_file_config(path, &c, &mode), want);
+        unsigned char small[256];
+        ttr_model *m = NULL;
+        cr_assert_eq(ttr_model_load_file(&m, small, sizeof small, path), want);
+        cr_assert_null(m);
+        remove(path);
+        free(f);
+    }
+}
+
+/* The check passes every kind of intact file with the loader's config, and
+ * a file with bytes after its CRC is refused on the file path. */
+Test(io, check_passes_intact_files_with_their_configuration)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        size_t size;
+        unsigned char *f = tiny_file(kind, &size);
+        ttr_config a, b;
+        ttr_mode ma, mb;
+        ttr_mem_reader r = {f, size, 0};
+        cr_assert_eq(ttr_model_load_config(ttr_mem_read, &r, &a, &ma), TTR_OK);
+        r.pos = 0;
+        cr_assert_eq(ttr_model_check(ttr_mem_read, &r, &b, &mb), TTR_OK);
+        cr_assert(!memcmp(&a, &b, sizeof a) && ma == mb, "kind %d", kind);
+        cr_assert_eq(r.pos, size, "kind %d: the check reads the whole file", kind);
+
+        char path[512];
+        snprintf(path, sizeof path, "%s/ttr-io-check-%ld.ttr", tu_tmp_dir(), (long)getpid());
+        FILE *fp = fopen(path, "wb");
+        cr_assert(fp && fwrite(f, 1, size, fp) == size && fputc(0, fp) == 0 && fclose(fp) == 0);
+        cr_assert_eq(ttr_model_load_file_config(path, &b, &mb), TTR_ERR_FORMAT);
+        remove(path);
+        free(f);
+    }
+    cr_assert_eq(ttr_model_check(NULL, NULL, NULL, NULL), TTR_ERR_ARG);
+}
+
 Test(io, files_save_atomically_and_survive_a_killed_writer)
 {
 #ifndef IO_HAVE_FORK

@@ -212,8 +212,17 @@ int tu_try_load_fn(void *arena, size_t bytes, ttr_read_fn read, void *ctx)
 
 int tu_try_load(const unsigned char *data, size_t size, void *arena, size_t bytes)
 {
-    ttr_mem_reader r = {data, size, 0};
-    return tu_try_load_fn(arena, bytes, ttr_mem_read, &r);
+    ttr_mem_reader r = {data, size, 0}, rc = {data, size, 0};
+    int err = tu_try_load_fn(arena, bytes, ttr_mem_read, &r);
+    /* the arena-free check never refuses what loads, and whatever it
+     * refuses does not load */
+    int cerr = ttr_model_check(ttr_mem_read, &rc, NULL, NULL);
+    cr_assert(cerr <= 0);
+    if (err == TTR_OK)
+        cr_assert_eq(cerr, TTR_OK, "loads, but the check says %d", cerr);
+    if (cerr != TTR_OK)
+        cr_assert_neq(err, TTR_OK);
+    return err;
 }
 
 size_t tu_arena_for(const unsigned char *data, size_t size)

@@ -77,7 +77,8 @@ unsigned char *tu_save_mem(const ttr_model *m, int state, size_t *size);
 /* ttr_model_load through `read` into arena (a tu_alloc block of `bytes`):
  * returns the code; asserts that *out is untouched on error, set on
  * success, and that nothing outside the arena was written. tu_try_load:
- * the same from data[0..size). */
+ * the same from data[0..size), and ttr_model_check agrees (it passes what
+ * loads; what it refuses does not load). */
 int tu_try_load_fn(void *arena, size_t bytes, ttr_read_fn read, void *ctx);
 int tu_try_load(const unsigned char *data, size_t size, void *arena, size_t bytes);
 

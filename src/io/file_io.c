@@ -91,28 +91,14 @@ int ttr_model_save_file(const ttr_model *m, const char *path, int with_optimizer
     return TTR_OK;
 }
 
-int ttr_model_load_file_config(const char *path, ttr_config *cfg, ttr_mode *mode)
+/* ttr_model_check on the file at path, and nothing after the CRC. */
+static int check_file(const char *path, ttr_config *cfg, ttr_mode *mode)
 {
-    if (!path)
-        return TTR_ERR_ARG;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return TTR_ERR_IO;
-    int err = ttr_model_load_config(fd_read, &fd, cfg, mode);
-    (void)close(fd);
-    return err;
-}
-
-int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *path)
-{
-    ttr_model *m = NULL;
     unsigned char extra;
-    if (!out || !arena || !path)
-        return TTR_ERR_ARG;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return TTR_ERR_IO;
-    int err = ttr_model_load(&m, arena, bytes, fd_read, &fd);
+    int err = ttr_model_check(fd_read, &fd, cfg, mode);
     if (!err) {
         size_t r = fd_read(&fd, &extra, 1);
         if (r == TTR_READ_ERROR)
@@ -120,6 +106,29 @@ int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *
         else if (r > 0)
             err = TTR_ERR_FORMAT; /* bytes after the CRC */
     }
+    (void)close(fd);
+    return err;
+}
+
+int ttr_model_load_file_config(const char *path, ttr_config *cfg, ttr_mode *mode)
+{
+    if (!path)
+        return TTR_ERR_ARG;
+    return check_file(path, cfg, mode);
+}
+
+int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *path)
+{
+    ttr_model *m = NULL;
+    if (!out || !arena || !path)
+        return TTR_ERR_ARG;
+    int err = check_file(path, NULL, NULL);
+    if (err)
+        return err;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return TTR_ERR_IO;
+    err = ttr_model_load(&m, arena, bytes, fd_read, &fd);
     (void)close(fd);
     if (!err)
         *out = m;

@@ -5,203 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "io_format.h"
 #include "model.h"
-#include "ttr_io.h"
-
-#define IO_MAGIC "TTRK"
-#define IO_HEADER_BYTES 136u  /* magic, version, mode, flags, config */
-#define IO_SCHED_BYTES 24u    /* version 3: lr_schedule, weight_decay, warmup, decay_steps */
-#define IO_STATE_BYTES 28u    /* step, rng, bref_count, record count */
-#define IO_NAME_MAX 32u
-#define IO_MAX_RECORDS 256u   /* far above what any configuration needs */
-#define IO_FLAG_STATE 1u
-#define IO_FLAG_FOLDED 2u     /* serving: normalisation folded into rel.0 */
-#define IO_DTYPE_F32 0u
-#define IO_DTYPE_S8 1u
-#define IO_CHUNK 256u         /* floats converted per step */
-
-/* ---- CRC-32 (IEEE, reflected), half-byte table -------------------------- */
-
-static const uint32_t crc_nibble[16] = {
-    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
-    0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
-    0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
-
-uint32_t ttr_crc32(uint32_t crc, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ crc_nibble[crc & 15u];
-        crc = (crc >> 4) ^ crc_nibble[crc & 15u];
-    }
-    return ~crc;
-}
-
-/* ---- little-endian encoding ----------------------------------------------- */
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    put_u32(p, (uint32_t)v);
-    put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static uint64_t f64_bits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    return u;
-}
-
-static double bits_f64(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-/* ---- the configuration block (120 bytes) ---------------------------------- */
-
-static void encode_config(unsigned char *p, const ttr_config *c)
-{
-    uint32_t u[19];
-    float f[8];
-    unsigned i;
-    u[0] = (uint32_t)c->variant;
-    u[1] = c->n_features;
-    u[2] = c->n_hidden;
-    for (i = 0; i < 4; i++)
-        u[3 + i] = c->hidden[i];
-    u[7] = c->rows;
-    u[8] = c->cols;
-    u[9] = c->n_contexts;
-    u[10] = c->embed_dim;
-    u[11] = c->bias_hidden;
-    u[12] = c->dot_dim;
-    u[13] = c->components;
-    u[14] = c->attn_dim;
-    u[15] = c->max_items;
-    u[16] = c->max_batch;
-    u[17] = (uint32_t)c->loss;
-    u[18] = (uint32_t)c->optimizer;
-    f[0] = c->lr;
-    f[1] = c->beta1;
-    f[2] = c->beta2;
-    f[3] = c->adam_eps;
-    f[4] = c->momentum;
-    f[5] = c->l2;
-    f[6] = c->clip_norm;
-    f[7] = c->slot_dropout;
-    for (i = 0; i < 19; i++)
-        put_u32(p + 4 * i, u[i]);
-    for (i = 0; i < 8; i++)
-        put_u32(p + 76 + 4 * i, f32_bits(f[i]));
-    put_u32(p + 108, (uint32_t)c->dot_serving);
-    put_u64(p + 112, c->seed);
-}
-
-/* The version-3 training block: what a train model's schedule needs. */
-static int has_sched(const ttr_config *c)
-{
-    return c->lr_schedule != TTR_LR_CONSTANT || c->warmup_steps || c->decay_steps ||
-           c->weight_decay != 0.0f;
-}
-
-static void encode_sched(unsigned char *p, const ttr_config *c)
-{
-    put_u32(p, (uint32_t)c->lr_schedule);
-    put_u32(p + 4, f32_bits(c->weight_decay));
-    put_u64(p + 8, c->warmup_steps);
-    put_u64(p + 16, c->decay_steps);
-}
-
-/* Enumerations are range-checked as u32 before conversion, so no
- * out-of-range value is ever stored in an enum. */
-static int decode_config(const unsigned char *p, const unsigned char *sched, ttr_config *c)
-{
-    uint32_t u[19];
-    float f[8];
-    unsigned i;
-    for (i = 0; i < 19; i++)
-        u[i] = get_u32(p + 4 * i);
-    for (i = 0; i < 8; i++)
-        f[i] = bits_f32(get_u32(p + 76 + 4 * i));
-    uint32_t dot_serving = get_u32(p + 108);
-    if (u[0] > TTR_XPA || u[17] > TTR_LOSS_SOFTMAX || u[18] > TTR_OPT_SGD ||
-        dot_serving > TTR_DOT_REF_TOP)
-        return TTR_ERR_RANGE;
-    memset(c, 0, sizeof *c);
-    c->variant = (ttr_variant)u[0];
-    c->n_features = u[1];
-    c->n_hidden = u[2];
-    for (i = 0; i < 4; i++)
-        c->hidden[i] = u[3 + i];
-    c->rows = u[7];
-    c->cols = u[8];
-    c->n_contexts = u[9];
-    c->embed_dim = u[10];
-    c->bias_hidden = u[11];
-    c->dot_dim = u[12];
-    c->components = u[13];
-    c->attn_dim = u[14];
-    c->max_items = u[15];
-    c->max_batch = u[16];
-    c->loss = (ttr_loss)u[17];
-    c->optimizer = (ttr_optimizer)u[18];
-    c->lr = f[0];
-    c->beta1 = f[1];
-    c->beta2 = f[2];
-    c->adam_eps = f[3];
-    c->momentum = f[4];
-    c->l2 = f[5];
-    c->clip_norm = f[6];
-    c->slot_dropout = f[7];
-    c->dot_serving = (ttr_dot_serving)dot_serving;
-    c->seed = get_u64(p + 112);
-    if (sched) {
-        uint32_t kind = get_u32(sched);
-        if (kind > TTR_LR_LINEAR)
-            return TTR_ERR_RANGE;
-        c->lr_schedule = (ttr_lr_schedule)kind;
-        c->weight_decay = bits_f32(get_u32(sched + 4));
-        c->warmup_steps = get_u64(sched + 8);
-        c->decay_steps = get_u64(sched + 16);
-    }
-    return ttr_config_check(c, NULL) == TTR_OK ? TTR_OK : TTR_ERR_RANGE;
-}
 
 /* ---- what a model holds: its records ---------------------------------------- */
 
@@ -380,14 +185,14 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
      * readable by older loaders: 3 for a train model with a schedule or
      * decoupled weight decay (serving models do not train), 2 for an int8
      * model that keeps its normalisation */
-    int sched = m->mode == TTR_MODE_TRAIN && has_sched(&m->cfg);
+    int sched = m->mode == TTR_MODE_TRAIN && ttr__io_has_sched(&m->cfg);
     put_u32(h + 4, sched ? 3u : m->mode == TTR_MODE_SERVE_S8 && !m->norm_folded ? 2u : 1u);
     put_u32(h + 8, (uint32_t)m->mode);
     put_u32(h + 12, (state ? IO_FLAG_STATE : 0u) | (m->norm_folded ? IO_FLAG_FOLDED : 0u));
-    encode_config(h + 16, &m->cfg);
+    ttr__io_encode_config(h + 16, &m->cfg);
     unsigned char *p = h + IO_HEADER_BYTES;
     if (sched) {
-        encode_sched(p, &m->cfg);
+        ttr__io_encode_sched(p, &m->cfg);
         p += IO_SCHED_BYTES;
     }
     put_u64(p, m->step);
@@ -436,77 +241,6 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
 
 /* ---- loading --------------------------------------------------------------- */
 
-typedef struct io_in {
-    ttr_read_fn fn;
-    void *ctx;
-    uint32_t crc;
-} io_in;
-
-/* Read exactly n bytes (and add them to the CRC). */
-static int in_bytes(io_in *in, void *buf, size_t n)
-{
-    unsigned char *p = buf;
-    size_t got = 0;
-    while (got < n) {
-        size_t r = in->fn(in->ctx, p + got, n - got);
-        if (r == TTR_READ_ERROR || r > n - got)
-            return TTR_ERR_IO;
-        if (r == 0)
-            return TTR_ERR_FORMAT; /* truncated */
-        got += r;
-    }
-    in->crc = ttr_crc32(in->crc, buf, n);
-    return TTR_OK;
-}
-
-static int read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *flags)
-{
-    unsigned char h[IO_HEADER_BYTES];
-    int err = in_bytes(in, h, sizeof h);
-    if (err)
-        return err;
-    if (memcmp(h, IO_MAGIC, 4) != 0)
-        return TTR_ERR_FORMAT;
-    uint32_t version = get_u32(h + 4), md = get_u32(h + 8);
-    *flags = get_u32(h + 12);
-    if (version == 0)
-        return TTR_ERR_FORMAT;
-    if (version > TTR_FILE_VERSION)
-        return TTR_ERR_UNSUPPORTED;
-    if (md > TTR_MODE_SERVE_S8)
-        return TTR_ERR_FORMAT;
-    if ((*flags & ~(IO_FLAG_STATE | IO_FLAG_FOLDED)) ||
-        ((*flags & IO_FLAG_STATE) && md != TTR_MODE_TRAIN) ||
-        ((*flags & IO_FLAG_FOLDED) && md == TTR_MODE_TRAIN) ||
-        (!(*flags & IO_FLAG_FOLDED) && md == TTR_MODE_SERVE_S8 && version < 2))
-        return TTR_ERR_FORMAT; /* version-1 int8 models have the normalisation folded */
-    if (version >= 3 && md != TTR_MODE_TRAIN)
-        return TTR_ERR_FORMAT; /* only train models carry a schedule */
-    unsigned char sched[IO_SCHED_BYTES];
-    if (version >= 3 && (err = in_bytes(in, sched, sizeof sched)) != TTR_OK)
-        return err;
-    *mode = (ttr_mode)md;
-    return decode_config(h + 16, version >= 3 ? sched : NULL, cfg);
-}
-
-int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode)
-{
-    io_in in = {read, ctx, 0};
-    ttr_config c;
-    ttr_mode md;
-    uint32_t flags;
-    if (!read)
-        return TTR_ERR_ARG;
-    int err = read_header(&in, &c, &md, &flags);
-    if (err)
-        return err;
-    if (cfg)
-        *cfg = c;
-    if (mode)
-        *mode = md;
-    return TTR_OK;
-}
-
 /* Where a record's values go while streaming: plain or packed. */
 typedef struct io_sink {
     float *w, *packed;
@@ -533,7 +267,7 @@ static int in_floats(io_in *in, io_sink *s, size_t n, int nonneg, int *bad)
     unsigned char b[4 * IO_CHUNK];
     while (n) {
         size_t k = n < IO_CHUNK ? n : IO_CHUNK;
-        int err = in_bytes(in, b, 4 * k);
+        int err = ttr__io_in_bytes(in, b, 4 * k);
         if (err)
             return err;
         for (size_t i = 0; i < k; i++) {
@@ -557,7 +291,7 @@ static int in_s8(io_in *in, int8_t *packed, uint32_t rows, uint32_t cols, int *b
     size_t kpad = TTR_S8_KPAD(cols), n = (size_t)rows * cols, at = 0;
     while (at < n) {
         size_t k = n - at < sizeof b ? n - at : sizeof b;
-        int err = in_bytes(in, b, k);
+        int err = ttr__io_in_bytes(in, b, k);
         if (err)
             return err;
         for (size_t i = 0; i < k; i++, at++) {
@@ -623,7 +357,7 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     ttr_model *m;
     if (!out || !arena || !read)
         return TTR_ERR_ARG;
-    err = read_header(&in, &cfg, &mode, &flags);
+    err = ttr__io_read_header(&in, &cfg, &mode, &flags);
     if (err)
         return err;
     if (sizeof(size_t) < 8 && ttr__arena_estimate(&cfg) > (double)SIZE_MAX / 2)
@@ -633,7 +367,7 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
         return TTR_ERR_RANGE;
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    err = in_bytes(&in, st, sizeof st);
+    err = ttr__io_in_bytes(&in, st, sizeof st);
     if (err)
         return err;
     uint64_t step = get_u64(st), rng = get_u64(st + 8);
@@ -658,17 +392,17 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
         unsigned char b[20];
         char name[IO_NAME_MAX + 1];
         uint32_t idx;
-        if ((err = in_bytes(&in, b, 4)) != 0)
+        if ((err = ttr__io_in_bytes(&in, b, 4)) != 0)
             return err;
         uint32_t len = get_u32(b);
         if (len < 1 || len > IO_NAME_MAX)
             return TTR_ERR_RANGE;
-        if ((err = in_bytes(&in, name, len)) != 0)
+        if ((err = ttr__io_in_bytes(&in, name, len)) != 0)
             return err;
         name[len] = '\0';
         if (memchr(name, '\0', len))
             return TTR_ERR_FORMAT;
-        if ((err = in_bytes(&in, b, 16)) != 0)
+        if ((err = ttr__io_in_bytes(&in, b, 16)) != 0)
             return err;
         uint32_t dtype = get_u32(b), rows = get_u32(b + 4), cols = get_u32(b + 8);
         uint32_t n_state = get_u32(b + 12);
@@ -711,7 +445,7 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     /* n_rec == want with no unknown or duplicate name: none is missing */
     uint32_t crc = in.crc;
     unsigned char tail[4];
-    if ((err = in_bytes(&in, tail, 4)) != 0)
+    if ((err = ttr__io_in_bytes(&in, tail, 4)) != 0)
         return err;
     if (get_u32(tail) != crc)
         return TTR_ERR_FORMAT;

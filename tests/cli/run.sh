@@ -213,6 +213,28 @@ done
 has "info xpa attention" '"attention":\[\[' "$W/out"
 t "info mixem" 0 info --model "$W/mixem.ttr"
 has "info mixem pi" "^mixem pi " "$W/out"
+# A model file whose header claims a huge configuration (F 65536, hidden
+# 4096, max_items 1024, max_batch 65536; 6 GB of arena) with a valid CRC
+# (gzip's trailer holds the same CRC-32): refused from its records, before
+# any allocation. Natively under a 400 MB address-space limit, where
+# allocating the claimed arena would fail with "cannot allocate".
+put_u32() { printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2> /dev/null; }
+cp "$W/additive.ttr" "$W/huge.ttr"
+put_u32 "$W/huge.ttr" 20 '\000\000\001\000'
+put_u32 "$W/huge.ttr" 28 '\000\020\000\000'
+put_u32 "$W/huge.ttr" 76 '\000\004\000\000'
+put_u32 "$W/huge.ttr" 80 '\000\000\001\000'
+sz=$(wc -c < "$W/huge.ttr")
+head -c $((sz - 4)) "$W/huge.ttr" | gzip -c | tail -c 8 | head -c 4 > "$W/huge.crc"
+dd if="$W/huge.crc" of="$W/huge.ttr" bs=1 seek=$((sz - 4)) conv=notrunc 2> /dev/null
+if [ -z "$RUN" ]; then
+    (ulimit -v 400000 && exec "$T" info --model "$W/huge.ttr") > "$W/out" 2> "$W/err"
+else
+    $RUN "$T" info --model "$W/huge.ttr" > "$W/out" 2> "$W/err"
+fi
+rc=$?
+[ $rc -eq 1 ] && ok || bad "info huge header: exit $rc, expected 1"
+one_line_err "info huge header" "^ttrank info: .*huge\.ttr: not a loadable model file"
 
 # ---- quantize -------------------------------------------------------------------------
 t "quantize" 0 quantize --model "$W/additive.ttr" --out "$W/add8.ttr"

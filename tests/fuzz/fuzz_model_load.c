@@ -12,6 +12,10 @@
  * - ttr_model_load and ttr_model_load_config agree on the configuration,
  *   mode and outcome of the header; a load returns TTR_OK or a negative
  *   code, and sets *out only on success;
+ * - ttr_model_check (no arena) passes every file that loads, with its
+ *   configuration, and no file it refuses loads: sizing an arena only for
+ *   files it passes, as ttr_model_load_file_config does, keeps the memory to
+ *   refuse a file small;
  * - an arena shorter than ttr_arena_bytes() gets TTR_ERR_NOMEM;
  * - a loaded model scores finite features (TTR_OK or TTR_ERR_NONFINITE);
  * - a loaded model saved again loads again, and saving that gives the same
@@ -249,6 +253,21 @@ static void exercise(ttr_model *m, uint32_t seed)
     }
 }
 
+/* ttr_model_check agrees with the load's outcome `err` (and config). */
+static void check_agrees(const uint8_t *data, size_t size, int err, const ttr_config *cfg,
+                         ttr_mode mode)
+{
+    ttr_config c;
+    ttr_mode md;
+    ttr_mem_reader r = {data, size, 0};
+    int kerr = ttr_model_check(ttr_mem_read, &r, &c, &md);
+    FUZZ_CHECK(kerr <= 0);
+    if (err == TTR_OK)
+        FUZZ_CHECK(kerr == TTR_OK && same_config(&c, cfg) && md == mode);
+    if (kerr != TTR_OK)
+        FUZZ_CHECK(err != TTR_OK);
+}
+
 /* Load one stream; returns the load's code. */
 static int try_load(const uint8_t *data, size_t size)
 {
@@ -282,6 +301,7 @@ static int try_load(const uint8_t *data, size_t size)
     FUZZ_CHECK(err == TTR_ERR_NOMEM && m == NULL);
     err = load_mem(&m, ar, need, data, size);
     FUZZ_CHECK(err <= 0);
+    check_agrees(data, size, err, &cfg, mode);
     if (err == TTR_OK) {
         FUZZ_CHECK(m != NULL && ttr_model_mode(m) == mode);
         FUZZ_CHECK(same_config(ttr_model_config(m), &cfg));
