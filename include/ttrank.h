@@ -305,7 +305,9 @@ TTR_API int ttr_item_held_out(const float *x, uint32_t n_features, uint64_t seed
 /* Relevance scores of n items (x: n x ldx), scores[i] = serving score of
  * item i (f(x), or r(x) . b_ref for dot). Any n: items are processed in
  * chunks of max_items through the model's own scratch. TTR_ERR_NONFINITE for
- * a non-finite feature (scores then unspecified).
+ * a non-finite feature or a score that is not finite (finite features that
+ * overflow the towers, e.g. values near FLT_MAX, or huge weights), alike on
+ * every model kind; the scores are then unspecified.
  * TTR_MODE_SERVE_S8 models: the features are normalised (unless folded),
  * each hidden layer quantizes its input rows per
  * vector (ttr_quantize_s8) and runs ttr_gemm_s8 (+bias, ReLU); the last

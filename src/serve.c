@@ -111,6 +111,24 @@ static void dot_reference(ttr_model *m, float *bref)
  * epilogue's registers);
  * otherwise the last int8 layer writes f32 rows, and the f32 last layer
  * reads them (ttr__dot_fixed). */
+/* The int8 kernels need every output y_j = acc * (xscale * wscale_j) + b_j
+ * finite (ttr_gemm_s8_relu_q), and ReLU would turn a NaN into 0 unseen.
+ * |acc| <= 127 * 127 * KPAD(in), so the layer is safe for an item when
+ * that bound times xscale * max wscale plus max |b| stays well inside float;
+ * features or weights large enough to break it are refused, not ranked. */
+static int s8_layer_fits(const ttr__dense *d, size_t c, const float *xscale)
+{
+    double wmax = 0.0, bmax = 0.0, acc = 127.0 * 127.0 * (double)TTR_S8_KPAD(d->in);
+    for (uint32_t j = 0; j < d->out; j++) {
+        wmax = d->wscale[j] > wmax ? d->wscale[j] : wmax;
+        bmax = fabs(d->b->w[j]) > bmax ? fabs(d->b->w[j]) : bmax;
+    }
+    for (size_t i = 0; i < c; i++)
+        if (!(acc * xscale[i] * wmax + bmax < 0x1p126))
+            return 0;
+    return 1;
+}
+
 static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
 {
     uint32_t F = m->cfg.n_features, D = m->f_out, L = m->n_rel - 1;
@@ -138,6 +156,8 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
             for (uint32_t l = 0; l + 1 < L; l++) {
                 const ttr__dense *d = &m->rel[l];
                 size_t kout = TTR_S8_KPAD(d->out);
+                if (!s8_layer_fits(d, c, sa))
+                    return TTR_ERR_NONFINITE;
                 ttr_gemm_s8_relu_q(c, d->out, d->in, d->qpacked, qa, kpad, sa, d->wscale,
                                    d->b->w, qb, kout, sb);
                 int8_t *tq = qa;
@@ -145,6 +165,8 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
                 qa = qb, qb = tq, sa = sb, sb = ts, kpad = kout;
             }
             const ttr__dense *d = &m->rel[L - 1];
+            if (!s8_layer_fits(d, c, sa))
+                return TTR_ERR_NONFINITE;
             if (D == 1) { /* the last int8 layer and the output layer in one call */
                 ttr__kernels_get()->gemm_s8_dot(c, d->out, d->in, d->qpacked, qa, kpad, sa,
                                                 d->wscale, d->b->w, last->W->w, last->b->w[0],
@@ -171,12 +193,9 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
     return TTR_OK;
 }
 
-int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+/* f32 scoring (train and serve-f32 models), per chunk of max_items items. */
+static int score_f32(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
 {
-    if (!m || m->magic != TTR__MAGIC || (n && (!x || !scores)) || ldx < m->cfg.n_features)
-        return TTR_ERR_ARG;
-    if (m->mode == TTR_MODE_SERVE_S8)
-        return score_s8(m, n, x, ldx, scores);
     size_t N = m->cfg.max_items;
     float bref[64];
     if (m->cfg.variant == TTR_DOT)
@@ -194,6 +213,21 @@ int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
         }
     }
     return TTR_OK;
+}
+
+int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+{
+    if (!m || m->magic != TTR__MAGIC || (n && (!x || !scores)) || ldx < m->cfg.n_features)
+        return TTR_ERR_ARG;
+    int err = m->mode == TTR_MODE_SERVE_S8 ? score_s8(m, n, x, ldx, scores)
+                                           : score_f32(m, n, x, ldx, scores);
+    /* finite features can still overflow the towers (values near FLT_MAX,
+     * or huge weights): refuse the result on every model kind alike rather
+     * than hand back Inf or NaN to rank by */
+    for (size_t i = 0; !err && i < n; i++)
+        if (!isfinite(scores[i]))
+            err = TTR_ERR_NONFINITE;
+    return err;
 }
 
 int ttr_bias_curve(const ttr_model *cm, uint32_t component, uint32_t context, float *out)

@@ -476,3 +476,59 @@ Test(edge_values, simulated_clicks_only_for_shown_documents)
                 tu_free(probs);
             }
 }
+
+/* Finite features near FLT_MAX overflow the towers: ttr_score refuses the
+ * result on the train model, its f32 serving copy and its int8 copy alike
+ * (the f32 copy used to return NaN scores with TTR_OK), and so for a
+ * serving weight near FLT_MAX with ordinary features. */
+Test(edge_values, scores_that_overflow_are_refused_on_every_model_kind)
+{
+    static const ttr_variant vs[] = {TTR_NAIVE, TTR_ADDITIVE, TTR_DOT, TTR_XPA};
+    for (size_t vi = 0; vi < sizeof vs / sizeof vs[0]; vi++) {
+        ttr_config c;
+        ttr_config_default(&c, vs[vi], 4);
+        c.hidden[0] = 8;
+        c.hidden[1] = 4;
+        c.max_items = 4;
+        c.max_batch = 2;
+        ttr_model *m[3];
+        void *arena[3];
+        static const ttr_mode modes[3] = {TTR_MODE_TRAIN, TTR_MODE_SERVE_F32, TTR_MODE_SERVE_S8};
+        for (int k = 0; k < 3; k++) {
+            size_t need = ttr_arena_bytes(&c, modes[k]);
+            arena[k] = malloc(need);
+            if (k == 0) {
+                cr_assert_eq(ttr_model_init(&m[0], &c, TTR_MODE_TRAIN, arena[0], need), TTR_OK);
+                /* every relevance weight 1, every bias 0: features near
+                 * FLT_MAX sum past it in layer 0, whatever the model kind */
+                for (uint32_t t = 0; t < m[0]->n_tensors; t++) {
+                    ttr__tensor *tn = &m[0]->tensors[t];
+                    if (!strncmp(tn->name, "rel.", 4))
+                        for (size_t j = 0; j < (size_t)tn->rows * tn->cols; j++)
+                            tn->w[j] = strstr(tn->name, ".w") ? 1.0f : 0.0f;
+                }
+                ttr__repack(m[0]);
+            } else if (k == 1)
+                cr_assert_eq(ttr_model_to_serving(m[0], &m[1], arena[1], need), TTR_OK);
+            else
+                cr_assert_eq(ttr_model_quantize(m[0], &m[2], arena[2], need), TTR_OK);
+        }
+        float big[3 * 4], ordinary[3 * 4], s[3];
+        for (int i = 0; i < 12; i++) {
+            big[i] = 3.3e38f;
+            ordinary[i] = 0.25f * (float)(i % 5) - 0.5f;
+        }
+        for (int k = 0; k < 3; k++) {
+            cr_assert_eq(ttr_score(m[k], 3, ordinary, 4, s), TTR_OK, "variant %d kind %d",
+                         vs[vi], k);
+            int err = ttr_score(m[k], 3, big, 4, s);
+            cr_assert_eq(err, TTR_ERR_NONFINITE, "variant %d kind %d: %d", vs[vi], k, err);
+        }
+        /* a serving weight near FLT_MAX, ordinary features */
+        m[1]->rel[0].packed[0] = 3.0e38f;
+        m[1]->rel[0].packed[1] = -3.0e38f;
+        cr_assert_eq(ttr_score(m[1], 3, ordinary, 4, s), TTR_ERR_NONFINITE, "variant %d", vs[vi]);
+        for (int k = 0; k < 3; k++)
+            free(arena[k]);
+    }
+}
