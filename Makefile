@@ -187,8 +187,11 @@ $(TEST_BIN): $(TEST_OBJS) $(LIB_A) $(STAMP_LINK) $(STAMP_TEST)
 	$(CC) $(LDFLAGS_BASE) $(CRITERION_LDFLAGS) $(TEST_OBJS) $(LIB_A) -o $@ $(TEST_LIBS) $(LIBS)
 
 # Run this configuration's tests (RUN is qemu-user for cross builds).
+# DATA_DIR: the folder holding MQ2008/Fold1 and the Yahoo sample, for the
+# one test that reads the real data sets (skipped when they are absent).
+DATA_DIR ?= ../shared/data
 test: $(TEST_BIN)
-	$(RUN) $(TEST_BIN) $(TEST_ARGS)
+	TTR_DATA_DIR='$(DATA_DIR)' $(RUN) $(TEST_BIN) $(TEST_ARGS)
 
 # Run the tool once (a per-target smoke test of the static link and the CLI).
 SMOKE_ARGS ?= --help
@@ -226,8 +229,8 @@ eval: $(TOOL)
 # Ranking quality of the default training recipe: every variant on simulated
 # click logs of both data sets, five user scenarios, two logging rankers and
 # five seeds (docs/training.md). QUALITY_ARGS adds flags, e.g. --recipe '...'.
-MQ_DATA ?= ../shared/data/MQ2008/Fold1
-YAHOO_DATA ?= ../shared/data/lightgbm_lambdarank_yahoo_sample
+MQ_DATA ?= $(DATA_DIR)/MQ2008/Fold1
+YAHOO_DATA ?= $(DATA_DIR)/lightgbm_lambdarank_yahoo_sample
 quality: $(TOOL)
 	python3 scripts/quality.py --ttrank $(TOOL) --mq $(MQ_DATA) --yahoo $(YAHOO_DATA) $(QUALITY_ARGS)
 
@@ -242,7 +245,7 @@ quality: $(TOOL)
 #   make parity-quick       2 seeds, 20000 lists, 2 epochs (a few minutes)
 #   make parity-sameinit    same initial weights, K steps: per-tensor weight differences
 PARITY_PYTHON ?= /usr/bin/python3
-PARITY_DATA = $(or $(DATA),../shared/data/MQ2008/Fold1)
+PARITY_DATA = $(or $(DATA),$(MQ_DATA))
 # the recipe: ttrank's defaults unless RECIPE says otherwise (parity.py passes
 # every setting to both sides explicitly)
 PARITY_RECIPE = $(RECIPE)

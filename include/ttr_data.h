@@ -1,4 +1,4 @@
-/* ttrank — streaming readers and writers for the text formats of DESIGN.md §7:
+/* ttrank — streaming readers and writers for the text formats of docs/formats.md:
  * LETOR / SVMlight relevance data (with qid:, or without it plus a LightGBM
  * `.query` file of group sizes) and the click log.
  *

@@ -14,9 +14,11 @@
  *   8      4     u32 mode: 0 train, 1 serve f32, 2 serve int8
  *   12     4     u32 flags: bit 0 = optimizer state present (train mode
  *                only); bit 1 = the normalisation is folded into rel.0's
- *                weights and bias (serving copies; norm.* are then kept for
- *                information only; required in int8 files); every other
- *                bit must be 0
+ *                weights and bias (serve-f32 copies: norm.* are then kept
+ *                for information only; int8 files: norm.* are then absent;
+ *                version-1 int8 files always have it, version-2 int8 files
+ *                never: they keep norm.* and quantize normalised features);
+ *                every other bit must be 0
  *   16     120   ttr_config, field by field in declaration order: variant,
  *                n_features, n_hidden, hidden[0..3], rows, cols, n_contexts,
  *                embed_dim, bias_hidden, dot_dim, components, attn_dim,
@@ -50,9 +52,9 @@
  * (1 x P). Serving models hold the relevance tower only; its weights are
  * stored unpacked (row-major, out x in) and repacked on load, so the file
  * does not depend on the kernels' panel layout. Int8 serving files (mode 2)
- * hold the same records as serve f32 files except norm.* (folded, not
- * kept), with the hidden layers' weights as dtype 1 and the last layer's as
- * f32; they load into
+ * hold the same records as serve f32 files (version 1, folded: without
+ * norm.*), with the hidden layers' weights as dtype 1 and the last layer's
+ * as f32; they load into
  * ttr_arena_bytes(cfg, TTR_MODE_SERVE_S8) bytes, straight into the packed
  * int8 layout, so a device never holds the float model. Exactly the records
  * the configuration and mode imply must be present, each once.

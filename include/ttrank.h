@@ -5,7 +5,7 @@
  * a feature vector, the slot it was shown in and whether it was clicked. The
  * click logit splits into a relevance tower f(x) and a bias tower g(slot,
  * context); ranking uses the relevance tower alone. The variants (see
- * DESIGN.md §3):
+ * docs/design.md §2):
  *
  *   TTR_NAIVE     z = f(x)                                  (no debiasing)
  *   TTR_ADDITIVE  z = f(x) + g(p, k)                        (YouTube shallow tower)
@@ -272,8 +272,8 @@ typedef struct ttr_train_stats {
 
 /* One optimizer step on a batch (forward, backward, update). Fails with
  * TTR_ERR_ARG (NULL, n_lists > max_batch, a list longer than max_items,
- * slot/context/click out of range, two items of a list in the same slot,
- * wrong mode), TTR_ERR_NONFINITE (a
+ * slot/context/click out of range, two items of a list in the same slot),
+ * TTR_ERR_UNSUPPORTED (a serving model), TTR_ERR_NONFINITE (a
  * non-finite feature, a batch whose loss or gradient is not finite, or an
  * update that would take a weight or an optimizer value beyond about
  * FLT_MAX / 2): the model, its optimizer state and its running statistics

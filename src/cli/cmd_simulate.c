@@ -1,5 +1,5 @@
 /* `ttrank simulate`: show logging-ranker lists of LETOR queries to simulated
- * users (ttr_sim.h) and write the click log (DESIGN.md §7). */
+ * users (ttr_sim.h) and write the click log (docs/formats.md). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -23,7 +23,7 @@ static void usage(FILE *f)
         "\n"
         "Options:\n"
         "  --model V          naive | additive | pal | dot | mixem | xpa\n"
-        "  --clicks FILE      click log (DESIGN.md section 7)\n"
+        "  --clicks FILE      click log (docs/formats.md)\n"
         "  --out FILE         model file to write (atomically)\n"
         "  --hidden LIST      relevance tower widths (default 32,16); '' = linear\n"
         "  --epochs E         passes over the log, at most (default: 4, or as many as\n"

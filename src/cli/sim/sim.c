@@ -1,4 +1,4 @@
-/* Click simulation and planted data (DESIGN.md §9); see ttr_sim.h.
+/* Click simulation and planted data; the model of users is in ttr_sim.h.
  *
  * Determinism: integer RNG; exp and log are computed below in double
  * precision with plain + - * / (the build uses -ffp-contract=off), so the
