@@ -186,6 +186,26 @@ TTR_API int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode
 TTR_API const ttr_config *ttr_model_config(const ttr_model *m);
 TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
 
+/* Optimizer steps a train model has taken (successful ttr_train calls since
+ * ttr_model_init, continued across a checkpoint: a model loaded from a file
+ * saved with its optimizer state resumes the count, one saved without
+ * starts at 0). 0 for serving models and NULL. Thread-safe with other
+ * read-only calls. */
+TTR_API uint64_t ttr_model_steps(const ttr_model *m);
+
+/* Change a train model's learning rate and schedule (ttr_config's lr,
+ * lr_schedule, warmup_steps, decay_steps; ttr_lr_at gives the rate of each
+ * step), e.g. to go on training a loaded model. Steps count from the
+ * model's first: to decay over the next N steps of a model at step S
+ * (ttr_model_steps), pass warmup_steps S and decay_steps S + N (the rate
+ * then starts at lr: the warm-up ramp lies behind). Saved with the model.
+ * TTR_ERR_ARG for NULL or a value ttr_config_check refuses (lr <= 0, lr *
+ * weight_decay > 1, decay_steps <= warmup_steps for a decaying schedule),
+ * TTR_ERR_UNSUPPORTED for a serving model; the model is then unchanged.
+ * Not thread-safe with ttr_train on the same model. */
+TTR_API int ttr_set_learning_rate(ttr_model *m, float lr, ttr_lr_schedule schedule,
+                                  uint64_t warmup_steps, uint64_t decay_steps);
+
 /* Per-feature affine normalisation applied to every feature vector before
  * the towers: x'[t] = (x[t] - mean[t]) * scale[t]. Both arrays have
  * n_features finite entries (scale may be 0 to ignore a feature). Defaults:

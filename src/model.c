@@ -480,6 +480,29 @@ ttr_mode ttr_model_mode(const ttr_model *m)
     return m ? m->mode : TTR_MODE_TRAIN;
 }
 
+uint64_t ttr_model_steps(const ttr_model *m)
+{
+    return m && m->mode == TTR_MODE_TRAIN ? m->step : 0;
+}
+
+int ttr_set_learning_rate(ttr_model *m, float lr, ttr_lr_schedule schedule,
+                          uint64_t warmup_steps, uint64_t decay_steps)
+{
+    if (!m || m->magic != TTR__MAGIC)
+        return TTR_ERR_ARG;
+    if (m->mode != TTR_MODE_TRAIN)
+        return TTR_ERR_UNSUPPORTED;
+    ttr_config c = m->cfg;
+    c.lr = lr;
+    c.lr_schedule = schedule;
+    c.warmup_steps = warmup_steps;
+    c.decay_steps = decay_steps;
+    if (ttr_config_check(&c, NULL) != TTR_OK)
+        return TTR_ERR_ARG;
+    m->cfg = c;
+    return TTR_OK;
+}
+
 int ttr_set_normalization(ttr_model *m, const float *mean, const float *scale)
 {
     uint32_t i, F;

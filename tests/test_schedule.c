@@ -307,3 +307,68 @@ Test(schedule, config_has_no_padding)
                  FS(lr_schedule) + FS(clip_norm) + FS(slot_dropout) + FS(dot_serving) + FS(seed);
     cr_assert_eq(sizeof(ttr_config), sum);
 }
+
+/* ttr_set_learning_rate: a model that has taken steps gets a new rate and
+ * schedule, its next step uses it (the same bits as a model built with that
+ * configuration and the same history), the file keeps it; refusals leave the
+ * model as it was. ttr_model_steps counts the steps taken. */
+Test(schedule, set_learning_rate_on_a_trained_model)
+{
+    ttr_config c = base_config();
+    tiny a = tiny_make(&c), b;
+    cr_assert_eq(ttr_model_steps(a.m), 0);
+    one_step(a.m);
+    one_step(a.m);
+    cr_assert_eq(ttr_model_steps(a.m), 2);
+    /* decay over the next 10 steps, from 0.05 */
+    cr_assert_eq(ttr_set_learning_rate(a.m, 0.05f, TTR_LR_LINEAR, 2, 12), TTR_OK);
+    const ttr_config *got = ttr_model_config(a.m);
+    cr_assert(got->lr == 0.05f && got->lr_schedule == TTR_LR_LINEAR && got->warmup_steps == 2 &&
+              got->decay_steps == 12);
+    cr_assert_float_eq(ttr_lr_at(got, 3), 0.05f * 0.9f, 1e-7);
+
+    /* the same history under the other configuration from the start */
+    ttr_config c2 = c;
+    c2.lr = 0.05f;
+    c2.lr_schedule = TTR_LR_LINEAR;
+    c2.warmup_steps = 2;
+    c2.decay_steps = 12;
+    b = tiny_make(&c);
+    one_step(b.m);
+    one_step(b.m);
+    b.m->cfg = c2; /* what the setter is meant to do, done by hand */
+    one_step(a.m);
+    one_step(b.m);
+    for (uint32_t i = 0; i < a.m->n_tensors; i++) {
+        size_t n = (size_t)a.m->tensors[i].rows * a.m->tensors[i].cols;
+        cr_assert_eq(memcmp(a.m->tensors[i].w, b.m->tensors[i].w, n * sizeof(float)), 0);
+    }
+    size_t size;
+    unsigned char *d = tu_save_mem(a.m, 1, &size);
+    ttr_config fc;
+    ttr_mode fm;
+    ttr_mem_reader r = {d, size, 0};
+    cr_assert_eq(ttr_model_check(ttr_mem_read, &r, &fc, &fm), TTR_OK);
+    cr_assert(fc.lr == 0.05f && fc.lr_schedule == TTR_LR_LINEAR && fc.decay_steps == 12);
+    free(d);
+
+    /* refused: the model keeps its configuration */
+    ttr_config before = *ttr_model_config(a.m);
+    cr_assert_eq(ttr_set_learning_rate(a.m, 0.0f, TTR_LR_CONSTANT, 0, 0), TTR_ERR_ARG);
+    cr_assert_eq(ttr_set_learning_rate(a.m, 0.1f, TTR_LR_COSINE, 5, 5), TTR_ERR_ARG);
+    cr_assert_eq(ttr_set_learning_rate(a.m, NAN, TTR_LR_CONSTANT, 0, 0), TTR_ERR_ARG);
+    cr_assert_eq(ttr_set_learning_rate(a.m, 0.1f, (ttr_lr_schedule)7, 0, 10), TTR_ERR_ARG);
+    cr_assert_eq(ttr_set_learning_rate(NULL, 0.1f, TTR_LR_CONSTANT, 0, 0), TTR_ERR_ARG);
+    cr_assert(!memcmp(&before, ttr_model_config(a.m), sizeof before));
+    cr_assert_eq(ttr_model_steps(a.m), 3);
+
+    size_t sb = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
+    void *sa = malloc(sb);
+    ttr_model *s;
+    cr_assert_eq(ttr_model_to_serving(a.m, &s, sa, sb), TTR_OK);
+    cr_assert_eq(ttr_set_learning_rate(s, 0.1f, TTR_LR_CONSTANT, 0, 0), TTR_ERR_UNSUPPORTED);
+    cr_assert_eq(ttr_model_steps(s), 0);
+    free(sa);
+    free(a.arena);
+    free(b.arena);
+}

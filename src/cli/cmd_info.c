@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd_commands.h"
 #include "cmd_model.h"
@@ -95,11 +96,17 @@ int ttr_cmd_info(int argc, char **argv)
         ret = cli_err(C, "out of memory");
         goto done;
     }
-    int err = cli_model_tensors(m, on_tensor, tc, &file_bytes);
+    size_t saved_bytes = 0; /* the model serialised again: tensors and their count */
+    int err = cli_model_tensors(m, on_tensor, tc, &saved_bytes);
     if (err) {
         ret = cli_err(C, "%s: %s", path, ttr_strerror(err));
         goto done;
     }
+    struct stat sb;
+    file_bytes = stat(path, &sb) == 0 ? (size_t)sb.st_size : saved_bytes;
+    /* a train model loads its optimizer state and step count only from a
+     * checkpoint; without them it starts at step 0 */
+    uint64_t steps = ttr_model_steps(m);
     size_t ab[3];
     for (int i = 0; i < 3; i++)
         ab[i] = ttr_arena_bytes(c, (ttr_mode)i);
@@ -121,6 +128,9 @@ int ttr_cmd_info(int argc, char **argv)
             printf(*s == '"' || *s == '\\' ? "\\%c" : ((unsigned char)*s < 32 ? "?" : "%c"), *s);
         printf("\",\"file_bytes\":%zu,\"variant\":\"%s\",\"mode\":\"%s\",", file_bytes,
                cli_variant_name(c->variant), mode_name(mode));
+        if (mode == TTR_MODE_TRAIN)
+            printf("\"steps\":%llu,\"optimizer_state\":%s,", (unsigned long long)steps,
+                   steps ? "true" : "false");
         printf("\"config\":{\"n_features\":%u,\"hidden\":[", (unsigned)c->n_features);
         for (uint32_t i = 0; i < c->n_hidden; i++)
             printf("%s%u", i ? "," : "", (unsigned)c->hidden[i]);
@@ -179,6 +189,13 @@ int ttr_cmd_info(int argc, char **argv)
     } else {
         printf("model      %s (%zu bytes)\n", path, file_bytes);
         printf("variant    %s\nmode       %s\n", cli_variant_name(c->variant), mode_name(mode));
+        if (mode == TTR_MODE_TRAIN && steps)
+            printf("state      checkpoint: %llu optimizer steps and their optimizer state "
+                   "(train --resume continues exactly)\n",
+                   (unsigned long long)steps);
+        else if (mode == TTR_MODE_TRAIN)
+            printf("state      no optimizer state (train --resume starts a fresh optimizer; "
+                   "save with --checkpoint to keep it)\n");
         printf("features   %u\nrelevance  %u", (unsigned)c->n_features, (unsigned)c->n_features);
         for (uint32_t i = 0; i < c->n_hidden; i++)
             printf(" -> %u", (unsigned)c->hidden[i]);

@@ -561,6 +561,16 @@ int ttr_cmd_train(int argc, char **argv)
     ttr_model *m = NULL;
     void *arena = NULL;
     if (resume) {
+        /* the configuration is in the model; only the run's rate can change */
+        static const char *const fixed[] = {
+            "--hidden", "--dim", "--embed-dim", "--attn-dim", "--components", "--bias-hidden",
+            "--loss", "--optimizer", "--batch", "--dot-serving", "--normalize", "--no-normalize",
+            "--seed", "--l2", "--clip", "--slot-dropout", "--weight-decay", "--warmup"};
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            if (cli_find(fl, nf, fixed[i])->seen)
+                return cli_err(C, "%s cannot change when resuming: %s keeps its configuration "
+                                  "(--lr and --lr-schedule can)",
+                               fixed[i], resume), 2;
         if (cli_model_load(C, resume, &m, &arena))
             return 1;
         cfg = *ttr_model_config(m);
@@ -585,6 +595,18 @@ int ttr_cmd_train(int argc, char **argv)
         if (!epochs_given)
             epochs = default_epochs(st.lists, batch);
         normalize = 0; /* the model keeps its own */
+        /* this run's rate: from the model's lr (or --lr), decaying over this
+         * run's steps as a fresh run does (the warm-up lies behind) */
+        uint64_t at = ttr_model_steps(m);
+        uint64_t run = (st.lists + batch - 1) / batch * (uint64_t)epochs;
+        int err = ttr_set_learning_rate(m, lr > 0 ? lr : cfg.lr, schedule,
+                                        schedule == TTR_LR_CONSTANT ? 0 : at,
+                                        schedule == TTR_LR_CONSTANT ? 0 : at + (run ? run : 1));
+        if (err) {
+            free(arena);
+            return cli_err(C, "%s: --lr %g: %s", resume, (double)lr, ttr_strerror(err)), 2;
+        }
+        cfg = *ttr_model_config(m);
     } else {
         ttr_config_default(&cfg, variant, F);
         cfg.n_hidden = (uint32_t)n_hidden;

@@ -177,7 +177,21 @@ t "train bad holdout" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr"
 one_line_err "train bad holdout" "^ttrank train: --holdout"
 t "train checkpoint" 0 train --model additive --clicks "$W/c.clk" --out "$W/ck.ttr" --epochs 1 \
     --checkpoint
+t "info checkpoint" 0 info --model "$W/ck.ttr"
+has "info checkpoint size" "^model      .*ck\.ttr \($(wc -c < "$W/ck.ttr") bytes\)$" "$W/out"
+has "info checkpoint state" "^state      checkpoint: [1-9][0-9]* optimizer steps" "$W/out"
+t "info checkpoint json" 0 info --model "$W/ck.ttr" --json
+has "info checkpoint json" '"steps":[1-9][0-9]*,"optimizer_state":true' "$W/out"
+t "info no state" 0 info --model "$W/additive.ttr"
+has "info no state" "^state      no optimizer state" "$W/out"
 t "train resume" 0 train --resume "$W/ck.ttr" --clicks "$W/c.clk" --out "$W/ck2.ttr" --epochs 1
+t "train resume --lr" 0 train --resume "$W/ck.ttr" --clicks "$W/c.clk" --out "$W/ck2.ttr" \
+    --epochs 1 --lr 0.02
+t "info resumed lr" 0 info --model "$W/ck2.ttr"
+has "info resumed lr" "^training   .* lr 0\.02," "$W/out"
+t "train resume --hidden" 2 train --resume "$W/ck.ttr" --clicks "$W/c.clk" --out "$W/ck3.ttr" \
+    --hidden 8
+one_line_err "train resume --hidden" "^ttrank train: --hidden cannot change when resuming"
 t "train resume wrong variant" 1 train --resume "$W/ck.ttr" --model pal --clicks "$W/c.clk" \
     --out "$W/ck3.ttr"
 one_line_err "train resume wrong variant" "^ttrank train: "
