@@ -150,8 +150,9 @@ TTR_API int ttr_config_set_steps(ttr_config *cfg, uint64_t total_steps);
 TTR_API float ttr_lr_at(const ttr_config *cfg, uint64_t step);
 
 /* Check every field. Returns TTR_OK, or TTR_ERR_ARG and, if `bad_field` is
- * not NULL, points it at the name of the first offending field (a static
- * string such as "hidden[1]"). */
+ * not NULL, points it at a static string that starts with the name of the
+ * first offending field and says what it must be, e.g. "hidden[1] must be
+ * 1..4096" (the name is the text before the first space). */
 TTR_API int ttr_config_check(const ttr_config *cfg, const char **bad_field);
 
 /* Exact bytes ttr_model_init() needs for `cfg` in `mode` (0 if cfg is

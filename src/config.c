@@ -55,68 +55,79 @@ static int finite_in(float v, float lo, float hi)
     return isfinite(v) && v >= lo && v <= hi;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* A field outside [lo, hi]: the message names it and its range, from the
+ * same tokens as the test (declared once). */
+#define CHECK_RANGE(f, lo, hi)                                                                     \
+    do {                                                                                           \
+        if (c->f < (lo) || c->f > (hi))                                                            \
+            return bad(bad_field, #f " must be " STR(lo) ".." STR(hi));                                    \
+    } while (0)
+#define CHECK_MAX(f, hi)                                                                           \
+    do {                                                                                           \
+        if (c->f > (hi))                                                                           \
+            return bad(bad_field, #f " must be 0.." STR(hi));                                          \
+    } while (0)
+#define CHECK_FINITE(f, lo, hi)                                                                    \
+    do {                                                                                           \
+        if (!finite_in(c->f, lo, hi))                                                              \
+            return bad(bad_field, #f " must be finite, " STR(lo) ".." STR(hi));                            \
+    } while (0)
+#define HIDDEN_MAX 4096
+#define HIDDEN_RULE(i) "hidden[" #i "] must be 1.." STR(HIDDEN_MAX)
+
 int ttr_config_check(const ttr_config *c, const char **bad_field)
 {
-    static const char *hidden_names[TTR_MAX_HIDDEN] = {"hidden[0]", "hidden[1]", "hidden[2]",
-                                                      "hidden[3]"};
+    static const char *hidden_names[TTR_MAX_HIDDEN] = {HIDDEN_RULE(0), HIDDEN_RULE(1),
+                                                      HIDDEN_RULE(2), HIDDEN_RULE(3)};
     if (!c)
-        return bad(bad_field, "config");
+        return bad(bad_field, "config is NULL");
     if ((unsigned)c->variant > TTR_XPA)
-        return bad(bad_field, "variant");
-    if (c->n_features < 1 || c->n_features > 65536)
-        return bad(bad_field, "n_features");
-    if (c->n_hidden > TTR_MAX_HIDDEN)
-        return bad(bad_field, "n_hidden");
+        return bad(bad_field, "variant must be a ttr_variant");
+    CHECK_RANGE(n_features, 1, 65536);
+    CHECK_MAX(n_hidden, TTR_MAX_HIDDEN);
     for (unsigned i = 0; i < c->n_hidden; i++)
-        if (c->hidden[i] < 1 || c->hidden[i] > 4096)
+        if (c->hidden[i] < 1 || c->hidden[i] > HIDDEN_MAX)
             return bad(bad_field, hidden_names[i]);
-    if (c->rows < 1 || c->cols < 1 || (uint64_t)c->rows * c->cols > TTR_MAX_SLOTS)
-        return bad(bad_field, c->rows < 1 || c->rows > TTR_MAX_SLOTS ? "rows" : "cols");
-    if (c->n_contexts > 65536)
-        return bad(bad_field, "n_contexts");
-    if (c->embed_dim < 1 || c->embed_dim > 256)
-        return bad(bad_field, "embed_dim");
-    if (c->bias_hidden > 4096)
-        return bad(bad_field, "bias_hidden");
-    if (c->variant == TTR_DOT && (c->dot_dim < 2 || c->dot_dim > 64))
-        return bad(bad_field, "dot_dim");
-    if (c->variant == TTR_MIXEM && (c->components < 2 || c->components > TTR_MAX_COMPONENTS))
-        return bad(bad_field, "components");
-    if (c->variant == TTR_XPA && (c->attn_dim < 1 || c->attn_dim > 64))
-        return bad(bad_field, "attn_dim");
-    if (c->max_items < 1 || c->max_items > 1024)
-        return bad(bad_field, "max_items");
-    if (c->max_batch < 1 || c->max_batch > 65536)
-        return bad(bad_field, "max_batch");
+    CHECK_RANGE(rows, 1, TTR_MAX_SLOTS);
+    CHECK_RANGE(cols, 1, TTR_MAX_SLOTS);
+    if ((uint64_t)c->rows * c->cols > TTR_MAX_SLOTS)
+        return bad(bad_field, "cols must keep rows x cols at most " STR(TTR_MAX_SLOTS));
+    CHECK_MAX(n_contexts, 65536);
+    CHECK_RANGE(embed_dim, 1, 256);
+    CHECK_MAX(bias_hidden, 4096);
+    if (c->variant == TTR_DOT)
+        CHECK_RANGE(dot_dim, 2, 64);
+    if (c->variant == TTR_MIXEM)
+        CHECK_RANGE(components, 2, TTR_MAX_COMPONENTS);
+    if (c->variant == TTR_XPA)
+        CHECK_RANGE(attn_dim, 1, 64);
+    CHECK_RANGE(max_items, 1, 1024);
+    CHECK_RANGE(max_batch, 1, 65536);
     if ((unsigned)c->loss > TTR_LOSS_SOFTMAX ||
         (c->loss == TTR_LOSS_SOFTMAX && c->variant != TTR_NAIVE && c->variant != TTR_ADDITIVE))
-        return bad(bad_field, "loss");
+        return bad(bad_field, "loss must be bce, or softmax for naive and additive");
     if ((unsigned)c->optimizer > TTR_OPT_SGD)
-        return bad(bad_field, "optimizer");
-    if (!finite_in(c->lr, 1e-12f, 1e3f))
-        return bad(bad_field, "lr");
-    if (!finite_in(c->beta1, 0.0f, 0.999999f))
-        return bad(bad_field, "beta1");
-    if (!finite_in(c->beta2, 0.0f, 0.99999994f))
-        return bad(bad_field, "beta2");
-    if (!finite_in(c->adam_eps, 1e-30f, 1.0f))
-        return bad(bad_field, "adam_eps");
-    if (!finite_in(c->momentum, 0.0f, 0.999999f))
-        return bad(bad_field, "momentum");
-    if (!finite_in(c->l2, 0.0f, 1e3f))
-        return bad(bad_field, "l2");
-    if (!finite_in(c->weight_decay, 0.0f, 1e3f) || (double)c->lr * c->weight_decay > 1.0)
-        return bad(bad_field, "weight_decay");
+        return bad(bad_field, "optimizer must be a ttr_optimizer");
+    CHECK_FINITE(lr, 1e-12, 1e3);
+    CHECK_FINITE(beta1, 0.0, 0.999999);
+    CHECK_FINITE(beta2, 0.0, 0.99999994);
+    CHECK_FINITE(adam_eps, 1e-30, 1.0);
+    CHECK_FINITE(momentum, 0.0, 0.999999);
+    CHECK_FINITE(l2, 0.0, 1e3);
+    CHECK_FINITE(weight_decay, 0.0, 1e3);
+    if ((double)c->lr * c->weight_decay > 1.0)
+        return bad(bad_field, "weight_decay must keep lr x weight_decay at most 1");
     if ((unsigned)c->lr_schedule > TTR_LR_LINEAR)
-        return bad(bad_field, "lr_schedule");
+        return bad(bad_field, "lr_schedule must be a ttr_lr_schedule");
     if (c->lr_schedule != TTR_LR_CONSTANT && c->decay_steps <= c->warmup_steps)
-        return bad(bad_field, "decay_steps");
-    if (!finite_in(c->clip_norm, 0.0f, 3e38f))
-        return bad(bad_field, "clip_norm");
-    if (!finite_in(c->slot_dropout, 0.0f, 0.999f))
-        return bad(bad_field, "slot_dropout");
+        return bad(bad_field, "decay_steps must exceed warmup_steps for a decaying schedule");
+    CHECK_FINITE(clip_norm, 0.0, 3e38);
+    CHECK_FINITE(slot_dropout, 0.0, 0.999);
     if ((unsigned)c->dot_serving > TTR_DOT_REF_TOP)
-        return bad(bad_field, "dot_serving");
+        return bad(bad_field, "dot_serving must be a ttr_dot_serving");
     return TTR_OK;
 }
 

@@ -175,6 +175,13 @@ int ttr_cmd_eval(int argc, char **argv)
         ret = 1;
         goto done;
     }
+    if (data && !rm.counted) {
+        /* NDCG and MRR are undefined without a relevant item: no 0.0000 */
+        ret = cli_err(C, "%s: none of its %zu queries has an item with a label above 0, so "
+                         "NDCG and MRR are undefined",
+                      data, d.n_lists);
+        goto done;
+    }
     if (json) {
         printf("{");
         const char *sep = "";

@@ -46,6 +46,11 @@ int ttr_cmd_quantize(int argc, char **argv)
     void *arena;
     if (cli_model_load(C, path, &m, &arena))
         return 1;
+    if (ttr_model_mode(m) == TTR_MODE_SERVE_S8) {
+        free(arena);
+        return cli_err(C, "%s is already an int8 model: quantize the train model or the f32 "
+                          "serving copy it came from", path);
+    }
     int ret = 0, err = 0;
     void *arena32 = NULL;
     if (cli_find(fl, nf, "--fold")->seen && ttr_model_mode(m) == TTR_MODE_TRAIN) {

@@ -460,7 +460,7 @@ int ttr_cmd_train(int argc, char **argv)
     uint64_t seed = 1, shuffle = 4096;
     float lr = 0, l2 = def.l2, clip = def.clip_norm, dropout = def.slot_dropout;
     float wd = def.weight_decay, holdout = 0.1f;
-    if (cli_u32(C, fl, nf, "--epochs", 0, 100000, &epochs) ||
+    if (cli_u32(C, fl, nf, "--epochs", 1, 100000, &epochs) ||
         cli_u32(C, fl, nf, "--batch", 1, 65536, &batch) ||
         cli_u32(C, fl, nf, "--components", 2, TTR_MAX_COMPONENTS, &components) ||
         cli_u32(C, fl, nf, "--dim", 2, 64, &dim) || cli_u32(C, fl, nf, "--embed-dim", 1, 256, &embed) ||

@@ -200,6 +200,14 @@ one_line_err "train resume wrong variant" "^ttrank train: "
 t "eval" 0 eval --model "$W/additive.ttr" --data "$W/d.txt"
 has "eval NDCG@10" "^NDCG@10 [0-9]\.[0-9]{4}$" "$W/out"
 has "eval skipped" "without one skipped" "$W/out"
+awk '{ $1 = 0; print }' "$W/d.txt" > "$W/zero.txt"
+t "eval no relevant item" 1 eval --model "$W/additive.ttr" --data "$W/zero.txt"
+one_line_err "eval no relevant item" "^ttrank eval: .*zero\.txt: none of its 3 queries .* undefined"
+t "train --epochs 0" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" --epochs 0
+one_line_err "train --epochs 0" "^ttrank train: --epochs: expected an integer in 1\.\.100000"
+t "train --hidden range" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" \
+    --hidden 100000
+one_line_err "train --hidden range" "^ttrank train: .*hidden\[0\] must be 1\.\.4096"
 t "eval json" 0 eval --model "$W/mixem.ttr" --data "$W/d.txt" --clicks "$W/h.clk" --json
 has "eval json" '^\{"queries":3,.*"ndcg@10":[0-9.]+,.*"click_loglik":-[0-9.]+\}$' "$W/out"
 t "eval .query" 0 eval --model "$W/naive.ttr" --data "$W/lgb.txt"
@@ -265,7 +273,7 @@ t "quantize --fold" 0 quantize --model "$W/additive.ttr" --out "$W/add8f.ttr" --
 [ "$(fver "$W/add8f.ttr")" = 1 ] && ok || bad "quantize --fold: file version $(fver "$W/add8f.ttr"), want 1"
 t "eval folded int8" 0 eval --model "$W/add8f.ttr" --data "$W/d.txt"
 t "quantize int8 again" 1 quantize --model "$W/add8.ttr" --out "$W/x8.ttr"
-one_line_err "quantize int8 again" "^ttrank quantize: "
+one_line_err "quantize int8 again" "^ttrank quantize: .*add8\.ttr is already an int8 model"
 t "quantize no model" 2 quantize --out "$W/x8.ttr"
 t "quantize help" 0 quantize --help
 
