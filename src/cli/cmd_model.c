@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd_model.h"
 #include "ttr_io.h"
@@ -47,9 +48,16 @@ int cli_model_save(const char *cmd, const ttr_model *m, const char *path, int wi
     int err = ttr_model_save_file(m, path, with_optimizer);
     if (!err)
         return 0;
-    if (err == TTR_ERR_IO && errno)
-        fprintf(stderr, "ttrank %s: %s: %s\n", cmd, path, strerror(errno));
-    else
+    if (err == TTR_ERR_IO && errno) {
+        /* the library writes PATH.tmp, then renames it over PATH: unless
+         * PATH itself is in the way (a directory), the file that failed is
+         * the temporary one */
+        int e = errno;
+        struct stat sb;
+        int path_in_way = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+        fprintf(stderr, "ttrank %s: %s%s: %s\n", cmd, path, path_in_way ? "" : ".tmp",
+                strerror(e));
+    } else
         fprintf(stderr, "ttrank %s: %s: cannot save the model (%s)\n", cmd, path,
                 ttr_strerror(err));
     return 1;

@@ -389,8 +389,9 @@ int cli_letor_load(const char *cmd, const char *path, const char *qpath, uint32_
     ttr_reader_stats st;
     int rc;
     memset(out, 0, sizeof *out);
-    /* pass 1: scan (sizes, largest index) */
-    if (cli_letor_open(&in, cmd, path, qpath, 0, TTR_DATA_MAX_ITEMS))
+    /* pass 1: scan (sizes, largest index); with the model's feature count
+     * the reader names the line and column of an index above it */
+    if (cli_letor_open(&in, cmd, path, qpath, n_features, TTR_DATA_MAX_ITEMS))
         return 1;
     memset(&l, 0, sizeof l);
     while ((rc = cli_letor_next(&in, &l)) == 1) {

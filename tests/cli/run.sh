@@ -203,6 +203,10 @@ has "eval skipped" "without one skipped" "$W/out"
 awk '{ $1 = 0; print }' "$W/d.txt" > "$W/zero.txt"
 t "eval no relevant item" 1 eval --model "$W/additive.ttr" --data "$W/zero.txt"
 one_line_err "eval no relevant item" "^ttrank eval: .*zero\.txt: none of its 3 queries .* undefined"
+mkdir "$W/busy.ttr.tmp"
+t "train tmp is a directory" 1 train --model naive --clicks "$W/c.clk" --out "$W/busy.ttr"
+one_line_err "train tmp is a directory" "^ttrank train: .*busy\.ttr\.tmp: "
+rmdir "$W/busy.ttr.tmp"
 t "train --epochs 0" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" --epochs 0
 one_line_err "train --epochs 0" "^ttrank train: --epochs: expected an integer in 1\.\.100000"
 t "train --hidden range" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" \
@@ -224,6 +228,13 @@ t "rank .query" 0 rank --model "$W/dot.ttr" --data "$W/lgb.txt"
 printf '1 qid:1 1:0.5 99:1\n' > "$W/wide.txt"
 t "rank feature above F" 1 rank --model "$W/dot.ttr" --data "$W/wide.txt"
 one_line_err "rank feature above F" "^ttrank rank: .*wide\.txt:1:[0-9]+: "
+t "eval feature above F" 1 eval --model "$W/dot.ttr" --data "$W/wide.txt"
+one_line_err "eval feature above F" "^ttrank eval: .*wide\.txt:1:[0-9]+: "
+# a bad line after good queries: nothing of the earlier queries is printed
+{ head -n 6 "$W/d.txt"; echo "1 qid:9 1:x"; } > "$W/late.txt"
+t "rank bad late line" 1 rank --model "$W/dot.ttr" --data "$W/late.txt"
+[ ! -s "$W/out" ] && ok || bad "rank bad late line: printed scores before failing"
+one_line_err "rank bad late line" "^ttrank rank: .*late\.txt:7:[0-9]+: "
 
 # ---- info ------------------------------------------------------------------------------
 for v in naive additive pal dot mixem xpa; do
