@@ -778,10 +778,12 @@ int ttr_cmd_train(int argc, char **argv)
     t.total_lists = st.lists * (uint64_t)(epochs ? epochs : 1);
     ttr_rng_seed(&t.rng, seed ^ 0x5eed5eed5eedull);
     if (!quiet)
-        printf("train %s: %llu lists, %llu items, %ux%u slots, %u features%s; %u epochs, batch %u\n",
+        printf("train %s: %llu lists, %llu items, %ux%u slots, %u features%s; %u epochs, batch %u; "
+               "model arena %.1f MB\n",
                cli_variant_name(variant), (unsigned long long)st.lists,
                (unsigned long long)st.items, (unsigned)cfg.rows, (unsigned)cfg.cols, (unsigned)F,
-               normalize ? " (normalised)" : "", (unsigned)epochs, (unsigned)batch);
+               normalize ? " (normalised)" : "", (unsigned)epochs, (unsigned)batch,
+               (double)ttr_arena_bytes(&cfg, TTR_MODE_TRAIN) / 1e6);
     ret = train_run(&t);
     if (!ret && t.snap) {
         /* the selected model replaces the last one in the arena */

@@ -206,25 +206,38 @@ double cli_now(void)
 
 void cli_progress_start(cli_progress *p)
 {
+    const char *every = getenv("TTRANK_PROGRESS_EVERY");
+    char *end = NULL;
     p->tty = isatty(2);
     p->t0 = cli_now();
     p->last = -1.0;
+    p->every = p->tty ? 0.2 : 30.0;
+    if (every && *every) {
+        double v = strtod(every, &end);
+        if (!*end && v >= 0.0 && v <= 1e6)
+            p->every = v;
+    }
 }
 
 void cli_progress_update(cli_progress *p, const char *what, double done)
 {
-    if (!p->tty)
-        return;
     double t = cli_now();
-    if (p->last >= 0 && t - p->last < 0.2)
+    /* a terminal gets one line redrawn 5 times a second; a log (not a
+     * terminal) a line every 30 s once the work has run 30 s
+     * (TTRANK_PROGRESS_EVERY=SECONDS changes the interval) */
+    if (p->tty ? p->last >= 0 && t - p->last < p->every
+               : t - (p->last >= 0 ? p->last : p->t0) < p->every)
         return;
     p->last = t;
     double el = t - p->t0;
+    const char *lead = p->tty ? "\r\033[K" : "";
     if (done > 0.0 && done < 1.0)
-        fprintf(stderr, "\r\033[K%s %.0f%% (ETA %.0f s)", what, 100.0 * done,
+        fprintf(stderr, "%s%s %.0f%% (ETA %.0f s)", lead, what, 100.0 * done,
                 el / done * (1.0 - done));
     else
-        fprintf(stderr, "\r\033[K%s", what);
+        fprintf(stderr, "%s%s", lead, what);
+    if (!p->tty)
+        fputc('\n', stderr);
     fflush(stderr);
 }
 

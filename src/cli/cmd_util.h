@@ -54,10 +54,10 @@ int cli_err(const char *cmd, const char *fmt, ...)
 /* Requires a flag; prints "--NAME is required" and returns 2 when absent. */
 int cli_need(const char *cmd, cli_flag *flags, size_t n, const char *name);
 
-/* ---- progress (stderr, only when it is a terminal) --------------------------- */
+/* ---- progress (stderr: redrawn on a terminal, a line every 30 s in a log) ---- */
 typedef struct cli_progress {
     int tty;
-    double t0, last;
+    double t0, last, every; /* every: seconds between lines (TTRANK_PROGRESS_EVERY) */
 } cli_progress;
 double cli_now(void);
 void cli_progress_start(cli_progress *p);

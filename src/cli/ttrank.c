@@ -53,7 +53,9 @@ static void usage(FILE *f)
     fprintf(f, "\n"
                "Run 'ttrank COMMAND --help' for the options of a command.\n"
                "Environment: TTR_CPU_MASK=scalar|avx2|avxvnni|neon|neonfma|neondot limits the\n"
-               "kernel paths (see ttr_kernels.h).\n");
+               "kernel paths (see ttr_kernels.h). Long commands show progress with an ETA on\n"
+               "stderr: redrawn on a terminal, otherwise a line every 30 s\n"
+               "(TTRANK_PROGRESS_EVERY=SECONDS).\n");
 }
 
 static void version(void)

@@ -175,6 +175,11 @@ t "train bad schedule" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr
 one_line_err "train bad schedule" "^ttrank train: --lr-schedule: expected constant, cosine or linear"
 t "train bad holdout" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" --holdout 1
 one_line_err "train bad holdout" "^ttrank train: --holdout"
+# progress in a log (stderr not a terminal): lines with an ETA at the interval asked for
+TTRANK_PROGRESS_EVERY=0 $RUN "$T" train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" \
+    --epochs 1 > "$W/out" 2> "$W/err"
+has "train progress lines" "^train: epoch 1/1 [0-9]+% \(ETA [0-9]+ s\)$" "$W/err"
+has "train arena size" "; model arena [0-9.]+ MB$" "$W/out"
 t "train checkpoint" 0 train --model additive --clicks "$W/c.clk" --out "$W/ck.ttr" --epochs 1 \
     --checkpoint
 t "info checkpoint" 0 info --model "$W/ck.ttr"
