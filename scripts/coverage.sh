@@ -24,9 +24,9 @@ B=build/coverage
 # here (gcc 12, x86-64) with one line more left unreached, i.e. just below
 # it: one new defensive line does not fail the run, losing the test of an
 # error path does. What stays unreached cannot run on a 64-bit host or in a
-# test (README, "Valgrind and coverage"). When tests reach more, raise the
+# test (docs/testing.md, coverage). When tests reach more, raise the
 # floors; when reviewed code that no test can reach is added, lower them.
-FLOORS=(src/io/model_io.c:98.9 src/io/file_io.c:93.8 src/data/reader.c:99.2 src/data/writer.c:96.2)
+FLOORS=(src/io/model_io.c:98.4 src/io/model_header.c:99.5 src/feature_stats.c:98.4 src/io/file_io.c:93.8 src/data/reader.c:99.2 src/data/writer.c:96.2)
 
 pass=0 fail=0 skip=0
 fail_all() {

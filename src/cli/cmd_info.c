@@ -43,6 +43,32 @@ static void on_tensor(void *ctx, const char *name, uint32_t rows, uint32_t cols,
     }
 }
 
+static void print_floats(FILE *f, const float *v, size_t n, int json);
+
+/* The bias curve of each MixEM component (curve: context 0's, K x P), and
+ * of each further context (up to 16), one line each. */
+static void print_curves(const ttr_model *m, float *curve, size_t K, size_t P)
+{
+    uint32_t n_ctx = ttr_model_config(m)->n_contexts;
+    for (uint32_t x = 0; x < (n_ctx ? n_ctx : 1) && x < 16; x++)
+        for (size_t k = 0; k < K; k++) {
+            if (x && ttr_bias_curve(m, (uint32_t)k, x, curve + k * P))
+                return;
+            if (n_ctx && K > 1)
+                printf("bias[%zu] c%-2u ", k, (unsigned)x);
+            else if (n_ctx)
+                printf("bias ctx %-2u ", (unsigned)x);
+            else if (K > 1)
+                printf("bias[%zu]    ", k);
+            else
+                printf("bias curve ");
+            print_floats(stdout, curve + k * P, P, 0);
+            printf("  (logit per slot)\n");
+        }
+    if (n_ctx > 16)
+        printf("(%u more contexts: ttrank plot bias --context K)\n", (unsigned)n_ctx - 16);
+}
+
 static void print_floats(FILE *f, const float *v, size_t n, int json)
 {
     for (size_t i = 0; i < n; i++)
@@ -57,8 +83,9 @@ static void info_usage(FILE *f)
         "Print a model's variant, configuration, mode, arena bytes per mode, parameter\n"
         "count and tensors, and its read-outs: the bias curve per slot (per MixEM\n"
         "component), MixEM mixing weights and relevance gains, the dot variant's b_ref,\n"
-        "XPA's mean attention (for each slot, the share on itself and the slot it attends\n"
-        "most). Serving models hold the relevance tower only.\n"
+        "XPA's mean attention (for each slot, the other slot it attends most). A model\n"
+        "with contexts shows a bias curve per context (up to 16). Serving models hold the\n"
+        "relevance tower only.\n"
         "\n"
         "Options:\n"
         "  --model FILE   .ttr model\n"
@@ -228,11 +255,7 @@ int ttr_cmd_info(int argc, char **argv)
                    tc->dtype[i] ? " int8" : "");
         printf("\n");
         if (has_curve)
-            for (size_t k = 0; k < K; k++) {
-                printf(K > 1 ? "bias[%zu]    " : "bias curve ", k);
-                print_floats(stdout, curve + k * P, P, 0);
-                printf("  (logit per slot)\n");
-            }
+            print_curves(m, curve, K, P);
         if (has_mix) {
             printf("mixem pi   ");
             print_floats(stdout, pi, c->components, 0);
@@ -252,16 +275,15 @@ int ttr_cmd_info(int argc, char **argv)
                 }
         }
         if (has_attn) {
-            printf("attention  (slot: weight on itself, most-attended other slot)\n");
+            printf("attention  (slot: the slot it attends most, and that weight)\n");
             for (size_t p = 0; p < P; p++) {
                 size_t best = p == 0 && P > 1 ? 1 : 0;
                 for (size_t q = 0; q < P; q++)
                     if (q != p && attn[p * P + q] > attn[p * P + best])
                         best = q;
-                printf("  %u,%u: self %.3f, top %u,%u %.3f\n", (unsigned)(p / c->cols),
-                       (unsigned)(p % c->cols), (double)attn[p * P + p],
-                       (unsigned)(best / c->cols), (unsigned)(best % c->cols),
-                       (double)attn[p * P + best]);
+                printf("  %u,%u: top %u,%u %.3f\n", (unsigned)(p / c->cols),
+                       (unsigned)(p % c->cols), (unsigned)(best / c->cols),
+                       (unsigned)(best % c->cols), (double)attn[p * P + best]);
             }
         }
         if (mode != TTR_MODE_TRAIN)
@@ -279,23 +301,80 @@ done:
 static void plot_usage(FILE *f)
 {
     fprintf(f,
-        "Usage: ttrank plot bias|attention --model MODEL --out FILE.svg\n"
+        "Usage: ttrank plot bias|attention --model MODEL --out FILE.svg [--context K]\n"
         "\n"
-        "bias:      the bias tower's logit per slot relative to the top slot (one line per\n"
-        "           MixEM component; dot: each dimension of b(slot)).\n"
+        "bias:      the bias tower's logit per slot relative to slot 0 (one line per\n"
+        "           MixEM component; dot: each dimension of b(slot)); slots numbered from\n"
+        "           0 as in the click log; on a grid one line per row over the columns.\n"
         "attention: XPA's mean attention a(p, p') as a heatmap (xpa models).\n"
         "Train-mode models only (serving models hold no bias tower).\n"
         "\n"
         "Options:\n"
         "  --model FILE   .ttr model\n"
         "  --out FILE     SVG file to write\n"
+        "  --context K    bias: the context to plot (default 0)\n"
         "  -h, --help     this help\n");
+}
+
+/* The bias side of a train model as a line chart into buf: the logit per
+ * slot relative to the top slot (one line per MixEM component; dot: each
+ * dimension of b(slot)), for one context. Slots are numbered from 0, as in
+ * the click log; on a grid each row is a line over the columns. vals holds
+ * 64 x rows*cols floats. Returns the length or a negative ttr_error. */
+static int plot_bias(const ttr_model *m, uint32_t context, char *buf, size_t cap, float *vals)
+{
+    const ttr_config *c = ttr_model_config(m);
+    size_t P = (size_t)c->rows * c->cols, ns = 0, R = c->cols > 1 ? c->rows : 1;
+    size_t W = P / R; /* points per line: the columns of a grid, the slots of a list */
+    const float *series[TTR_SVG_MAX_SERIES];
+    char names[TTR_SVG_MAX_SERIES][40], title[160];
+    const char *np[TTR_SVG_MAX_SERIES];
+    size_t curves = c->variant == TTR_DOT ? c->dot_dim
+                    : c->variant == TTR_MIXEM ? c->components
+                                              : 1;
+    float *curve = vals + 64 * P - P; /* the last P floats: one curve at a time */
+    int err = 0;
+    for (size_t k = 0; !err && k < curves; k++) {
+        if (c->variant == TTR_DOT) {
+            float bref[64], *bs = malloc(P * c->dot_dim * sizeof *bs);
+            err = bs ? ttr_dot_reference(m, bref, context, bs) : TTR_ERR_NOMEM;
+            for (size_t p = 0; !err && p < P; p++)
+                curve[p] = bs[p * c->dot_dim + k];
+            free(bs);
+        } else {
+            err = ttr_bias_curve(m, (uint32_t)k, context, curve);
+            for (size_t p = P; !err && p-- > 0;)
+                curve[p] -= curve[0];
+        }
+        for (size_t r = 0; !err && r < R && ns < TTR_SVG_MAX_SERIES; r++, ns++) {
+            memcpy(vals + ns * W, curve + r * W, W * sizeof *vals);
+            series[ns] = vals + ns * W;
+            int n = snprintf(names[ns], sizeof names[ns], "%s",
+                             c->variant == TTR_DOT     ? "b"
+                             : c->variant == TTR_MIXEM ? "component"
+                                                       : cli_variant_name(c->variant));
+            if (curves > 1)
+                n += snprintf(names[ns] + n, sizeof names[ns] - (size_t)n,
+                              c->variant == TTR_DOT ? "[%zu]" : " %zu", k);
+            if (R > 1)
+                snprintf(names[ns] + n, sizeof names[ns] - (size_t)n, ", row %zu", r);
+            np[ns] = names[ns];
+        }
+    }
+    if (err)
+        return err;
+    snprintf(title, sizeof title, "%s: %s%s, context %u", cli_variant_name(c->variant),
+             c->variant == TTR_DOT ? "bias vector b(slot) per dimension"
+                                   : "bias logit per slot (relative to slot 0)",
+             ns < curves * R ? " (first lines only)" : "", (unsigned)context);
+    return ttr_svg_lines(buf, cap, title, R > 1 ? "column" : "slot",
+                         c->variant == TTR_DOT ? "b" : "logit", ns, np, series, W);
 }
 
 int ttr_cmd_plot(int argc, char **argv)
 {
     const char *C = "plot";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}};
+    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}, {"--context", 1, 0, 0}};
     const size_t nf = sizeof fl / sizeof fl[0];
     const char *pos[1];
     size_t npos = 0;
@@ -311,6 +390,9 @@ int ttr_cmd_plot(int argc, char **argv)
     if (cli_need(C, fl, nf, "--model") || cli_need(C, fl, nf, "--out"))
         return 2;
     int attention = !strcmp(pos[0], "attention");
+    uint32_t context = 0;
+    if (cli_u32(C, fl, nf, "--context", 0, 65535, &context))
+        return 2;
     const char *path = cli_str(fl, nf, "--model", NULL), *out = cli_str(fl, nf, "--out", NULL);
     ttr_model *m;
     void *arena;
@@ -351,48 +433,16 @@ int ttr_cmd_plot(int argc, char **argv)
                   : ttr_svg_heatmap(buf, cap, title, "attended slot (row,col)",
                                     "attending slot (row,col)", P, vals, lab);
     } else {
-        const float *series[TTR_SVG_MAX_SERIES];
-        char names[TTR_SVG_MAX_SERIES][32];
-        const char *np[TTR_SVG_MAX_SERIES];
-        size_t ns = 0;
-        int err = 0;
         if (c->variant == TTR_NAIVE) {
             ret = cli_err(C, "%s: a naive model has no bias tower", path);
             goto done;
-        } else if (c->variant == TTR_DOT) {
-            float bref[64];
-            float *bs = vals + P * 0;
-            float *tmp = malloc(P * c->dot_dim * sizeof *tmp);
-            err = tmp ? ttr_dot_reference(m, bref, 0, tmp) : TTR_ERR_NOMEM;
-            ns = c->dot_dim < TTR_SVG_MAX_SERIES ? c->dot_dim : TTR_SVG_MAX_SERIES;
-            for (size_t k = 0; !err && k < ns; k++) {
-                for (size_t p = 0; p < P; p++)
-                    bs[k * P + p] = tmp[p * c->dot_dim + k];
-                snprintf(names[k], sizeof names[k], "b[%zu]", k);
-            }
-            free(tmp);
-            snprintf(title, sizeof title, "dot: bias vector b(slot) per dimension");
-        } else {
-            ns = c->variant == TTR_MIXEM ? c->components : 1;
-            for (size_t k = 0; !err && k < ns; k++) {
-                err = ttr_bias_curve(m, (uint32_t)k, 0, vals + k * P);
-                for (size_t p = P; !err && p-- > 0;)
-                    vals[k * P + p] -= vals[k * P];
-                if (ns > 1)
-                    snprintf(names[k], sizeof names[k], "component %zu", k);
-                else
-                    snprintf(names[k], sizeof names[k], "%s", cli_variant_name(c->variant));
-            }
-            snprintf(title, sizeof title, "%s: bias logit per slot (relative to the top slot)",
-                     cli_variant_name(c->variant));
         }
-        for (size_t k = 0; k < ns; k++) {
-            series[k] = vals + k * P;
-            np[k] = names[k];
+        if (context >= (c->n_contexts ? c->n_contexts : 1)) {
+            ret = cli_err(C, "--context %u: %s has %u contexts (0..%u)", (unsigned)context, path,
+                          (unsigned)c->n_contexts, c->n_contexts ? (unsigned)c->n_contexts - 1 : 0u);
+            goto done;
         }
-        len = err ? err
-                  : ttr_svg_lines(buf, cap, title, "slot", c->variant == TTR_DOT ? "b" : "logit",
-                                  ns, np, series, P);
+        len = plot_bias(m, context, buf, cap, vals);
     }
     if (len < 0) {
         ret = cli_err(C, "%s: cannot plot: %s", path, ttr_strerror(len));

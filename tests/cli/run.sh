@@ -249,6 +249,17 @@ for v in naive additive pal dot mixem xpa; do
     has "info $v json" "^\{.*\"variant\":\"$v\".*\"parameters\":[1-9][0-9]*.*\}$" "$W/out"
 done
 has "info xpa attention" '"attention":\[\[' "$W/out"
+# contexts: every list gets ctx:(qid mod 3); info shows a curve per context,
+# plot bias takes --context
+awk '/^#/ { print; next } { q = $2; sub(/qid:/, "", q); $3 = $3 " ctx:" (q % 3); print }' \
+    "$W/c.clk" > "$W/ctx.clk"
+t "train contexts" 0 train --model additive --clicks "$W/ctx.clk" --out "$W/ctx.ttr" --epochs 1
+t "info contexts" 0 info --model "$W/ctx.ttr"
+[ "$(grep -c '^bias ctx [0-2] ' "$W/out")" -eq 3 ] && ok || bad "info contexts: not 3 bias curves"
+t "plot bias context 2" 0 plot bias --model "$W/ctx.ttr" --out "$W/ctx.svg" --context 2
+has "plot bias context 2" "context 2" "$W/ctx.svg"
+t "plot bias context 3" 1 plot bias --model "$W/ctx.ttr" --out "$W/ctx.svg" --context 3
+one_line_err "plot bias context 3" "^ttrank plot: --context 3: .* has 3 contexts \(0\.\.2\)"
 t "info mixem" 0 info --model "$W/mixem.ttr"
 has "info mixem pi" "^mixem pi " "$W/out"
 # A model file whose header claims a huge configuration (F 65536, hidden
@@ -298,6 +309,11 @@ t "plot bias" 0 plot bias --model "$W/additive.ttr" --out "$W/bias.svg"
 is_svg "$W/bias.svg" && ok || bad "plot bias: not an SVG"
 t "plot bias mixem" 0 plot bias --model "$W/mixem.ttr" --out "$W/bm.svg"
 is_svg "$W/bm.svg" && ok || bad "plot bias mixem: not an SVG"
+# slots from 0 on every plot; a grid's bias is one line per row over the columns
+grep -q '>0</text>' "$W/bm.svg" && ok || bad "plot bias: slot axis does not start at 0"
+t "plot bias grid" 0 plot bias --model "$W/xpa.ttr" --out "$W/bg.svg"
+has "plot bias grid rows" "xpa, row 1<" "$W/bg.svg"
+has "plot bias grid columns" ">column<" "$W/bg.svg"
 t "plot attention" 0 plot attention --model "$W/xpa.ttr" --out "$W/att.svg"
 is_svg "$W/att.svg" && ok || bad "plot attention: not an SVG"
 t "plot attention naive" 1 plot attention --model "$W/naive.ttr" --out "$W/x.svg"

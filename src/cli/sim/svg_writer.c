@@ -160,7 +160,7 @@ int ttr_svg_lines(char *buf, size_t cap, const char *title, const char *xlabel,
     for (size_t i = 0; i < n_points; i++) {
         double x = x0 + 20 + (double)i / (double)(n_points - 1) * (x1 - x0 - 40);
         char txt[16];
-        snprintf(txt, sizeof txt, "%zu", i + 1);
+        snprintf(txt, sizeof txt, "%zu", i); /* slots from 0, as in the click log */
         label(&b, x, y0 + 18, "middle", 11, NULL, txt);
     }
     label(&b, (x0 + x1) / 2, y0 + 40, "middle", 12, NULL, xlabel);

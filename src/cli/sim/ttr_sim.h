@@ -139,7 +139,8 @@ int ttr_sim_planted(const ttr_planted_config *c, size_t first, size_t n, float *
 #define TTR_SVG_MAX_SERIES 12
 
 /* Line chart: n_series lines of n_points values over x = 0..n_points-1,
- * x axis labelled 1..n_points (slots). Series whose name starts with
+ * x axis labelled 0..n_points-1 (slots or columns, numbered from 0 as in
+ * the click log and the attention heatmap). Series whose name starts with
  * "truth" are drawn dashed. */
 int ttr_svg_lines(char *buf, size_t cap, const char *title, const char *xlabel,
                           const char *ylabel, size_t n_series, const char *const *names,
