@@ -64,7 +64,7 @@ printf '6\n6\n6\n' > "$W/lgb.txt.query"
 NLINES=$(wc -l < "$W/d.txt")
 
 # ---- --help on every command ----------------------------------------------------
-for c in simulate train eval rank info plot; do
+for c in simulate train eval rank info plot serving quantize; do
     t "$c --help" 0 "$c" --help
     has "$c --help" "^Usage: ttrank $c" "$W/out"
 done
@@ -286,6 +286,18 @@ rc=$?
 one_line_err "info huge header" "^ttrank info: .*huge\.ttr: not a loadable model file"
 
 # ---- quantize -------------------------------------------------------------------------
+# ---- serving (f32) ------------------------------------------------------------------------
+t "serving" 0 serving --model "$W/additive.ttr" --out "$W/add32.ttr"
+t "info serving" 0 info --model "$W/add32.ttr"
+has "info serving" "^mode +serve-f32$" "$W/out"
+t "rank serving" 0 rank --model "$W/add32.ttr" --data "$W/d.txt"
+cp "$W/out" "$W/rank32"
+t "rank trained" 0 rank --model "$W/additive.ttr" --data "$W/d.txt"
+# the same ranking as the trained model (scores within float rounding)
+paste "$W/out" "$W/rank32" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-5 * (1 + ($1 < 0 ? -$1 : $1))) bad = 1 }
+    END { exit bad }' && ok || bad "serving: scores differ from the trained model's"
+t "serving twice" 1 serving --model "$W/add32.ttr" --out "$W/x.ttr"
+one_line_err "serving twice" "^ttrank serving: .*add32\.ttr is already a serving model"
 t "quantize" 0 quantize --model "$W/additive.ttr" --out "$W/add8.ttr"
 [ -s "$W/add8.ttr" ] && [ "$(wc -c < "$W/add8.ttr")" -lt "$(wc -c < "$W/additive.ttr")" ] && ok ||
     bad "quantize: no smaller int8 model file"
