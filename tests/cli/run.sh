@@ -311,6 +311,15 @@ fver() { od -A n -t u4 -j 4 -N 4 "$1" | tr -d ' '; }
 t "quantize --fold" 0 quantize --model "$W/additive.ttr" --out "$W/add8f.ttr" --fold
 [ "$(fver "$W/add8f.ttr")" = 1 ] && ok || bad "quantize --fold: file version $(fver "$W/add8f.ttr"), want 1"
 t "eval folded int8" 0 eval --model "$W/add8f.ttr" --data "$W/d.txt"
+# one feature 10,000 times larger than the others: folding would leave the
+# small ones without int8 levels, so --fold is refused unless forced
+awk '{ for (i = 3; i <= NF; i++) if ($i ~ /^1:/) { split($i, a, ":"); $i = "1:" a[2] * 10000 } print }' \
+    "$W/d.txt" > "$W/big.txt"
+t "simulate big" 0 simulate --data "$W/big.txt" --out "$W/big.clk" --lists 100 --seed 3
+t "train big" 0 train --model additive --clicks "$W/big.clk" --out "$W/big.ttr" --epochs 1
+t "quantize --fold big" 1 quantize --model "$W/big.ttr" --out "$W/big8.ttr" --fold
+one_line_err "quantize --fold big" "^ttrank quantize: --fold would leave feature [0-9]+ [0-9.]+ int8 levels"
+t "quantize --fold --force" 0 quantize --model "$W/big.ttr" --out "$W/big8.ttr" --fold --force
 t "quantize int8 again" 1 quantize --model "$W/add8.ttr" --out "$W/x8.ttr"
 one_line_err "quantize int8 again" "^ttrank quantize: .*add8\.ttr is already an int8 model"
 t "quantize no model" 2 quantize --out "$W/x8.ttr"
