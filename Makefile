@@ -89,7 +89,10 @@ FLAGS_neondot ?= -march=armv8.2-a+dotprod
 
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS) $(ARCH_SRCS))
 # NEON files are built twice: without (neon) and with (neonfma) fused multiply-add.
-LIB_OBJS += $(patsubst %.c,$(BUILD)/%.fma.o,$(filter %_neon.c,$(ARCH_SRCS)))
+# The NEON float kernels are built twice, without and with fused multiply-add
+# (the neon and neonfma paths); the int8 and optimizer kernels have one build.
+NEON_FMA_SRCS := $(filter %/gemm_f32_neon.c %/attn_neon.c %/vec_neon.c,$(ARCH_SRCS))
+LIB_OBJS += $(patsubst %.c,$(BUILD)/%.fma.o,$(NEON_FMA_SRCS))
 
 # The click simulator, scenarios and SVG writer belong to the tool (and the
 # tests that check them), not to libttrank.

@@ -36,6 +36,13 @@ bad=$(printf '%s\n' "$exports" | grep -v '^ttr_' || true)
 tool=$(printf '%s\n' "$exports" | grep -E '^ttr_(sim|rng|svg|scenario|planted)' || true)
 [ -z "$bad$tool" ] || { step "libttrank.so exports: $bad $tool"; exit 1; }
 step "libttrank.so exports $(printf '%s\n' "$exports" | wc -l) functions, all ttr_*, none of the tool's"
+# the scalar references are leaves: no dispatched kernel, no composite
+objs=$(ls build/"$(uname -m)"-gcc/src/ref_*.o 2>/dev/null || true)
+if [ -n "$objs" ]; then
+    calls=$(nm $objs | grep -E ' U ttr__(kernels_get|[a-z0-9_]+_composite)$' || true)
+    [ -z "$calls" ] || { step "scalar references call into the dispatch table: $calls"; exit 1; }
+    step "scalar references: leaves ($(echo $objs | wc -w) objects)"
+fi
 
 export PKG_CONFIG_PATH=$lib/pkgconfig
 step "pkg-config --cflags --libs ttrank: $(pkg-config --cflags --libs ttrank)"

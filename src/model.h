@@ -133,14 +133,6 @@ int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, voi
  * sizing it (model_io.c). */
 double ttr__arena_estimate(const ttr_config *cfg);
 
-/* Offset of W[j][t] in the int8 packed layout of an m x k matrix
- * (ttr_kernels.h; kpad = TTR_S8_KPAD(k)), for writing it in place. */
-static inline size_t ttr__s8_offset(size_t j, size_t t, size_t kpad)
-{
-    return (j / TTR_S8_PANEL) * TTR_S8_PANEL * kpad + (t / 4) * (TTR_S8_PANEL * 4) +
-           (j % TTR_S8_PANEL) * 4 + t % 4;
-}
-
 /* Weight initialisation from cfg->seed (model.c). */
 void ttr__init_weights(ttr_model *m);
 /* Repack every dense layer's W after an update. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "s8_layout.h"
 
 /* W[j][t] of a source layer, with the normalisation folded in when the
  * source has not folded it yet (train models): W'[j][t] = W[j][t] scale[t]. */

@@ -6,6 +6,7 @@
 
 #include "dot_fixed.h"
 #include "kernel_table.h"
+#include "s8_layout.h"
 
 /* Round half to even for |v| < 2^22 without libm or the rounding mode's
  * help beyond the default: adding 1.5 * 2^23 pushes the fraction bits out.
@@ -100,13 +101,6 @@ size_t ttr_gemm_s8_packed_size(size_t m, size_t k)
     return panels * TTR_S8_PANEL * TTR_S8_KPAD(k);
 }
 
-/* Offset of W[j][t] in the packed layout (see ttr_kernels.h). */
-static size_t s8_offset(size_t j, size_t t, size_t kpad)
-{
-    size_t panel = j / TTR_S8_PANEL, r = j % TTR_S8_PANEL;
-    return panel * TTR_S8_PANEL * kpad + (t / 4) * (TTR_S8_PANEL * 4) + r * 4 + t % 4;
-}
-
 int ttr_gemm_s8_pack(size_t m, size_t k, const int8_t *w, size_t ldw, int8_t *packed)
 {
     size_t kpad = TTR_S8_KPAD(k);
@@ -117,7 +111,7 @@ int ttr_gemm_s8_pack(size_t m, size_t k, const int8_t *w, size_t ldw, int8_t *pa
                 return TTR_ERR_RANGE;
     for (size_t j = 0; j < mpad; j++)
         for (size_t t = 0; t < kpad; t++)
-            packed[s8_offset(j, t, kpad)] = j < m && t < k ? w[j * ldw + t] : 0;
+            packed[ttr__s8_offset(j, t, kpad)] = j < m && t < k ? w[j * ldw + t] : 0;
     return TTR_OK;
 }
 
@@ -131,7 +125,7 @@ void ttr__gemm_s8_c(size_t n, size_t m, size_t k, const int8_t *packed, const in
         for (size_t j = 0; j < m; j++) {
             int32_t acc = 0;
             for (size_t t = 0; t < kpad; t++)
-                acc += (int32_t)packed[s8_offset(j, t, kpad)] * (int32_t)qi[t];
+                acc += (int32_t)packed[ttr__s8_offset(j, t, kpad)] * (int32_t)qi[t];
             float s = xscale[i] * wscale[j];
             float v = (float)acc * s;
             v = v + (b ? b[j] : 0.0f);
@@ -147,7 +141,7 @@ static float s8_relu_value(size_t k, const int8_t *packed, const int8_t *qi, flo
     size_t kpad = TTR_S8_KPAD(k);
     int32_t acc = 0;
     for (size_t t = 0; t < kpad; t++)
-        acc += (int32_t)packed[s8_offset(j, t, kpad)] * (int32_t)qi[t];
+        acc += (int32_t)packed[ttr__s8_offset(j, t, kpad)] * (int32_t)qi[t];
     float s = xs * wscale[j];
     float v = (float)acc * s;
     v = v + (b ? b[j] : 0.0f);
@@ -190,103 +184,5 @@ void ttr__gemm_s8_relu_q_c(size_t n, size_t m, size_t k, const int8_t *packed, c
         }
         for (size_t j = m; j < mpad; j++)
             oi[j] = 0;
-    }
-}
-
-/* Rows of f32 outputs held on the stack at a time (16 KiB would be too much
- * for small embedded stacks; 4 KiB is fine). */
-#define S8_COMPOSITE_FLOATS 1024
-
-/* row_value of a whole row, in blocks of 16 then of 4 with a constant trip
- * count, which gcc -O2 vectorises where the baseline has IEEE vectors
- * (aarch64 NEON, x86-64 SSE; its very cheap cost model takes no loop that
- * needs a scalar epilogue); at most 3 values are left to scalar code (46
- * features: 2, not 14). Baseline armv7 has no NEON: scalar VFP, IEEE too. */
-static void normalise_row(size_t k, const float *xi, const float *mean, const float *nscale,
-                          float *out)
-{
-    size_t t = 0;
-    for (; t + 16 <= k; t += 16)
-        for (int u = 0; u < 16; u++) {
-            float d = xi[t + u] - mean[t + u];
-            out[t + u] = d * nscale[t + u];
-        }
-    for (; t + 4 <= k; t += 4)
-        for (int u = 0; u < 4; u++) {
-            float d = xi[t + u] - mean[t + u];
-            out[t + u] = d * nscale[t + u];
-        }
-    for (; t < k; t++)
-        out[t] = row_value(xi, mean, nscale, t);
-}
-
-void ttr__quantize_norm_s8_composite(size_t n, size_t k, const float *x, size_t ldx,
-                                     const float *mean, const float *nscale, int8_t *q,
-                                     size_t ldq, float *scale)
-{
-    float v[S8_COMPOSITE_FLOATS];
-    if (k > S8_COMPOSITE_FLOATS) { /* wider than the buffer: the reference */
-        ttr__quantize_norm_s8_c(n, k, x, ldx, mean, nscale, q, ldq, scale);
-        return;
-    }
-    const ttr__kernels *t = ttr__kernels_get();
-    size_t rows = S8_COMPOSITE_FLOATS / (k ? k : 1);
-    for (size_t i = 0; i < n; i += rows) {
-        size_t c = n - i < rows ? n - i : rows;
-        for (size_t r = 0; r < c; r++)
-            normalise_row(k, x + (i + r) * ldx, mean, nscale, v + r * k);
-        t->quantize_s8(c, k, v, k, q + i * ldq, ldq, scale + i);
-    }
-}
-
-void ttr__gemm_s8_relu_q_composite(size_t n, size_t m, size_t k, const int8_t *packed,
-                                   const int8_t *q, size_t ldq, const float *xscale,
-                                   const float *wscale, const float *b, int8_t *qo,
-                                   size_t ldqo, float *oscale)
-{
-    float y[S8_COMPOSITE_FLOATS];
-    if (m > S8_COMPOSITE_FLOATS) { /* wider than the buffer: the reference */
-        ttr__gemm_s8_relu_q_c(n, m, k, packed, q, ldq, xscale, wscale, b, qo, ldqo, oscale);
-        return;
-    }
-    const ttr__kernels *t = ttr__kernels_get();
-    size_t rows = S8_COMPOSITE_FLOATS / (m ? m : 1);
-    for (size_t i = 0; i < n; i += rows) {
-        size_t c = n - i < rows ? n - i : rows;
-        t->gemm_s8(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, y, m, 1);
-        t->quantize_s8(c, m, y, m, qo + i * ldqo, ldqo, oscale + i);
-    }
-}
-
-void ttr__gemm_s8_dot_composite(size_t n, size_t m, size_t k, const int8_t *packed,
-                                const int8_t *q, size_t ldq, const float *xscale,
-                                const float *wscale, const float *b, const float *w2, float b2,
-                                float *score)
-{
-    float y[S8_COMPOSITE_FLOATS];
-    const ttr__kernels *t = ttr__kernels_get();
-    if (m > S8_COMPOSITE_FLOATS) {
-        /* wider than the buffer: one item at a time, its outputs in pieces
-         * of whole panels (a multiple of 8: the lanes of ttr__dot_lanes
-         * carry over from piece to piece) */
-        size_t kpad = TTR_S8_KPAD(k);
-        for (size_t i = 0; i < n; i++) {
-            float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (size_t j0 = 0; j0 < m; j0 += S8_COMPOSITE_FLOATS) {
-                size_t mc = m - j0 < S8_COMPOSITE_FLOATS ? m - j0 : S8_COMPOSITE_FLOATS;
-                t->gemm_s8(1, mc, k, packed + j0 * kpad, q + i * ldq, ldq, xscale + i,
-                           wscale + j0, b ? b + j0 : NULL, y, mc, 1);
-                ttr__dot_lanes(p, mc, w2 + j0, y);
-            }
-            score[i] = ttr__dot_tree(p) + b2;
-        }
-        return;
-    }
-    size_t rows = S8_COMPOSITE_FLOATS / (m ? m : 1);
-    for (size_t i = 0; i < n; i += rows) {
-        size_t c = n - i < rows ? n - i : rows;
-        t->gemm_s8(c, m, k, packed, q + i * ldq, ldq, xscale + i, wscale, b, y, m, 1);
-        for (size_t r = 0; r < c; r++)
-            score[i + r] = ttr__dot_fixed(m, w2, y + r * m) + b2;
     }
 }

@@ -19,6 +19,7 @@
 
 #include "kernel_table.h" /* ttr__gemm_s8_relu_q_c, the two-pass reference */
 #include "model.h"
+#include "s8_layout.h"
 #include "testutil.h"
 #include "ttr_data.h"
 #include "ttr_io.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "s8_layout.h"
 #include "ttrank.h"
 #include "testutil.h"
 

@@ -199,12 +199,8 @@ static void attn_probs_bwd(size_t n, size_t d, const float *q, size_t ldq, const
 
 void TTR_NEON_FN(ttr__init_attn)(ttr__kernels *t)
 {
-    t->attn_probs = attn_probs;
-    t->attn_apply = attn_apply;
-    t->attn_apply_bwd = attn_apply_bwd;
-    t->attn_probs_bwd = attn_probs_bwd;
-    t->isa[TTR_K_ATTN_PROBS] = TTR_NEON_ISA;
-    t->isa[TTR_K_ATTN_APPLY] = TTR_NEON_ISA;
-    t->isa[TTR_K_ATTN_APPLY_BWD] = TTR_NEON_ISA;
-    t->isa[TTR_K_ATTN_PROBS_BWD] = TTR_NEON_ISA;
+    TTR__SET(t, attn_probs, attn_probs, TTR_NEON_ISA);
+    TTR__SET(t, attn_apply, attn_apply, TTR_NEON_ISA);
+    TTR__SET(t, attn_apply_bwd, attn_apply_bwd, TTR_NEON_ISA);
+    TTR__SET(t, attn_probs_bwd, attn_probs_bwd, TTR_NEON_ISA);
 }

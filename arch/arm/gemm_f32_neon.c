@@ -368,10 +368,7 @@ static void outer_acc_f32(size_t n, size_t m, size_t k, const float *dy, size_t 
 
 void TTR_NEON_FN(ttr__init_gemm_f32)(ttr__kernels *t)
 {
-    t->gemm_f32 = gemm_f32;
-    t->backprop_in_f32 = backprop_in_f32;
-    t->outer_acc_f32 = outer_acc_f32;
-    t->isa[TTR_K_GEMM_F32] = TTR_NEON_ISA;
-    t->isa[TTR_K_BACKPROP_IN_F32] = TTR_NEON_ISA;
-    t->isa[TTR_K_OUTER_ACC_F32] = TTR_NEON_ISA;
+    TTR__SET(t, gemm_f32, gemm_f32, TTR_NEON_ISA);
+    TTR__SET(t, backprop_in_f32, backprop_in_f32, TTR_NEON_ISA);
+    TTR__SET(t, outer_acc_f32, outer_acc_f32, TTR_NEON_ISA);
 }

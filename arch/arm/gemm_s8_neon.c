@@ -405,13 +405,14 @@ static void gemm_neon_dot(size_t n, size_t m, size_t k, const int8_t *packed, co
 
 void TTR_NEON_FN(ttr__init_gemm_s8)(ttr__kernels *t)
 {
-    t->quantize_s8 = quantize_s8_neon;
-    t->isa[TTR_K_QUANTIZE_S8] = TTR_NEON_ISA;
-    t->gemm_s8 = gemm_s8_neon;
-    t->isa[TTR_K_GEMM_S8] = TTR_NEON_ISA;
+    TTR__SET(t, quantize_s8, quantize_s8_neon, TTR_NEON_ISA);
+    TTR__SET(t, gemm_s8, gemm_s8_neon, TTR_NEON_ISA);
 #if defined(__aarch64__)
-    t->gemm_s8_relu_q = s8_fused_relu_q;
-    t->gemm_s8_dot = s8_fused_dot;
+    TTR__SET(t, gemm_s8_relu_q, s8_fused_relu_q, TTR_NEON_ISA);
+    TTR__SET(t, gemm_s8_dot, s8_fused_dot, TTR_NEON_ISA);
+#else
+    /* armv7: the composites, on this path's gemm_s8 and quantize_s8 */
+    TTR__SET(t, gemm_s8_relu_q, ttr__gemm_s8_relu_q_composite, TTR_NEON_ISA);
+    TTR__SET(t, gemm_s8_dot, ttr__gemm_s8_dot_composite, TTR_NEON_ISA);
 #endif
-    t->isa[TTR_K_GEMM_S8_RELU_Q] = TTR_NEON_ISA; /* armv7: the composite, on this path */
 }

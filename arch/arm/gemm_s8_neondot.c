@@ -238,9 +238,7 @@ static void gemm_neondot_dot(size_t n, size_t m, size_t k, const int8_t *packed,
 
 void ttr__init_gemm_s8_neondot(ttr__kernels *t)
 {
-    t->gemm_s8 = gemm_s8_neondot;
-    t->isa[TTR_K_GEMM_S8] = "neondot";
-    t->gemm_s8_relu_q = s8_fused_relu_q;
-    t->isa[TTR_K_GEMM_S8_RELU_Q] = "neondot";
-    t->gemm_s8_dot = s8_fused_dot;
+    TTR__SET(t, gemm_s8, gemm_s8_neondot, "neondot");
+    TTR__SET(t, gemm_s8_relu_q, s8_fused_relu_q, "neondot");
+    TTR__SET(t, gemm_s8_dot, s8_fused_dot, "neondot");
 }

@@ -24,5 +24,5 @@ void ttr__kernels_init_arm(ttr__kernels *t, unsigned flags)
     /* Normalising quantization: scalar normalisation into a stack buffer,
      * then the NEON quantize_s8 (armv7 NEON flushes subnormals, so the
      * normalisation itself must stay IEEE scalar code). */
-    t->isa[TTR_K_QUANTIZE_NORM_S8] = t->isa[TTR_K_QUANTIZE_S8];
+    TTR__SET(t, quantize_norm_s8, ttr__quantize_norm_s8_composite, t->quantize_s8_isa);
 }

@@ -85,8 +85,6 @@ static void momentum_neon(size_t n, float *w, const float *g, float *vel, float 
 
 void TTR_NEON_FN(ttr__init_optim)(ttr__kernels *t)
 {
-    t->adam = adam_neon;
-    t->momentum = momentum_neon;
-    t->isa[TTR_K_ADAM] = TTR_NEON_ISA;
-    t->isa[TTR_K_MOMENTUM] = TTR_NEON_ISA;
+    TTR__SET(t, adam, adam_neon, TTR_NEON_ISA);
+    TTR__SET(t, momentum, momentum_neon, TTR_NEON_ISA);
 }

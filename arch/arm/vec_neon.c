@@ -163,18 +163,11 @@ static float dot(size_t n, const float *x, const float *y)
 
 void TTR_NEON_FN(ttr__init_vec)(ttr__kernels *t)
 {
-    t->vexp = vexp;
-    t->vsigmoid = vsigmoid;
-    t->vsoftplus = vsoftplus;
-    t->relu_bwd = relu_bwd;
-    t->axpy = axpy;
-    t->scale = scale;
-    t->dot = dot;
-    t->isa[TTR_K_VEXP] = TTR_NEON_ISA;
-    t->isa[TTR_K_VSIGMOID] = TTR_NEON_ISA;
-    t->isa[TTR_K_VSOFTPLUS] = TTR_NEON_ISA;
-    t->isa[TTR_K_RELU_BWD] = TTR_NEON_ISA;
-    t->isa[TTR_K_AXPY] = TTR_NEON_ISA;
-    t->isa[TTR_K_SCALE] = TTR_NEON_ISA;
-    t->isa[TTR_K_DOT] = TTR_NEON_ISA;
+    TTR__SET(t, vexp, vexp, TTR_NEON_ISA);
+    TTR__SET(t, vsigmoid, vsigmoid, TTR_NEON_ISA);
+    TTR__SET(t, vsoftplus, vsoftplus, TTR_NEON_ISA);
+    TTR__SET(t, relu_bwd, relu_bwd, TTR_NEON_ISA);
+    TTR__SET(t, axpy, axpy, TTR_NEON_ISA);
+    TTR__SET(t, scale, scale, TTR_NEON_ISA);
+    TTR__SET(t, dot, dot, TTR_NEON_ISA);
 }

@@ -335,12 +335,8 @@ static void attn_probs_bwd_avx2(size_t n, size_t d, const float *q, size_t ldq, 
 
 void ttr__init_attn_avx2(ttr__kernels *t)
 {
-    t->attn_probs = attn_probs_avx2;
-    t->isa[TTR_K_ATTN_PROBS] = "avx2";
-    t->attn_apply = attn_apply_avx2;
-    t->isa[TTR_K_ATTN_APPLY] = "avx2";
-    t->attn_apply_bwd = attn_apply_bwd_avx2;
-    t->isa[TTR_K_ATTN_APPLY_BWD] = "avx2";
-    t->attn_probs_bwd = attn_probs_bwd_avx2;
-    t->isa[TTR_K_ATTN_PROBS_BWD] = "avx2";
+    TTR__SET(t, attn_probs, attn_probs_avx2, "avx2");
+    TTR__SET(t, attn_apply, attn_apply_avx2, "avx2");
+    TTR__SET(t, attn_apply_bwd, attn_apply_bwd_avx2, "avx2");
+    TTR__SET(t, attn_probs_bwd, attn_probs_bwd_avx2, "avx2");
 }

@@ -380,10 +380,7 @@ static void outer_acc_f32_avx2(size_t n, size_t m, size_t k, const float *dy, si
 
 void ttr__init_gemm_f32_avx2(ttr__kernels *t)
 {
-    t->gemm_f32 = gemm_f32_avx2;
-    t->backprop_in_f32 = backprop_in_f32_avx2;
-    t->outer_acc_f32 = outer_acc_f32_avx2;
-    t->isa[TTR_K_GEMM_F32] = "avx2";
-    t->isa[TTR_K_BACKPROP_IN_F32] = "avx2";
-    t->isa[TTR_K_OUTER_ACC_F32] = "avx2";
+    TTR__SET(t, gemm_f32, gemm_f32_avx2, "avx2");
+    TTR__SET(t, backprop_in_f32, backprop_in_f32_avx2, "avx2");
+    TTR__SET(t, outer_acc_f32, outer_acc_f32_avx2, "avx2");
 }

@@ -336,13 +336,9 @@ TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
 
 void ttr__init_gemm_s8_avx2(ttr__kernels *t)
 {
-    t->quantize_s8 = ttr__quantize_s8_avx2;
-    t->isa[TTR_K_QUANTIZE_S8] = "avx2";
-    t->quantize_norm_s8 = quantize_norm_s8_avx2;
-    t->isa[TTR_K_QUANTIZE_NORM_S8] = "avx2";
-    t->gemm_s8 = rows_gemm_s8;
-    t->isa[TTR_K_GEMM_S8] = "avx2";
-    t->gemm_s8_relu_q = rows_gemm_s8_relu_q;
-    t->isa[TTR_K_GEMM_S8_RELU_Q] = "avx2";
-    t->gemm_s8_dot = rows_gemm_s8_dot;
+    TTR__SET(t, quantize_s8, ttr__quantize_s8_avx2, "avx2");
+    TTR__SET(t, quantize_norm_s8, quantize_norm_s8_avx2, "avx2");
+    TTR__SET(t, gemm_s8, rows_gemm_s8, "avx2");
+    TTR__SET(t, gemm_s8_relu_q, rows_gemm_s8_relu_q, "avx2");
+    TTR__SET(t, gemm_s8_dot, rows_gemm_s8_dot, "avx2");
 }

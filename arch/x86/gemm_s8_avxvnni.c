@@ -269,9 +269,7 @@ TTR_AI void row_acc(const int P, const int SGN, const int8_t *w, size_t pstride,
 
 void ttr__init_gemm_s8_avxvnni(ttr__kernels *t)
 {
-    t->gemm_s8 = rows_gemm_s8;
-    t->isa[TTR_K_GEMM_S8] = "avxvnni";
-    t->gemm_s8_relu_q = rows_gemm_s8_relu_q;
-    t->isa[TTR_K_GEMM_S8_RELU_Q] = "avxvnni";
-    t->gemm_s8_dot = rows_gemm_s8_dot;
+    TTR__SET(t, gemm_s8, rows_gemm_s8, "avxvnni");
+    TTR__SET(t, gemm_s8_relu_q, rows_gemm_s8_relu_q, "avxvnni");
+    TTR__SET(t, gemm_s8_dot, rows_gemm_s8_dot, "avxvnni");
 }

@@ -62,8 +62,6 @@ static void momentum_avx2(size_t n, float *w, const float *g, float *vel, float 
 
 void ttr__init_optim_avx2(ttr__kernels *t)
 {
-    t->adam = adam_avx2;
-    t->momentum = momentum_avx2;
-    t->isa[TTR_K_ADAM] = "avx2";
-    t->isa[TTR_K_MOMENTUM] = "avx2";
+    TTR__SET(t, adam, adam_avx2, "avx2");
+    TTR__SET(t, momentum, momentum_avx2, "avx2");
 }

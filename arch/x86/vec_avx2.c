@@ -152,18 +152,11 @@ static float dot_avx2(size_t n, const float *x, const float *y)
 
 void ttr__init_vec_avx2(ttr__kernels *t)
 {
-    t->vexp = vexp_avx2;
-    t->vsigmoid = vsigmoid_avx2;
-    t->vsoftplus = vsoftplus_avx2;
-    t->relu_bwd = relu_bwd_avx2;
-    t->axpy = axpy_avx2;
-    t->scale = scale_avx2;
-    t->dot = dot_avx2;
-    t->isa[TTR_K_VEXP] = "avx2";
-    t->isa[TTR_K_VSIGMOID] = "avx2";
-    t->isa[TTR_K_VSOFTPLUS] = "avx2";
-    t->isa[TTR_K_RELU_BWD] = "avx2";
-    t->isa[TTR_K_AXPY] = "avx2";
-    t->isa[TTR_K_SCALE] = "avx2";
-    t->isa[TTR_K_DOT] = "avx2";
+    TTR__SET(t, vexp, vexp_avx2, "avx2");
+    TTR__SET(t, vsigmoid, vsigmoid_avx2, "avx2");
+    TTR__SET(t, vsoftplus, vsoftplus_avx2, "avx2");
+    TTR__SET(t, relu_bwd, relu_bwd_avx2, "avx2");
+    TTR__SET(t, axpy, axpy_avx2, "avx2");
+    TTR__SET(t, scale, scale_avx2, "avx2");
+    TTR__SET(t, dot, dot_avx2, "avx2");
 }

@@ -7,6 +7,7 @@
 
 #include "io_format.h"
 #include "model.h"
+#include "s8_layout.h"
 
 /* ---- what a model holds: its records ---------------------------------------- */
 
