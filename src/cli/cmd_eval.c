@@ -130,26 +130,33 @@ done:
     return ret;
 }
 
+/* eval's options, the index of each in its flag table */
+enum { EV_MODEL, EV_DATA, EV_QUERY, EV_CLICKS, EV_JSON, EV_COUNT };
 int ttr_cmd_eval(int argc, char **argv)
 {
     const char *C = "eval";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--data", 1, 0, 0}, {"--query", 1, 0, 0},
-                     {"--clicks", 1, 0, 0}, {"--json", 0, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[EV_COUNT] = {
+        [EV_MODEL] = {"--model", 1, 0, 0},
+        [EV_DATA] = {"--data", 1, 0, 0},
+        [EV_QUERY] = {"--query", 1, 0, 0},
+        [EV_CLICKS] = {"--clicks", 1, 0, 0},
+        [EV_JSON] = {"--json", 0, 0, 0},
+    };
+    const size_t nf = EV_COUNT;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
     if (rc == 1) {
         eval_usage(stdout);
         return 0;
     }
-    if (rc || cli_need(C, fl, nf, "--model"))
+    if (rc || cli_need(C, &fl[EV_MODEL]))
         return 2;
-    const char *data = cli_str(fl, nf, "--data", NULL), *cl = cli_str(fl, nf, "--clicks", NULL);
+    const char *data = cli_str(&fl[EV_DATA], NULL), *cl = cli_str(&fl[EV_CLICKS], NULL);
     if (!data && !cl)
         return cli_err(C, "--data or --clicks is required (try --help)"), 2;
-    int json = cli_find(fl, nf, "--json")->seen;
+    int json = fl[EV_JSON].seen;
     ttr_model *m;
     void *arena;
-    if (cli_model_load(C, cli_str(fl, nf, "--model", NULL), &m, &arena))
+    if (cli_model_load(C, cli_str(&fl[EV_MODEL], NULL), &m, &arena))
         return 1;
     ttr_rank_metrics rm;
     cli_letor d;
@@ -160,7 +167,7 @@ int ttr_cmd_eval(int argc, char **argv)
     if (data) {
         char qbuf[4200];
         const char *qpath =
-            cli_query_path(data, cli_str(fl, nf, "--query", NULL), qbuf, sizeof qbuf);
+            cli_query_path(data, cli_str(&fl[EV_QUERY], NULL), qbuf, sizeof qbuf);
         if (cli_letor_load(C, data, qpath, ttr_model_config(m)->n_features, &d)) {
             free(arena);
             return 1;
@@ -232,24 +239,30 @@ static void rank_usage(FILE *f)
         "  -h, --help     this help\n");
 }
 
+/* rank's options, the index of each in its flag table */
+enum { RK_MODEL, RK_DATA, RK_QUERY, RK_COUNT };
 int ttr_cmd_rank(int argc, char **argv)
 {
     const char *C = "rank";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--data", 1, 0, 0}, {"--query", 1, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[RK_COUNT] = {
+        [RK_MODEL] = {"--model", 1, 0, 0},
+        [RK_DATA] = {"--data", 1, 0, 0},
+        [RK_QUERY] = {"--query", 1, 0, 0},
+    };
+    const size_t nf = RK_COUNT;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
     if (rc == 1) {
         rank_usage(stdout);
         return 0;
     }
-    if (rc || cli_need(C, fl, nf, "--model") || cli_need(C, fl, nf, "--data"))
+    if (rc || cli_need(C, &fl[RK_MODEL]) || cli_need(C, &fl[RK_DATA]))
         return 2;
-    const char *data = cli_str(fl, nf, "--data", NULL);
+    const char *data = cli_str(&fl[RK_DATA], NULL);
     char qbuf[4200];
-    const char *qpath = cli_query_path(data, cli_str(fl, nf, "--query", NULL), qbuf, sizeof qbuf);
+    const char *qpath = cli_query_path(data, cli_str(&fl[RK_QUERY], NULL), qbuf, sizeof qbuf);
     ttr_model *m;
     void *arena;
-    if (cli_model_load(C, cli_str(fl, nf, "--model", NULL), &m, &arena))
+    if (cli_model_load(C, cli_str(&fl[RK_MODEL], NULL), &m, &arena))
         return 1;
     size_t F = ttr_model_config(m)->n_features;
     /* pass 1: the longest list */

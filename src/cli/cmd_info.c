@@ -93,20 +93,25 @@ static void info_usage(FILE *f)
         "  -h, --help     this help\n");
 }
 
+/* info's options, the index of each in its flag table */
+enum { IN_MODEL, IN_JSON, IN_COUNT };
 int ttr_cmd_info(int argc, char **argv)
 {
     const char *C = "info";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--json", 0, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[IN_COUNT] = {
+        [IN_MODEL] = {"--model", 1, 0, 0},
+        [IN_JSON] = {"--json", 0, 0, 0},
+    };
+    const size_t nf = IN_COUNT;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
     if (rc == 1) {
         info_usage(stdout);
         return 0;
     }
-    if (rc || cli_need(C, fl, nf, "--model"))
+    if (rc || cli_need(C, &fl[IN_MODEL]))
         return 2;
-    int json = cli_find(fl, nf, "--json")->seen;
-    const char *path = cli_str(fl, nf, "--model", NULL);
+    int json = fl[IN_JSON].seen;
+    const char *path = cli_str(&fl[IN_MODEL], NULL);
     ttr_model *m;
     void *arena;
     if (cli_model_load(C, path, &m, &arena))
@@ -371,11 +376,17 @@ static int plot_bias(const ttr_model *m, uint32_t context, char *buf, size_t cap
                          c->variant == TTR_DOT ? "b" : "logit", ns, np, series, W);
 }
 
+/* plot's options, the index of each in its flag table */
+enum { PL_MODEL, PL_OUT, PL_CONTEXT, PL_COUNT };
 int ttr_cmd_plot(int argc, char **argv)
 {
     const char *C = "plot";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}, {"--context", 1, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[PL_COUNT] = {
+        [PL_MODEL] = {"--model", 1, 0, 0},
+        [PL_OUT] = {"--out", 1, 0, 0},
+        [PL_CONTEXT] = {"--context", 1, 0, 0},
+    };
+    const size_t nf = PL_COUNT;
     const char *pos[1];
     size_t npos = 0;
     int rc = cli_parse(C, argc, argv, fl, nf, pos, 1, &npos);
@@ -387,13 +398,13 @@ int ttr_cmd_plot(int argc, char **argv)
         return 2;
     if (npos != 1 || (strcmp(pos[0], "bias") && strcmp(pos[0], "attention")))
         return cli_err(C, "expected 'bias' or 'attention' (try --help)"), 2;
-    if (cli_need(C, fl, nf, "--model") || cli_need(C, fl, nf, "--out"))
+    if (cli_need(C, &fl[PL_MODEL]) || cli_need(C, &fl[PL_OUT]))
         return 2;
     int attention = !strcmp(pos[0], "attention");
     uint32_t context = 0;
-    if (cli_u32(C, fl, nf, "--context", 0, 65535, &context))
+    if (cli_u32(C, &fl[PL_CONTEXT], 0, 65535, &context))
         return 2;
-    const char *path = cli_str(fl, nf, "--model", NULL), *out = cli_str(fl, nf, "--out", NULL);
+    const char *path = cli_str(&fl[PL_MODEL], NULL), *out = cli_str(&fl[PL_OUT], NULL);
     ttr_model *m;
     void *arena;
     if (cli_model_load(C, path, &m, &arena))
@@ -438,8 +449,9 @@ int ttr_cmd_plot(int argc, char **argv)
             goto done;
         }
         if (context >= (c->n_contexts ? c->n_contexts : 1)) {
+            unsigned n_ctx = (unsigned)c->n_contexts;
             ret = cli_err(C, "--context %u: %s has %u contexts (0..%u)", (unsigned)context, path,
-                          (unsigned)c->n_contexts, c->n_contexts ? (unsigned)c->n_contexts - 1 : 0u);
+                          n_ctx, n_ctx ? n_ctx - 1 : 0u);
             goto done;
         }
         len = plot_bias(m, context, buf, cap, vals);

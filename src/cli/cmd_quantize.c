@@ -65,12 +65,18 @@ static double fold_levels(const ttr_model *m, uint32_t *worst)
  * levels, NDCG@10 0.647 -> 0.580; as it is: 21 levels, no loss). */
 #define FOLD_MIN_LEVELS 2.0
 
+/* quantize's options, the index of each in its flag table */
+enum { QZ_MODEL, QZ_OUT, QZ_FOLD, QZ_FORCE, QZ_COUNT };
 int ttr_cmd_quantize(int argc, char **argv)
 {
     const char *C = "quantize";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}, {"--fold", 0, 0, 0},
-                     {"--force", 0, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[QZ_COUNT] = {
+        [QZ_MODEL] = {"--model", 1, 0, 0},
+        [QZ_OUT] = {"--out", 1, 0, 0},
+        [QZ_FOLD] = {"--fold", 0, 0, 0},
+        [QZ_FORCE] = {"--force", 0, 0, 0},
+    };
+    const size_t nf = QZ_COUNT;
     size_t npos = 0;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, &npos);
     if (rc == 1) {
@@ -79,9 +85,9 @@ int ttr_cmd_quantize(int argc, char **argv)
     }
     if (rc)
         return 2;
-    if (cli_need(C, fl, nf, "--model") || cli_need(C, fl, nf, "--out"))
+    if (cli_need(C, &fl[QZ_MODEL]) || cli_need(C, &fl[QZ_OUT]))
         return 2;
-    const char *path = cli_str(fl, nf, "--model", NULL), *out = cli_str(fl, nf, "--out", NULL);
+    const char *path = cli_str(&fl[QZ_MODEL], NULL), *out = cli_str(&fl[QZ_OUT], NULL);
     ttr_model *m, *q;
     void *arena;
     if (cli_model_load(C, path, &m, &arena))
@@ -93,10 +99,10 @@ int ttr_cmd_quantize(int argc, char **argv)
     }
     int ret = 0, err = 0;
     void *arena32 = NULL;
-    if (cli_find(fl, nf, "--fold")->seen && ttr_model_mode(m) == TTR_MODE_TRAIN) {
+    if (fl[QZ_FOLD].seen && ttr_model_mode(m) == TTR_MODE_TRAIN) {
         uint32_t worst;
         double levels = fold_levels(m, &worst);
-        if (levels < FOLD_MIN_LEVELS && !cli_find(fl, nf, "--force")->seen) {
+        if (levels < FOLD_MIN_LEVELS && !fl[QZ_FORCE].seen) {
             free(arena);
             return cli_err(C, "--fold would leave feature %u %.2f int8 levels per standard "
                               "deviation (features of very different ranges share one scale); "
@@ -143,20 +149,25 @@ static void serving_usage(FILE *f)
           f);
 }
 
+/* serving's options, the index of each in its flag table */
+enum { SV_MODEL, SV_OUT, SV_COUNT };
 int ttr_cmd_serving(int argc, char **argv)
 {
     const char *C = "serving";
-    cli_flag fl[] = {{"--model", 1, 0, 0}, {"--out", 1, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[SV_COUNT] = {
+        [SV_MODEL] = {"--model", 1, 0, 0},
+        [SV_OUT] = {"--out", 1, 0, 0},
+    };
+    const size_t nf = SV_COUNT;
     size_t npos = 0;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, &npos);
     if (rc == 1) {
         serving_usage(stdout);
         return 0;
     }
-    if (rc || cli_need(C, fl, nf, "--model") || cli_need(C, fl, nf, "--out"))
+    if (rc || cli_need(C, &fl[SV_MODEL]) || cli_need(C, &fl[SV_OUT]))
         return 2;
-    const char *path = cli_str(fl, nf, "--model", NULL), *out = cli_str(fl, nf, "--out", NULL);
+    const char *path = cli_str(&fl[SV_MODEL], NULL), *out = cli_str(&fl[SV_OUT], NULL);
     ttr_model *m, *s;
     void *arena;
     if (cli_model_load(C, path, &m, &arena))

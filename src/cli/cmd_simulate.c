@@ -105,53 +105,70 @@ static int parse_logger(const char *s, ttr_sim_config *sc)
     return 0;
 }
 
+/* simulate's options, the index of each in its flag table */
+enum {
+    SIM_DATA, SIM_QUERY, SIM_OUT, SIM_LISTS, SIM_DRAW, SIM_USERS, SIM_ETA, SIM_GRID,
+    SIM_NEIGHBOUR, SIM_EPS, SIM_YMAX, SIM_BIAS_FEATURE, SIM_SEED, SIM_LOGGER,
+    SIM_POSITION_SCALE, SIM_COUNT,
+};
 int ttr_cmd_simulate(int argc, char **argv)
 {
-    cli_flag fl[] = {{"--data", 1, 0, 0},    {"--query", 1, 0, 0},    {"--out", 1, 0, 0},
-                     {"--lists", 1, 0, 0},   {"--draw", 1, 0, 0},     {"--users", 1, 0, 0},
-                     {"--eta", 1, 0, 0},     {"--grid", 1, 0, 0},     {"--neighbour", 1, 0, 0},
-                     {"--eps", 1, 0, 0},     {"--ymax", 1, 0, 0},     {"--bias-feature", 1, 0, 0},
-                     {"--seed", 1, 0, 0},     {"--logger", 1, 0, 0},
-                     {"--position-scale", 1, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[SIM_COUNT] = {
+        [SIM_DATA] = {"--data", 1, 0, 0},
+        [SIM_QUERY] = {"--query", 1, 0, 0},
+        [SIM_OUT] = {"--out", 1, 0, 0},
+        [SIM_LISTS] = {"--lists", 1, 0, 0},
+        [SIM_DRAW] = {"--draw", 1, 0, 0},
+        [SIM_USERS] = {"--users", 1, 0, 0},
+        [SIM_ETA] = {"--eta", 1, 0, 0},
+        [SIM_GRID] = {"--grid", 1, 0, 0},
+        [SIM_NEIGHBOUR] = {"--neighbour", 1, 0, 0},
+        [SIM_EPS] = {"--eps", 1, 0, 0},
+        [SIM_YMAX] = {"--ymax", 1, 0, 0},
+        [SIM_BIAS_FEATURE] = {"--bias-feature", 1, 0, 0},
+        [SIM_SEED] = {"--seed", 1, 0, 0},
+        [SIM_LOGGER] = {"--logger", 1, 0, 0},
+        [SIM_POSITION_SCALE] = {"--position-scale", 1, 0, 0},
+    };
+    const size_t nf = SIM_COUNT;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
     if (rc == 1) {
         usage(stdout);
         return 0;
     }
-    if (rc || cli_need(C, fl, nf, "--data") || cli_need(C, fl, nf, "--out"))
+    if (rc || cli_need(C, &fl[SIM_DATA]) || cli_need(C, &fl[SIM_OUT]))
         return 2;
 
     ttr_sim_config sc;
     ttr_sim_config_default(&sc);
     uint64_t seed = 1, lists = 0;
     uint32_t ymax = 0, bias_feature = 7;
-    const char *users = cli_str(fl, nf, "--users", NULL);
+    const char *users = cli_str(&fl[SIM_USERS], NULL);
     if (users && parse_users(users, sc.users))
         return cli_err(C, "--users: expected TYPE:SHARE,... with types pbm, position, "
                           "thorough, cascade, got '%s'", users), 2;
-    const char *grid = cli_str(fl, nf, "--grid", NULL);
+    const char *grid = cli_str(&fl[SIM_GRID], NULL);
     if (grid && cli_grid(C, grid, &sc.rows, &sc.cols))
         return 2;
-    const char *logger = cli_str(fl, nf, "--logger", NULL);
+    const char *logger = cli_str(&fl[SIM_LOGGER], NULL);
     if (logger && parse_logger(logger, &sc))
         return cli_err(C, "--logger: expected three numbers R,F,N (N >= 0), got '%s'", logger), 2;
-    const char *draw = cli_str(fl, nf, "--draw", "cycle");
+    const char *draw = cli_str(&fl[SIM_DRAW], "cycle");
     if (strcmp(draw, "cycle") && strcmp(draw, "random"))
         return cli_err(C, "--draw: expected cycle or random, got '%s'", draw), 2;
-    if (cli_float(C, fl, nf, "--eta", 0, 100, &sc.eta) ||
-        cli_float(C, fl, nf, "--neighbour", -100, 100, &sc.neighbour) ||
-        cli_float(C, fl, nf, "--eps", 0, 1, &sc.eps) ||
-        cli_float(C, fl, nf, "--position-scale", 0, 1, &sc.position_scale) ||
-        cli_u64(C, fl, nf, "--seed", 0, UINT64_MAX, &seed) ||
-        cli_u64(C, fl, nf, "--lists", 1, 1000000000ull, &lists) ||
-        cli_u32(C, fl, nf, "--ymax", 1, 15, &ymax) ||
-        cli_u32(C, fl, nf, "--bias-feature", 1, TTR_DATA_MAX_FEATURES, &bias_feature))
+    if (cli_float(C, &fl[SIM_ETA], 0, 100, &sc.eta) ||
+        cli_float(C, &fl[SIM_NEIGHBOUR], -100, 100, &sc.neighbour) ||
+        cli_float(C, &fl[SIM_EPS], 0, 1, &sc.eps) ||
+        cli_float(C, &fl[SIM_POSITION_SCALE], 0, 1, &sc.position_scale) ||
+        cli_u64(C, &fl[SIM_SEED], 0, UINT64_MAX, &seed) ||
+        cli_u64(C, &fl[SIM_LISTS], 1, 1000000000ull, &lists) ||
+        cli_u32(C, &fl[SIM_YMAX], 1, 15, &ymax) ||
+        cli_u32(C, &fl[SIM_BIAS_FEATURE], 1, TTR_DATA_MAX_FEATURES, &bias_feature))
         return 2;
 
-    const char *data = cli_str(fl, nf, "--data", NULL), *out = cli_str(fl, nf, "--out", NULL);
+    const char *data = cli_str(&fl[SIM_DATA], NULL), *out = cli_str(&fl[SIM_OUT], NULL);
     char qbuf[4200];
-    const char *qpath = cli_query_path(data, cli_str(fl, nf, "--query", NULL), qbuf, sizeof qbuf);
+    const char *qpath = cli_query_path(data, cli_str(&fl[SIM_QUERY], NULL), qbuf, sizeof qbuf);
     cli_letor d;
     if (cli_letor_load(C, data, qpath, 0, &d))
         return 1;
@@ -176,7 +193,7 @@ int ttr_cmd_simulate(int argc, char **argv)
             return cli_err(C, "%s: a label is above --ymax %u", data, (unsigned)ymax), 2;
         }
     sc.ymax = ymax;
-    if (!cli_find(fl, nf, "--bias-feature")->seen && bias_feature > d.n_features)
+    if (!fl[SIM_BIAS_FEATURE].seen && bias_feature > d.n_features)
         bias_feature = d.n_features;
     if (bias_feature > d.n_features) {
         cli_err(C, "--bias-feature %u: the data has %u features", (unsigned)bias_feature,

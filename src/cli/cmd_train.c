@@ -420,34 +420,65 @@ static uint32_t default_epochs(uint64_t lists, uint32_t batch)
     return (uint32_t)(e < 1000 ? e : 1000);
 }
 
+/* train's options, the index of each in its flag table */
+enum {
+    TR_MODEL, TR_CLICKS, TR_OUT, TR_HIDDEN, TR_EPOCHS, TR_LR, TR_BATCH, TR_SEED, TR_COMPONENTS,
+    TR_DIM, TR_DOT_SERVING, TR_LOSS, TR_OPTIMIZER, TR_L2, TR_CLIP, TR_SLOT_DROPOUT,
+    TR_EMBED_DIM, TR_ATTN_DIM, TR_NORMALIZE, TR_NO_NORMALIZE, TR_SHUFFLE, TR_VALI,
+    TR_VALI_QUERY, TR_CHECKPOINT, TR_RESUME, TR_QUIET, TR_WEIGHT_DECAY, TR_LR_SCHEDULE,
+    TR_WARMUP, TR_BIAS_HIDDEN, TR_HOLDOUT, TR_EVALS, TR_PATIENCE, TR_STREAM, TR_COUNT,
+};
 int ttr_cmd_train(int argc, char **argv)
 {
-    cli_flag fl[] = {
-        {"--model", 1, 0, 0},      {"--clicks", 1, 0, 0},       {"--out", 1, 0, 0},
-        {"--hidden", 1, 0, 0},     {"--epochs", 1, 0, 0},       {"--lr", 1, 0, 0},
-        {"--batch", 1, 0, 0},      {"--seed", 1, 0, 0},         {"--components", 1, 0, 0},
-        {"--dim", 1, 0, 0},        {"--dot-serving", 1, 0, 0},  {"--loss", 1, 0, 0},
-        {"--optimizer", 1, 0, 0},  {"--l2", 1, 0, 0},           {"--clip", 1, 0, 0},
-        {"--slot-dropout", 1, 0, 0}, {"--embed-dim", 1, 0, 0},  {"--attn-dim", 1, 0, 0},
-        {"--normalize", 0, 0, 0},  {"--no-normalize", 0, 0, 0}, {"--shuffle", 1, 0, 0},
-        {"--vali", 1, 0, 0},       {"--vali-query", 1, 0, 0},   {"--checkpoint", 0, 0, 0},
-        {"--resume", 1, 0, 0},     {"--quiet", 0, 0, 0},        {"--weight-decay", 1, 0, 0},
-        {"--lr-schedule", 1, 0, 0}, {"--warmup", 1, 0, 0},      {"--bias-hidden", 1, 0, 0},
-        {"--holdout", 1, 0, 0},    {"--evals", 1, 0, 0},        {"--patience", 1, 0, 0},
-        {"--stream", 0, 0, 0}};
-    const size_t nf = sizeof fl / sizeof fl[0];
+    cli_flag fl[TR_COUNT] = {
+        [TR_MODEL] = {"--model", 1, 0, 0},
+        [TR_CLICKS] = {"--clicks", 1, 0, 0},
+        [TR_OUT] = {"--out", 1, 0, 0},
+        [TR_HIDDEN] = {"--hidden", 1, 0, 0},
+        [TR_EPOCHS] = {"--epochs", 1, 0, 0},
+        [TR_LR] = {"--lr", 1, 0, 0},
+        [TR_BATCH] = {"--batch", 1, 0, 0},
+        [TR_SEED] = {"--seed", 1, 0, 0},
+        [TR_COMPONENTS] = {"--components", 1, 0, 0},
+        [TR_DIM] = {"--dim", 1, 0, 0},
+        [TR_DOT_SERVING] = {"--dot-serving", 1, 0, 0},
+        [TR_LOSS] = {"--loss", 1, 0, 0},
+        [TR_OPTIMIZER] = {"--optimizer", 1, 0, 0},
+        [TR_L2] = {"--l2", 1, 0, 0},
+        [TR_CLIP] = {"--clip", 1, 0, 0},
+        [TR_SLOT_DROPOUT] = {"--slot-dropout", 1, 0, 0},
+        [TR_EMBED_DIM] = {"--embed-dim", 1, 0, 0},
+        [TR_ATTN_DIM] = {"--attn-dim", 1, 0, 0},
+        [TR_NORMALIZE] = {"--normalize", 0, 0, 0},
+        [TR_NO_NORMALIZE] = {"--no-normalize", 0, 0, 0},
+        [TR_SHUFFLE] = {"--shuffle", 1, 0, 0},
+        [TR_VALI] = {"--vali", 1, 0, 0},
+        [TR_VALI_QUERY] = {"--vali-query", 1, 0, 0},
+        [TR_CHECKPOINT] = {"--checkpoint", 0, 0, 0},
+        [TR_RESUME] = {"--resume", 1, 0, 0},
+        [TR_QUIET] = {"--quiet", 0, 0, 0},
+        [TR_WEIGHT_DECAY] = {"--weight-decay", 1, 0, 0},
+        [TR_LR_SCHEDULE] = {"--lr-schedule", 1, 0, 0},
+        [TR_WARMUP] = {"--warmup", 1, 0, 0},
+        [TR_BIAS_HIDDEN] = {"--bias-hidden", 1, 0, 0},
+        [TR_HOLDOUT] = {"--holdout", 1, 0, 0},
+        [TR_EVALS] = {"--evals", 1, 0, 0},
+        [TR_PATIENCE] = {"--patience", 1, 0, 0},
+        [TR_STREAM] = {"--stream", 0, 0, 0},
+    };
+    const size_t nf = TR_COUNT;
     int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
     if (rc == 1) {
         usage(stdout);
         return 0;
     }
-    if (rc || cli_need(C, fl, nf, "--clicks") || cli_need(C, fl, nf, "--out"))
+    if (rc || cli_need(C, &fl[TR_CLICKS]) || cli_need(C, &fl[TR_OUT]))
         return 2;
-    const char *resume = cli_str(fl, nf, "--resume", NULL);
-    if (!resume && cli_need(C, fl, nf, "--model"))
+    const char *resume = cli_str(&fl[TR_RESUME], NULL);
+    if (!resume && cli_need(C, &fl[TR_MODEL]))
         return 2;
     ttr_variant variant = TTR_NAIVE;
-    const char *vs = cli_str(fl, nf, "--model", NULL);
+    const char *vs = cli_str(&fl[TR_MODEL], NULL);
     if (vs && cli_variant_parse(vs, &variant))
         return cli_err(C, "--model: expected naive, additive, pal, dot, mixem or xpa, got '%s'",
                        vs), 2;
@@ -460,39 +491,39 @@ int ttr_cmd_train(int argc, char **argv)
     uint64_t seed = 1, shuffle = 4096;
     float lr = 0, l2 = def.l2, clip = def.clip_norm, dropout = def.slot_dropout;
     float wd = def.weight_decay, holdout = 0.1f;
-    if (cli_u32(C, fl, nf, "--epochs", 1, 100000, &epochs) ||
-        cli_u32(C, fl, nf, "--batch", 1, 65536, &batch) ||
-        cli_u32(C, fl, nf, "--components", 2, TTR_MAX_COMPONENTS, &components) ||
-        cli_u32(C, fl, nf, "--dim", 2, 64, &dim) || cli_u32(C, fl, nf, "--embed-dim", 1, 256, &embed) ||
-        cli_u32(C, fl, nf, "--attn-dim", 1, 64, &attn) ||
-        cli_u64(C, fl, nf, "--seed", 0, UINT64_MAX, &seed) ||
-        cli_u64(C, fl, nf, "--shuffle", 0, 1u << 24, &shuffle) ||
-        cli_float(C, fl, nf, "--lr", 1e-12, 100, &lr) || cli_float(C, fl, nf, "--l2", 0, 1e6, &l2) ||
-        cli_float(C, fl, nf, "--clip", 0, 1e12, &clip) ||
-        cli_float(C, fl, nf, "--slot-dropout", 0, 0.999, &dropout) ||
-        cli_float(C, fl, nf, "--weight-decay", 0, 1e3, &wd) ||
-        cli_u32(C, fl, nf, "--warmup", 0, UINT32_MAX, &warmup) ||
-        cli_u32(C, fl, nf, "--bias-hidden", 0, 4096, &bias_hidden) ||
-        cli_float(C, fl, nf, "--holdout", 0, 0.9, &holdout) ||
-        cli_u32(C, fl, nf, "--evals", 1, 1000, &evals) ||
-        cli_u32(C, fl, nf, "--patience", 1, 1000000, &patience))
+    if (cli_u32(C, &fl[TR_EPOCHS], 1, 100000, &epochs) ||
+        cli_u32(C, &fl[TR_BATCH], 1, 65536, &batch) ||
+        cli_u32(C, &fl[TR_COMPONENTS], 2, TTR_MAX_COMPONENTS, &components) ||
+        cli_u32(C, &fl[TR_DIM], 2, 64, &dim) || cli_u32(C, &fl[TR_EMBED_DIM], 1, 256, &embed) ||
+        cli_u32(C, &fl[TR_ATTN_DIM], 1, 64, &attn) ||
+        cli_u64(C, &fl[TR_SEED], 0, UINT64_MAX, &seed) ||
+        cli_u64(C, &fl[TR_SHUFFLE], 0, 1u << 24, &shuffle) ||
+        cli_float(C, &fl[TR_LR], 1e-12, 100, &lr) || cli_float(C, &fl[TR_L2], 0, 1e6, &l2) ||
+        cli_float(C, &fl[TR_CLIP], 0, 1e12, &clip) ||
+        cli_float(C, &fl[TR_SLOT_DROPOUT], 0, 0.999, &dropout) ||
+        cli_float(C, &fl[TR_WEIGHT_DECAY], 0, 1e3, &wd) ||
+        cli_u32(C, &fl[TR_WARMUP], 0, UINT32_MAX, &warmup) ||
+        cli_u32(C, &fl[TR_BIAS_HIDDEN], 0, 4096, &bias_hidden) ||
+        cli_float(C, &fl[TR_HOLDOUT], 0, 0.9, &holdout) ||
+        cli_u32(C, &fl[TR_EVALS], 1, 1000, &evals) ||
+        cli_u32(C, &fl[TR_PATIENCE], 1, 1000000, &patience))
         return 2;
     uint32_t hidden[TTR_MAX_HIDDEN];
     int n_hidden = (int)def.n_hidden;
     memcpy(hidden, def.hidden, sizeof hidden);
-    const char *hs = cli_str(fl, nf, "--hidden", NULL);
+    const char *hs = cli_str(&fl[TR_HIDDEN], NULL);
     if (hs && (n_hidden = cli_u32_list(hs, hidden, TTR_MAX_HIDDEN)) < 0)
         return cli_err(C, "--hidden: expected up to %d comma-separated widths, got '%s'",
                        TTR_MAX_HIDDEN, hs), 2;
-    const char *loss = cli_str(fl, nf, "--loss", "bce"), *opt = cli_str(fl, nf, "--optimizer", "adam");
-    const char *dots = cli_str(fl, nf, "--dot-serving", "mean");
+    const char *loss = cli_str(&fl[TR_LOSS], "bce"), *opt = cli_str(&fl[TR_OPTIMIZER], "adam");
+    const char *dots = cli_str(&fl[TR_DOT_SERVING], "mean");
     if (strcmp(loss, "bce") && strcmp(loss, "softmax"))
         return cli_err(C, "--loss: expected bce or softmax, got '%s'", loss), 2;
     if (strcmp(opt, "adam") && strcmp(opt, "sgd"))
         return cli_err(C, "--optimizer: expected adam or sgd, got '%s'", opt), 2;
     if (strcmp(dots, "mean") && strcmp(dots, "top"))
         return cli_err(C, "--dot-serving: expected mean or top, got '%s'", dots), 2;
-    const char *sched = cli_str(fl, nf, "--lr-schedule", "cosine");
+    const char *sched = cli_str(&fl[TR_LR_SCHEDULE], "cosine");
     ttr_lr_schedule schedule = TTR_LR_CONSTANT;
     if (!strcmp(sched, "cosine"))
         schedule = TTR_LR_COSINE;
@@ -500,14 +531,14 @@ int ttr_cmd_train(int argc, char **argv)
         schedule = TTR_LR_LINEAR;
     else if (strcmp(sched, "constant"))
         return cli_err(C, "--lr-schedule: expected constant, cosine or linear, got '%s'", sched), 2;
-    int normalize = !cli_find(fl, nf, "--no-normalize")->seen;
-    const char *clicks_path = cli_str(fl, nf, "--clicks", NULL);
-    const char *out = cli_str(fl, nf, "--out", NULL);
-    const char *vali = cli_str(fl, nf, "--vali", NULL);
-    int quiet = cli_find(fl, nf, "--quiet")->seen;
-    int epochs_given = cli_find(fl, nf, "--epochs")->seen;
-    int stream = cli_find(fl, nf, "--stream")->seen;
-    int checkpoint = cli_find(fl, nf, "--checkpoint")->seen;
+    int normalize = !fl[TR_NO_NORMALIZE].seen;
+    const char *clicks_path = cli_str(&fl[TR_CLICKS], NULL);
+    const char *out = cli_str(&fl[TR_OUT], NULL);
+    const char *vali = cli_str(&fl[TR_VALI], NULL);
+    int quiet = fl[TR_QUIET].seen;
+    int epochs_given = fl[TR_EPOCHS].seen;
+    int stream = fl[TR_STREAM].seen;
+    int checkpoint = fl[TR_CHECKPOINT].seen;
 
     /* ---- pass 1: layout and sizes ---- */
     cli_clicks_in in;
@@ -562,15 +593,16 @@ int ttr_cmd_train(int argc, char **argv)
     void *arena = NULL;
     if (resume) {
         /* the configuration is in the model; only the run's rate can change */
-        static const char *const fixed[] = {
-            "--hidden", "--dim", "--embed-dim", "--attn-dim", "--components", "--bias-hidden",
-            "--loss", "--optimizer", "--batch", "--dot-serving", "--normalize", "--no-normalize",
-            "--seed", "--l2", "--clip", "--slot-dropout", "--weight-decay", "--warmup"};
+        static const int fixed[] = {TR_HIDDEN,       TR_DIM,          TR_EMBED_DIM, TR_ATTN_DIM,
+                                    TR_COMPONENTS,   TR_BIAS_HIDDEN,  TR_LOSS,      TR_OPTIMIZER,
+                                    TR_BATCH,        TR_DOT_SERVING,  TR_NORMALIZE, TR_NO_NORMALIZE,
+                                    TR_SEED,         TR_L2,           TR_CLIP,      TR_SLOT_DROPOUT,
+                                    TR_WEIGHT_DECAY, TR_WARMUP};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            if (cli_find(fl, nf, fixed[i])->seen)
+            if (fl[fixed[i]].seen)
                 return cli_err(C, "%s cannot change when resuming: %s keeps its configuration "
                                   "(--lr and --lr-schedule can)",
-                               fixed[i], resume), 2;
+                               fl[fixed[i]].name, resume), 2;
         if (cli_model_load(C, resume, &m, &arena))
             return 1;
         cfg = *ttr_model_config(m);
@@ -735,7 +767,7 @@ int ttr_cmd_train(int argc, char **argv)
     /* ---- validation data ---- */
     if (vali) {
         char qbuf[4200];
-        const char *vq = cli_query_path(vali, cli_str(fl, nf, "--vali-query", NULL), qbuf, sizeof qbuf);
+        const char *vq = cli_query_path(vali, cli_str(&fl[TR_VALI_QUERY], NULL), qbuf, sizeof qbuf);
         if (cli_letor_load(C, vali, vq, F, &vd)) {
             ret = 1;
             goto done;

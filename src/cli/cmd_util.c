@@ -21,14 +21,6 @@ int cli_err(const char *cmd, const char *fmt, ...)
     return 1;
 }
 
-cli_flag *cli_find(cli_flag *flags, size_t n_flags, const char *name)
-{
-    for (size_t i = 0; i < n_flags; i++)
-        if (!strcmp(flags[i].name, name))
-            return &flags[i];
-    return NULL;
-}
-
 int cli_parse(const char *cmd, int argc, char **argv, cli_flag *flags, size_t n_flags,
               const char **pos, size_t max_pos, size_t *n_pos)
 {
@@ -78,18 +70,16 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_flag *flags, size_t n_
     return 0;
 }
 
-const char *cli_str(cli_flag *flags, size_t n, const char *name, const char *def)
+const char *cli_str(const cli_flag *f, const char *def)
 {
-    cli_flag *f = cli_find(flags, n, name);
-    return f && f->seen ? f->val : def;
+    return f->seen ? f->val : def;
 }
 
-int cli_need(const char *cmd, cli_flag *flags, size_t n, const char *name)
+int cli_need(const char *cmd, const cli_flag *f)
 {
-    cli_flag *f = cli_find(flags, n, name);
-    if (f && f->seen)
+    if (f->seen)
         return 0;
-    cli_err(cmd, "%s is required (try --help)", name);
+    cli_err(cmd, "%s is required (try --help)", f->name);
     return 2;
 }
 
@@ -106,15 +96,13 @@ int cli_parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
-int cli_u64(const char *cmd, cli_flag *flags, size_t n, const char *name, uint64_t lo, uint64_t hi,
-            uint64_t *v)
+int cli_u64(const char *cmd, const cli_flag *f, uint64_t lo, uint64_t hi, uint64_t *v)
 {
-    cli_flag *f = cli_find(flags, n, name);
-    if (!f || !f->seen)
+    if (!f->seen)
         return 0;
     uint64_t x;
     if (cli_parse_u64(f->val, &x) || x < lo || x > hi) {
-        cli_err(cmd, "%s: expected an integer in %llu..%llu, got '%s'", name,
+        cli_err(cmd, "%s: expected an integer in %llu..%llu, got '%s'", f->name,
                 (unsigned long long)lo, (unsigned long long)hi, f->val);
         return 2;
     }
@@ -122,27 +110,24 @@ int cli_u64(const char *cmd, cli_flag *flags, size_t n, const char *name, uint64
     return 0;
 }
 
-int cli_u32(const char *cmd, cli_flag *flags, size_t n, const char *name, uint32_t lo, uint32_t hi,
-            uint32_t *v)
+int cli_u32(const char *cmd, const cli_flag *f, uint32_t lo, uint32_t hi, uint32_t *v)
 {
     uint64_t x = *v;
-    int rc = cli_u64(cmd, flags, n, name, lo, hi, &x);
+    int rc = cli_u64(cmd, f, lo, hi, &x);
     if (!rc)
         *v = (uint32_t)x;
     return rc;
 }
 
-int cli_float(const char *cmd, cli_flag *flags, size_t n, const char *name, double lo, double hi,
-              float *v)
+int cli_float(const char *cmd, const cli_flag *f, double lo, double hi, float *v)
 {
-    cli_flag *f = cli_find(flags, n, name);
-    if (!f || !f->seen)
+    if (!f->seen)
         return 0;
     char *end;
     errno = 0;
     double x = f->val && *f->val ? strtod(f->val, &end) : NAN;
     if (!f->val || !*f->val || errno || *end || !(x >= lo && x <= hi)) {
-        cli_err(cmd, "%s: expected a number in [%g, %g], got '%s'", name, lo, hi,
+        cli_err(cmd, "%s: expected a number in [%g, %g], got '%s'", f->name, lo, hi,
                 f->val ? f->val : "");
         return 2;
     }

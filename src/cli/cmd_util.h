@@ -14,7 +14,11 @@
 #include "ttr_data.h"
 #include "ttrank.h"
 
-/* ---- flags ---------------------------------------------------------------- */
+/* ---- flags ----------------------------------------------------------------
+ * A command's options are a table indexed by an enum of the command
+ * (fl[TR_EPOCHS] = {"--epochs", 1, ...}): the name is written once, in the
+ * table; code reads fl[ID].seen and passes &fl[ID] to the helpers below, so
+ * a mistyped option is a compile error, not a look-up that finds nothing. */
 typedef struct cli_flag {
     const char *name;  /* "--lists" */
     int has_arg;       /* 1: takes a value (--f V or --f=V) */
@@ -27,19 +31,15 @@ typedef struct cli_flag {
  * prints usage to stdout and exits 0), 2 usage error (printed). */
 int cli_parse(const char *cmd, int argc, char **argv, cli_flag *flags, size_t n_flags,
               const char **pos, size_t max_pos, size_t *n_pos);
-cli_flag *cli_find(cli_flag *flags, size_t n_flags, const char *name);
 /* Value of a flag or `def` when not given. */
-const char *cli_str(cli_flag *flags, size_t n, const char *name, const char *def);
+const char *cli_str(const cli_flag *f, const char *def);
 /* Typed values: 0 ok (or flag absent: *v untouched), 2 after printing an error. */
 /* A decimal unsigned integer, the whole string (no sign, no blanks): 0, or
  * -1 when s is not one or does not fit. */
 int cli_parse_u64(const char *s, uint64_t *v);
-int cli_u64(const char *cmd, cli_flag *flags, size_t n, const char *name, uint64_t lo, uint64_t hi,
-            uint64_t *v);
-int cli_u32(const char *cmd, cli_flag *flags, size_t n, const char *name, uint32_t lo, uint32_t hi,
-            uint32_t *v);
-int cli_float(const char *cmd, cli_flag *flags, size_t n, const char *name, double lo, double hi,
-              float *v);
+int cli_u64(const char *cmd, const cli_flag *f, uint64_t lo, uint64_t hi, uint64_t *v);
+int cli_u32(const char *cmd, const cli_flag *f, uint32_t lo, uint32_t hi, uint32_t *v);
+int cli_float(const char *cmd, const cli_flag *f, double lo, double hi, float *v);
 /* "RxC" */
 int cli_grid(const char *cmd, const char *s, uint32_t *rows, uint32_t *cols);
 /* Comma-separated unsigned list ("64,32"); returns the count or -1. */
@@ -52,7 +52,7 @@ int cli_err(const char *cmd, const char *fmt, ...)
 #endif
     ;
 /* Requires a flag; prints "--NAME is required" and returns 2 when absent. */
-int cli_need(const char *cmd, cli_flag *flags, size_t n, const char *name);
+int cli_need(const char *cmd, const cli_flag *f);
 
 /* ---- progress (stderr: redrawn on a terminal, a line every 30 s in a log) ---- */
 typedef struct cli_progress {
