@@ -9,63 +9,10 @@
 #include "cmd_model.h"
 #include "cmd_util.h"
 #include "train_holdout.h"
+#include "train_opts.h"
 #include "sim/ttr_sim.h"
 
 static const char *C = "train";
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-        "Usage: ttrank train --model VARIANT --clicks CLICKS --out MODEL [options]\n"
-        "\n"
-        "Train a two-tower model on a click log and save it (train mode, .ttr).\n"
-        "The slot layout and feature count come from the log's header (else from the data).\n"
-        "\n"
-        "Options:\n"
-        "  --model V          naive | additive | pal | dot | mixem | xpa\n"
-        "  --clicks FILE      click log (docs/formats.md)\n"
-        "  --out FILE         model file to write (atomically)\n"
-        "  --hidden LIST      relevance tower widths (default 32,16); '' = linear\n"
-        "  --epochs E         passes over the log, at most (default: 4, or as many as\n"
-        "                     make 1500 steps when the log is small)\n"
-        "  --lr L             learning rate (default 3e-3 Adam, 1e-2 SGD)\n"
-        "  --batch B          lists per step (default 256)\n"
-        "  --seed S           initialisation and shuffling seed (default 1)\n"
-        "  --components K     MixEM components (default 2)\n"
-        "  --dim D            dot variant dimension (default 4)\n"
-        "  --dot-serving mean|top  dot: serve with the mean b (default) or the top slot's b\n"
-        "  --loss bce|softmax pointwise (default) or listwise (naive, additive)\n"
-        "  --optimizer adam|sgd  (default adam)\n"
-        "  --l2 X             L2 penalty on weight matrices, added to the gradient (default 0)\n"
-        "  --weight-decay X   decoupled weight decay, AdamW-style (default 1e-3)\n"
-        "  --lr-schedule S    constant | cosine | linear: decay to 0 over all epochs\n"
-        "                     (default cosine)\n"
-        "  --warmup N         linear learning-rate warm-up over N steps (default 0)\n"
-        "  --bias-hidden N    hidden width of the bias tower, 0 = linear (default 8)\n"
-        "  --clip X           global gradient-norm clip, 0 = off (default 0)\n"
-        "  --slot-dropout Q   additive/PAL slot dropout (default 0.1)\n"
-        "  --embed-dim D      slot embedding size (default 8)\n"
-        "  --attn-dim D       XPA attention size (default 8)\n"
-        "  --normalize        per-feature mean/scale from a first pass, stored in the model\n"
-        "                     (default)\n"
-        "  --no-normalize     use the features as they are\n"
-        "  --shuffle N        0 = file order; else a log that fits in 256 MiB is shuffled\n"
-        "                     whole in memory, a larger one streams through a buffer of N\n"
-        "                     lists (default 4096)\n"
-        "  --stream           read the log every epoch even when it fits in memory\n"
-        "  --holdout Q        hold out this share of the distinct items (by a hash of their\n"
-        "                     features) and keep the model with the best click\n"
-        "                     log-likelihood on them (early stopping from clicks alone);\n"
-        "                     0 = train on everything, save the last model (default 0.1)\n"
-        "  --evals N          held-out evaluations per epoch (default 4)\n"
-        "  --patience N       stop after N evaluations without improvement (default 8)\n"
-        "  --vali LETOR       select on NDCG@10 of this labelled LETOR file instead\n"
-        "  --vali-query FILE  .query file of --vali (default: VALI.query when it exists)\n"
-        "  --checkpoint       save the optimizer state too (resumable with --resume)\n"
-        "  --resume MODEL     continue training a saved train-mode model\n"
-        "  --quiet            no per-epoch lines on stdout\n"
-        "  -h, --help         this help\n");
-}
 
 typedef struct pool {
     size_t cap, max_items, F;
@@ -420,135 +367,25 @@ static uint32_t default_epochs(uint64_t lists, uint32_t batch)
     return (uint32_t)(e < 1000 ? e : 1000);
 }
 
-/* train's options, the index of each in its flag table */
-enum {
-    TR_MODEL, TR_CLICKS, TR_OUT, TR_HIDDEN, TR_EPOCHS, TR_LR, TR_BATCH, TR_SEED, TR_COMPONENTS,
-    TR_DIM, TR_DOT_SERVING, TR_LOSS, TR_OPTIMIZER, TR_L2, TR_CLIP, TR_SLOT_DROPOUT,
-    TR_EMBED_DIM, TR_ATTN_DIM, TR_NORMALIZE, TR_NO_NORMALIZE, TR_SHUFFLE, TR_VALI,
-    TR_VALI_QUERY, TR_CHECKPOINT, TR_RESUME, TR_QUIET, TR_WEIGHT_DECAY, TR_LR_SCHEDULE,
-    TR_WARMUP, TR_BIAS_HIDDEN, TR_HOLDOUT, TR_EVALS, TR_PATIENCE, TR_STREAM, TR_COUNT,
-};
-int ttr_cmd_train(int argc, char **argv)
-{
-    cli_flag fl[TR_COUNT] = {
-        [TR_MODEL] = {"--model", 1, 0, 0},
-        [TR_CLICKS] = {"--clicks", 1, 0, 0},
-        [TR_OUT] = {"--out", 1, 0, 0},
-        [TR_HIDDEN] = {"--hidden", 1, 0, 0},
-        [TR_EPOCHS] = {"--epochs", 1, 0, 0},
-        [TR_LR] = {"--lr", 1, 0, 0},
-        [TR_BATCH] = {"--batch", 1, 0, 0},
-        [TR_SEED] = {"--seed", 1, 0, 0},
-        [TR_COMPONENTS] = {"--components", 1, 0, 0},
-        [TR_DIM] = {"--dim", 1, 0, 0},
-        [TR_DOT_SERVING] = {"--dot-serving", 1, 0, 0},
-        [TR_LOSS] = {"--loss", 1, 0, 0},
-        [TR_OPTIMIZER] = {"--optimizer", 1, 0, 0},
-        [TR_L2] = {"--l2", 1, 0, 0},
-        [TR_CLIP] = {"--clip", 1, 0, 0},
-        [TR_SLOT_DROPOUT] = {"--slot-dropout", 1, 0, 0},
-        [TR_EMBED_DIM] = {"--embed-dim", 1, 0, 0},
-        [TR_ATTN_DIM] = {"--attn-dim", 1, 0, 0},
-        [TR_NORMALIZE] = {"--normalize", 0, 0, 0},
-        [TR_NO_NORMALIZE] = {"--no-normalize", 0, 0, 0},
-        [TR_SHUFFLE] = {"--shuffle", 1, 0, 0},
-        [TR_VALI] = {"--vali", 1, 0, 0},
-        [TR_VALI_QUERY] = {"--vali-query", 1, 0, 0},
-        [TR_CHECKPOINT] = {"--checkpoint", 0, 0, 0},
-        [TR_RESUME] = {"--resume", 1, 0, 0},
-        [TR_QUIET] = {"--quiet", 0, 0, 0},
-        [TR_WEIGHT_DECAY] = {"--weight-decay", 1, 0, 0},
-        [TR_LR_SCHEDULE] = {"--lr-schedule", 1, 0, 0},
-        [TR_WARMUP] = {"--warmup", 1, 0, 0},
-        [TR_BIAS_HIDDEN] = {"--bias-hidden", 1, 0, 0},
-        [TR_HOLDOUT] = {"--holdout", 1, 0, 0},
-        [TR_EVALS] = {"--evals", 1, 0, 0},
-        [TR_PATIENCE] = {"--patience", 1, 0, 0},
-        [TR_STREAM] = {"--stream", 0, 0, 0},
-    };
-    const size_t nf = TR_COUNT;
-    int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
-    if (rc == 1) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc || cli_need(C, &fl[TR_CLICKS]) || cli_need(C, &fl[TR_OUT]))
-        return 2;
-    const char *resume = cli_str(&fl[TR_RESUME], NULL);
-    if (!resume && cli_need(C, &fl[TR_MODEL]))
-        return 2;
-    ttr_variant variant = TTR_NAIVE;
-    const char *vs = cli_str(&fl[TR_MODEL], NULL);
-    if (vs && cli_variant_parse(vs, &variant))
-        return cli_err(C, "--model: expected naive, additive, pal, dot, mixem or xpa, got '%s'",
-                       vs), 2;
-    /* the defaults of the library's recipe (ttr_config_default) where it has them */
-    ttr_config def;
-    ttr_config_default(&def, TTR_NAIVE, 1);
-    uint32_t epochs = 4, batch = def.max_batch, components = def.components, dim = def.dot_dim;
-    uint32_t embed = def.embed_dim, attn = def.attn_dim, warmup = 0, bias_hidden = def.bias_hidden;
-    uint32_t evals = 4, patience = 8;
-    uint64_t seed = 1, shuffle = 4096;
-    float lr = 0, l2 = def.l2, clip = def.clip_norm, dropout = def.slot_dropout;
-    float wd = def.weight_decay, holdout = 0.1f;
-    if (cli_u32(C, &fl[TR_EPOCHS], 1, 100000, &epochs) ||
-        cli_u32(C, &fl[TR_BATCH], 1, 65536, &batch) ||
-        cli_u32(C, &fl[TR_COMPONENTS], 2, TTR_MAX_COMPONENTS, &components) ||
-        cli_u32(C, &fl[TR_DIM], 2, 64, &dim) || cli_u32(C, &fl[TR_EMBED_DIM], 1, 256, &embed) ||
-        cli_u32(C, &fl[TR_ATTN_DIM], 1, 64, &attn) ||
-        cli_u64(C, &fl[TR_SEED], 0, UINT64_MAX, &seed) ||
-        cli_u64(C, &fl[TR_SHUFFLE], 0, 1u << 24, &shuffle) ||
-        cli_float(C, &fl[TR_LR], 1e-12, 100, &lr) || cli_float(C, &fl[TR_L2], 0, 1e6, &l2) ||
-        cli_float(C, &fl[TR_CLIP], 0, 1e12, &clip) ||
-        cli_float(C, &fl[TR_SLOT_DROPOUT], 0, 0.999, &dropout) ||
-        cli_float(C, &fl[TR_WEIGHT_DECAY], 0, 1e3, &wd) ||
-        cli_u32(C, &fl[TR_WARMUP], 0, UINT32_MAX, &warmup) ||
-        cli_u32(C, &fl[TR_BIAS_HIDDEN], 0, 4096, &bias_hidden) ||
-        cli_float(C, &fl[TR_HOLDOUT], 0, 0.9, &holdout) ||
-        cli_u32(C, &fl[TR_EVALS], 1, 1000, &evals) ||
-        cli_u32(C, &fl[TR_PATIENCE], 1, 1000000, &patience))
-        return 2;
-    uint32_t hidden[TTR_MAX_HIDDEN];
-    int n_hidden = (int)def.n_hidden;
-    memcpy(hidden, def.hidden, sizeof hidden);
-    const char *hs = cli_str(&fl[TR_HIDDEN], NULL);
-    if (hs && (n_hidden = cli_u32_list(hs, hidden, TTR_MAX_HIDDEN)) < 0)
-        return cli_err(C, "--hidden: expected up to %d comma-separated widths, got '%s'",
-                       TTR_MAX_HIDDEN, hs), 2;
-    const char *loss = cli_str(&fl[TR_LOSS], "bce"), *opt = cli_str(&fl[TR_OPTIMIZER], "adam");
-    const char *dots = cli_str(&fl[TR_DOT_SERVING], "mean");
-    if (strcmp(loss, "bce") && strcmp(loss, "softmax"))
-        return cli_err(C, "--loss: expected bce or softmax, got '%s'", loss), 2;
-    if (strcmp(opt, "adam") && strcmp(opt, "sgd"))
-        return cli_err(C, "--optimizer: expected adam or sgd, got '%s'", opt), 2;
-    if (strcmp(dots, "mean") && strcmp(dots, "top"))
-        return cli_err(C, "--dot-serving: expected mean or top, got '%s'", dots), 2;
-    const char *sched = cli_str(&fl[TR_LR_SCHEDULE], "cosine");
-    ttr_lr_schedule schedule = TTR_LR_CONSTANT;
-    if (!strcmp(sched, "cosine"))
-        schedule = TTR_LR_COSINE;
-    else if (!strcmp(sched, "linear"))
-        schedule = TTR_LR_LINEAR;
-    else if (strcmp(sched, "constant"))
-        return cli_err(C, "--lr-schedule: expected constant, cosine or linear, got '%s'", sched), 2;
-    int normalize = !fl[TR_NO_NORMALIZE].seen;
-    const char *clicks_path = cli_str(&fl[TR_CLICKS], NULL);
-    const char *out = cli_str(&fl[TR_OUT], NULL);
-    const char *vali = cli_str(&fl[TR_VALI], NULL);
-    int quiet = fl[TR_QUIET].seen;
-    int epochs_given = fl[TR_EPOCHS].seen;
-    int stream = fl[TR_STREAM].seen;
-    int checkpoint = fl[TR_CHECKPOINT].seen;
+/* What the first pass over the log found. */
+typedef struct log_layout {
+    uint32_t rows, cols, F, max_ctx;
+    int has_ctx;
+    ttr_reader_stats st;
+} log_layout;
 
-    /* ---- pass 1: layout and sizes ---- */
+/* Pass 1: the log's layout (header, else the largest pos and feature index),
+ * contexts and sizes. Returns 0, or 1 after printing an error. */
+static int scan_log(const char *path, log_layout *lo)
+{
     cli_clicks_in in;
     ttr_reader_config rcfg;
     ttr_reader_config_default(&rcfg);
     rcfg.max_items = TTR_DATA_MAX_SLOTS;
-    if (cli_clicks_open(&in, C, clicks_path, &rcfg))
+    memset(lo, 0, sizeof *lo);
+    if (cli_clicks_open(&in, C, path, &rcfg))
         return 1;
-    uint32_t rows = 0, cols = 0, F = 0;
-    rc = ttr_clicks_layout(&in.r, &rows, &cols, &F);
+    int rc = ttr_clicks_layout(&in.r, &lo->rows, &lo->cols, &lo->F);
     if (rc < 0) {
         cli_clicks_error(&in);
         cli_clicks_close(&in);
@@ -557,299 +394,319 @@ int ttr_cmd_train(int argc, char **argv)
     ttr_list l;
     memset(&l, 0, sizeof l);
     uint16_t *sl = malloc(TTR_DATA_MAX_SLOTS * sizeof *sl);
-    uint32_t max_pos = 0, max_ctx = 0;
-    int has_ctx = 0;
+    uint32_t max_pos = 0;
     l.slots = sl;
     while (sl && (rc = cli_clicks_next(&in, &l)) == 1) {
         for (size_t i = 0; i < l.n; i++)
-            if (sl[i] > max_pos)
-                max_pos = sl[i];
+            max_pos = sl[i] > max_pos ? sl[i] : max_pos;
         if (l.has_context) {
-            has_ctx = 1;
-            if (l.context > max_ctx)
-                max_ctx = l.context;
+            lo->has_ctx = 1;
+            lo->max_ctx = l.context > lo->max_ctx ? l.context : lo->max_ctx;
         }
     }
     free(sl);
-    ttr_reader_stats st;
-    ttr_reader_stats_get(&in.r, &st);
+    ttr_reader_stats_get(&in.r, &lo->st);
     cli_clicks_close(&in);
     if (!sl)
         return cli_err(C, "out of memory");
     if (rc < 0)
         return 1;
-    if (!st.lists)
-        return cli_err(C, "%s: no lists", clicks_path);
-    if (!rows) {
-        rows = max_pos + 1;
-        cols = 1;
+    if (!lo->st.lists)
+        return cli_err(C, "%s: no lists", path);
+    if (!lo->rows) {
+        lo->rows = max_pos + 1;
+        lo->cols = 1;
     }
-    if (!F)
-        F = st.max_index ? st.max_index : 1;
+    if (!lo->F)
+        lo->F = lo->st.max_index ? lo->st.max_index : 1;
+    return 0;
+}
 
-    /* ---- the model ---- */
+/* The model being trained and the run's length. */
+typedef struct train_run_cfg {
+    ttr_model *m;
+    void *arena;
     ttr_config cfg;
-    ttr_model *m = NULL;
-    void *arena = NULL;
-    if (resume) {
-        /* the configuration is in the model; only the run's rate can change */
-        static const int fixed[] = {TR_HIDDEN,       TR_DIM,          TR_EMBED_DIM, TR_ATTN_DIM,
-                                    TR_COMPONENTS,   TR_BIAS_HIDDEN,  TR_LOSS,      TR_OPTIMIZER,
-                                    TR_BATCH,        TR_DOT_SERVING,  TR_NORMALIZE, TR_NO_NORMALIZE,
-                                    TR_SEED,         TR_L2,           TR_CLIP,      TR_SLOT_DROPOUT,
-                                    TR_WEIGHT_DECAY, TR_WARMUP};
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            if (fl[fixed[i]].seen)
-                return cli_err(C, "%s cannot change when resuming: %s keeps its configuration "
-                                  "(--lr and --lr-schedule can)",
-                               fl[fixed[i]].name, resume), 2;
-        if (cli_model_load(C, resume, &m, &arena))
-            return 1;
-        cfg = *ttr_model_config(m);
-        if (ttr_model_mode(m) != TTR_MODE_TRAIN) {
-            free(arena);
-            return cli_err(C, "%s: a serving model cannot be trained", resume);
-        }
-        if (vs && cfg.variant != variant) {
-            free(arena);
-            return cli_err(C, "%s: a %s model, not %s", resume, cli_variant_name(cfg.variant), vs);
-        }
-        variant = cfg.variant;
-        if (cfg.n_features != F || cfg.rows * cfg.cols < rows * cols ||
-            cfg.max_items < st.max_list || (has_ctx && cfg.n_contexts <= max_ctx)) {
-            free(arena);
-            return cli_err(C, "%s: the model's layout (%ux%u slots, %u features) does not fit "
-                              "the click log (%ux%u, %u)",
-                           resume, (unsigned)cfg.rows, (unsigned)cfg.cols,
-                           (unsigned)cfg.n_features, (unsigned)rows, (unsigned)cols, (unsigned)F);
-        }
-        batch = cfg.max_batch;
-        if (!epochs_given)
-            epochs = default_epochs(st.lists, batch);
-        normalize = 0; /* the model keeps its own */
-        /* this run's rate: from the model's lr (or --lr), decaying over this
-         * run's steps as a fresh run does (the warm-up lies behind) */
-        uint64_t at = ttr_model_steps(m);
-        uint64_t run = (st.lists + batch - 1) / batch * (uint64_t)epochs;
-        int err = ttr_set_learning_rate(m, lr > 0 ? lr : cfg.lr, schedule,
-                                        schedule == TTR_LR_CONSTANT ? 0 : at,
-                                        schedule == TTR_LR_CONSTANT ? 0 : at + (run ? run : 1));
-        if (err) {
-            free(arena);
-            return cli_err(C, "%s: --lr %g: %s", resume, (double)lr, ttr_strerror(err)), 2;
-        }
-        cfg = *ttr_model_config(m);
-    } else {
-        ttr_config_default(&cfg, variant, F);
-        cfg.n_hidden = (uint32_t)n_hidden;
-        for (int i = 0; i < n_hidden; i++)
-            cfg.hidden[i] = hidden[i];
-        cfg.rows = rows;
-        cfg.cols = cols;
-        cfg.n_contexts = has_ctx ? max_ctx + 1 : 0;
-        cfg.max_items = (uint32_t)(st.max_list ? st.max_list : 1);
-        cfg.max_batch = batch;
-        cfg.components = components;
-        cfg.dot_dim = dim;
-        cfg.embed_dim = embed;
-        cfg.attn_dim = attn;
-        cfg.loss = strcmp(loss, "softmax") ? TTR_LOSS_BCE : TTR_LOSS_SOFTMAX;
-        cfg.optimizer = strcmp(opt, "sgd") ? TTR_OPT_ADAM : TTR_OPT_SGD;
-        if (cfg.optimizer == TTR_OPT_SGD)
-            cfg.lr = 1e-2f;
-        if (lr > 0)
-            cfg.lr = lr;
-        cfg.l2 = l2;
-        cfg.weight_decay = wd;
-        if (!epochs_given)
-            epochs = default_epochs(st.lists, batch);
-        /* a decaying schedule reaches 0 at the end of the last epoch */
-        uint64_t steps = (st.lists + batch - 1) / batch * (uint64_t)epochs;
-        ttr_config_set_steps(&cfg, schedule == TTR_LR_CONSTANT ? 0 : steps > warmup ? steps : warmup + 1u);
-        cfg.lr_schedule = schedule;
-        cfg.warmup_steps = warmup;
-        cfg.bias_hidden = bias_hidden;
-        cfg.clip_norm = clip;
-        cfg.slot_dropout = dropout;
-        cfg.dot_serving = strcmp(dots, "top") ? TTR_DOT_REF_MEAN : TTR_DOT_REF_TOP;
-        cfg.seed = seed;
-        const char *bad = NULL;
-        if (ttr_config_check(&cfg, &bad))
-            return cli_err(C, "invalid model configuration (%s)", bad ? bad : "?"), 2;
-        size_t bytes = ttr_arena_bytes(&cfg, TTR_MODE_TRAIN);
-        arena = bytes ? malloc(bytes) : NULL;
-        if (!arena)
-            return cli_err(C, "cannot allocate %zu bytes for the model", bytes);
-        int err = ttr_model_init(&m, &cfg, TTR_MODE_TRAIN, arena, bytes);
-        if (err) {
-            free(arena);
-            return cli_err(C, "model init failed: %s", ttr_strerror(err));
-        }
-    }
+    uint32_t epochs, batch;
+} train_run_cfg;
 
-    size_t ML = cfg.max_items;
+/* Steps of a run of `epochs` over `lists` lists in batches of `batch`. */
+static uint64_t run_steps(uint64_t lists, uint32_t batch, uint32_t epochs)
+{
+    return (lists + batch - 1) / batch * (uint64_t)epochs;
+}
+
+/* --resume: load the model, check it fits the log, set this run's rate.
+ * Returns 0, 1 or 2 (printed). */
+static int resume_model(const train_opts *o, const log_layout *lo, train_run_cfg *r)
+{
+    if (o->fixed_given)
+        return cli_err(C, "%s cannot change when resuming: %s keeps its configuration "
+                          "(--lr and --lr-schedule can)",
+                       o->fixed_given, o->resume), 2;
+    if (cli_model_load(C, o->resume, &r->m, &r->arena))
+        return 1;
+    const ttr_config *c = ttr_model_config(r->m);
+    if (ttr_model_mode(r->m) != TTR_MODE_TRAIN)
+        return cli_err(C, "%s: a serving model cannot be trained", o->resume);
+    if (o->variant_name && c->variant != o->variant)
+        return cli_err(C, "%s: a %s model, not %s", o->resume, cli_variant_name(c->variant),
+                       o->variant_name);
+    if (c->n_features != lo->F || c->rows * c->cols < lo->rows * lo->cols ||
+        c->max_items < lo->st.max_list || (lo->has_ctx && c->n_contexts <= lo->max_ctx))
+        return cli_err(C, "%s: the model's layout (%ux%u slots, %u features) does not fit "
+                          "the click log (%ux%u, %u)",
+                       o->resume, (unsigned)c->rows, (unsigned)c->cols,
+                       (unsigned)c->n_features, (unsigned)lo->rows, (unsigned)lo->cols,
+                       (unsigned)lo->F);
+    r->batch = c->max_batch;
+    r->epochs = o->epochs_given ? o->epochs : default_epochs(lo->st.lists, r->batch);
+    /* this run's rate: from the model's lr (or --lr), decaying over this
+     * run's steps as a fresh run does (the warm-up lies behind) */
+    uint64_t at = ttr_model_steps(r->m), run = run_steps(lo->st.lists, r->batch, r->epochs);
+    int decays = o->schedule != TTR_LR_CONSTANT;
+    int err = ttr_set_learning_rate(r->m, o->lr > 0 ? o->lr : c->lr, o->schedule,
+                                    decays ? at : 0, decays ? at + (run ? run : 1) : 0);
+    if (err)
+        return cli_err(C, "%s: --lr %g: %s", o->resume, (double)o->lr, ttr_strerror(err)), 2;
+    r->cfg = *ttr_model_config(r->m);
+    return 0;
+}
+
+/* A fresh model of the options' configuration over the log's layout.
+ * Returns 0, 1 or 2 (printed). */
+static int new_model(const train_opts *o, const log_layout *lo, train_run_cfg *r)
+{
+    ttr_config *c = &r->cfg;
+    ttr_config_default(c, o->variant, lo->F);
+    c->n_hidden = (uint32_t)o->n_hidden;
+    memcpy(c->hidden, o->hidden, sizeof c->hidden);
+    c->rows = lo->rows;
+    c->cols = lo->cols;
+    c->n_contexts = lo->has_ctx ? lo->max_ctx + 1 : 0;
+    c->max_items = (uint32_t)(lo->st.max_list ? lo->st.max_list : 1);
+    c->max_batch = r->batch = o->batch;
+    c->components = o->components;
+    c->dot_dim = o->dim;
+    c->embed_dim = o->embed;
+    c->attn_dim = o->attn;
+    c->loss = o->loss;
+    c->optimizer = o->optimizer;
+    c->lr = o->lr > 0 ? o->lr : o->optimizer == TTR_OPT_SGD ? 1e-2f : c->lr;
+    c->l2 = o->l2;
+    c->weight_decay = o->weight_decay;
+    r->epochs = o->epochs_given ? o->epochs : default_epochs(lo->st.lists, r->batch);
+    /* a decaying schedule reaches 0 at the end of the last epoch */
+    uint64_t steps = run_steps(lo->st.lists, r->batch, r->epochs);
+    ttr_config_set_steps(c, o->schedule == TTR_LR_CONSTANT ? 0
+                            : steps > o->warmup        ? steps
+                                                       : o->warmup + 1u);
+    c->lr_schedule = o->schedule;
+    c->warmup_steps = o->warmup;
+    c->bias_hidden = o->bias_hidden;
+    c->clip_norm = o->clip;
+    c->slot_dropout = o->dropout;
+    c->dot_serving = o->dot_serving;
+    c->seed = o->seed;
+    const char *bad = NULL;
+    if (ttr_config_check(c, &bad))
+        return cli_err(C, "invalid model configuration (%s)", bad ? bad : "?"), 2;
+    size_t bytes = ttr_arena_bytes(c, TTR_MODE_TRAIN);
+    r->arena = bytes ? malloc(bytes) : NULL;
+    if (!r->arena)
+        return cli_err(C, "cannot allocate %zu bytes for the model", bytes);
+    int err = ttr_model_init(&r->m, c, TTR_MODE_TRAIN, r->arena, bytes);
+    if (err)
+        return cli_err(C, "model init failed: %s", ttr_strerror(err));
+    return 0;
+}
+
+/* Everything the training loop reads, and what owns it. */
+typedef struct train_data {
     pool p;
     batch_buf b;
-    memset(&p, 0, sizeof p);
-    memset(&b, 0, sizeof b);
-    cli_letor vd;
-    memset(&vd, 0, sizeof vd);
     holdout_set ho;
-    memset(&ho, 0, sizeof ho);
-    void *stats_buf = NULL;
-    ttr_feature_stats *stats = NULL;
-    int ret = 0, err = 0;
-    in.f = NULL;
+    cli_letor vd;
+    cli_clicks_in in;
+    ttr_reader_config rcfg;
+    void *stats_buf;
+    size_t in_memory; /* lists held whole in the pool, 0 = streaming */
+} train_data;
 
-    /* ---- pass 2: normalisation and held-out items ---- */
-    rcfg.n_features = F;
-    rcfg.max_items = (uint32_t)ML;
-    rcfg.rows = cfg.rows;
-    rcfg.cols = cfg.cols;
-    /* a log without a header may use fewer slots than a resumed model */
-    size_t per_list = ML * F * sizeof(float);
+static void train_data_free(train_data *d)
+{
+    free(d->stats_buf);
+    free(d->p.x);
+    free(d->p.slots);
+    free(d->p.clicks);
+    free(d->p.n);
+    free(d->p.ctx);
+    free(d->b.offsets);
+    free(d->b.x);
+    free(d->b.slots);
+    free(d->b.clicks);
+    free(d->b.ctx);
+    holdout_free(&d->ho);
+    cli_letor_free(&d->vd);
+}
+
+/* The shuffle pool (the whole log when it fits in 256 MiB, else --shuffle
+ * lists) and the batch buffer. Returns 0 or 1 (printed). */
+static int alloc_buffers(const train_opts *o, const log_layout *lo, const train_run_cfg *r,
+                         train_data *d)
+{
+    size_t ML = r->cfg.max_items, F = lo->F, per_list = ML * F * sizeof(float);
+    size_t budget = (size_t)256 << 20, B = r->batch;
+    size_t cap = !o->stream && lo->st.lists <= budget / per_list ? (size_t)lo->st.lists : 0;
+    d->in_memory = cap != 0;
+    if (!cap)
+        cap = o->shuffle ? (size_t)o->shuffle : 1;
+    if (!d->in_memory && cap > 1 && cap * per_list > budget)
+        cap = budget / per_list > 1 ? budget / per_list : 1;
+    pool *p = &d->p;
+    batch_buf *b = &d->b;
+    p->cap = cap;
+    p->max_items = b->max_items = ML;
+    p->F = b->F = F;
+    p->x = malloc(cap * per_list);
+    p->slots = malloc(cap * ML * sizeof *p->slots);
+    p->clicks = malloc(cap * ML);
+    p->n = malloc(cap * sizeof *p->n);
+    p->ctx = malloc(cap * sizeof *p->ctx);
+    b->offsets = malloc((B + 1) * sizeof *b->offsets);
+    b->x = malloc(B * per_list);
+    b->slots = malloc(B * ML * sizeof *b->slots);
+    b->clicks = malloc(B * ML);
+    b->ctx = malloc(B * sizeof *b->ctx);
+    if (!p->x || !p->slots || !p->clicks || !p->n || !p->ctx || !b->offsets || !b->x ||
+        !b->slots || !b->clicks || !b->ctx)
+        return cli_err(C, "out of memory");
+    b->offsets[0] = 0;
+    return 0;
+}
+
+/* Pass 2: feature statistics (applied to a fresh model), held-out items,
+ * the log into memory when it fits, and the --vali data. Returns 0 or 1. */
+static int prepare_data(const train_opts *o, const log_layout *lo, train_run_cfg *r,
+                        train_data *d)
+{
+    size_t ML = r->cfg.max_items, F = lo->F;
+    int normalize = o->normalize && !o->resume; /* a resumed model keeps its own */
+    ttr_feature_stats *stats = NULL;
+    ttr_reader_config_default(&d->rcfg);
+    d->rcfg.n_features = (uint32_t)F;
+    d->rcfg.max_items = (uint32_t)ML;
+    d->rcfg.rows = r->cfg.rows;
+    d->rcfg.cols = r->cfg.cols;
     /* held-out lists: at most 10,000 or 64 MiB */
-    size_t ho_cap = ((size_t)64 << 20) / (per_list + 4 * ML + 16);
+    size_t ho_cap = ((size_t)64 << 20) / (ML * F * sizeof(float) + 4 * ML + 16);
     ho_cap = ho_cap < 10000 ? ho_cap : 10000;
     if (normalize) {
         size_t sb = ttr_feature_stats_bytes((uint32_t)F);
-        stats_buf = malloc(sb);
-        if (stats_buf && ttr_feature_stats_init(&stats, (uint32_t)F, stats_buf, sb))
+        d->stats_buf = malloc(sb);
+        if (d->stats_buf && ttr_feature_stats_init(&stats, (uint32_t)F, d->stats_buf, sb))
             stats = NULL;
     }
     if ((normalize && !stats) ||
-        holdout_init(&ho, vali ? 0.0 : holdout, seed, F, ML, ho_cap)) {
-        ret = cli_err(C, "out of memory");
-        goto done;
-    }
-    /* a log that fits in 256 MiB is read once and shuffled whole in memory;
-     * a larger one streams through a shuffle buffer of --shuffle lists */
-    size_t budget = (size_t)256 << 20, in_memory = 0;
-    size_t cap = !stream && st.lists <= budget / per_list ? (size_t)st.lists : 0;
-    if (cap)
-        in_memory = 1;
-    else
-        cap = shuffle ? (size_t)shuffle : 1;
-    if (!in_memory && cap > 1 && cap * per_list > budget)
-        cap = budget / per_list > 1 ? budget / per_list : 1;
-    p.cap = cap;
-    p.max_items = ML;
-    p.F = F;
-    p.x = malloc(cap * per_list);
-    p.slots = malloc(cap * ML * sizeof *p.slots);
-    p.clicks = malloc(cap * ML);
-    p.n = malloc(cap * sizeof *p.n);
-    p.ctx = malloc(cap * sizeof *p.ctx);
-    if (!p.x || !p.slots || !p.clicks || !p.n || !p.ctx) {
-        ret = cli_err(C, "out of memory");
-        goto done;
-    }
+        holdout_init(&d->ho, o->vali ? 0.0 : o->holdout, o->seed, F, ML, ho_cap))
+        return cli_err(C, "out of memory");
+    if (alloc_buffers(o, lo, r, d))
+        return 1;
     size_t items = 0, kept = 0;
-    if (normalize || ho.cap || in_memory) {
-        if (prepass(&in, clicks_path, &rcfg, stats, &items, &ho, in_memory ? &p : NULL,
-                    &kept)) {
-            ret = 1;
-            goto done;
-        }
-        if (ho.cap && !ho.n_lists && !quiet)
-            printf("no item of %s is held out: the last model is kept\n", clicks_path);
-        if (in_memory)
-            in_memory = kept;
+    if (normalize || d->ho.cap || d->in_memory) {
+        if (prepass(&d->in, o->clicks, &d->rcfg, stats, &items, &d->ho,
+                    d->in_memory ? &d->p : NULL, &kept))
+            return 1;
+        if (d->ho.cap && !d->ho.n_lists && !o->quiet)
+            printf("no item of %s is held out: the last model is kept\n", o->clicks);
+        if (d->in_memory)
+            d->in_memory = kept;
     }
-    if (normalize) {
-        err = ttr_feature_stats_apply(stats, m);
-        if (err) {
-            ret = cli_err(C, "normalisation: %s", ttr_strerror(err));
-            goto done;
-        }
-    }
-
-    /* ---- validation data ---- */
-    if (vali) {
+    int err = normalize ? ttr_feature_stats_apply(stats, r->m) : TTR_OK;
+    if (err)
+        return cli_err(C, "normalisation: %s", ttr_strerror(err));
+    if (o->vali) {
         char qbuf[4200];
-        const char *vq = cli_query_path(vali, cli_str(&fl[TR_VALI_QUERY], NULL), qbuf, sizeof qbuf);
-        if (cli_letor_load(C, vali, vq, F, &vd)) {
-            ret = 1;
-            goto done;
-        }
+        const char *vq = cli_query_path(o->vali, o->vali_query, qbuf, sizeof qbuf);
+        if (cli_letor_load(C, o->vali, vq, (uint32_t)F, &d->vd))
+            return 1;
     }
+    return 0;
+}
 
-    /* ---- the batch ---- */
-    b.max_items = ML;
-    b.F = F;
-    b.offsets = malloc((batch + 1) * sizeof *b.offsets);
-    b.x = malloc(batch * per_list);
-    b.slots = malloc(batch * ML * sizeof *b.slots);
-    b.clicks = malloc(batch * ML);
-    b.ctx = malloc(batch * sizeof *b.ctx);
-    if (!b.offsets || !b.x || !b.slots || !b.clicks || !b.ctx) {
-        ret = cli_err(C, "out of memory");
-        goto done;
-    }
-    b.offsets[0] = 0;
-
+/* Train, keep the selected model, save it. Returns 0 or 1 (printed). */
+static int fit_and_save(const train_opts *o, const log_layout *lo, train_run_cfg *r,
+                        train_data *d)
+{
     trainer t;
     memset(&t, 0, sizeof t);
-    t.m = m;
-    t.p = &p;
-    t.b = &b;
-    t.ho = &ho;
-    t.vd = vali ? &vd : NULL;
-    t.in = &in;
-    t.rcfg = &rcfg;
-    t.path = clicks_path;
-    t.in_memory = in_memory;
-    t.shuffle = shuffle != 0;
-    t.has_ctx = has_ctx;
-    t.batch = batch;
-    t.epochs = epochs;
-    t.quiet = quiet;
-    t.checkpoint = checkpoint;
-    t.patience = patience;
-    t.eval_every = st.lists / evals ? st.lists / evals : 1;
-    t.total_lists = st.lists * (uint64_t)(epochs ? epochs : 1);
-    ttr_rng_seed(&t.rng, seed ^ 0x5eed5eed5eedull);
-    if (!quiet)
+    t.m = r->m;
+    t.p = &d->p;
+    t.b = &d->b;
+    t.ho = &d->ho;
+    t.vd = o->vali ? &d->vd : NULL;
+    t.in = &d->in;
+    t.rcfg = &d->rcfg;
+    t.path = o->clicks;
+    t.in_memory = d->in_memory;
+    t.shuffle = o->shuffle != 0;
+    t.has_ctx = lo->has_ctx;
+    t.batch = r->batch;
+    t.epochs = r->epochs;
+    t.quiet = o->quiet;
+    t.checkpoint = o->checkpoint;
+    t.patience = o->patience;
+    t.eval_every = lo->st.lists / o->evals ? lo->st.lists / o->evals : 1;
+    t.total_lists = lo->st.lists * (uint64_t)r->epochs;
+    ttr_rng_seed(&t.rng, o->seed ^ 0x5eed5eed5eedull);
+    size_t bytes = ttr_arena_bytes(&r->cfg, TTR_MODE_TRAIN);
+    if (!o->quiet)
         printf("train %s: %llu lists, %llu items, %ux%u slots, %u features%s; %u epochs, batch %u; "
                "model arena %.1f MB\n",
-               cli_variant_name(variant), (unsigned long long)st.lists,
-               (unsigned long long)st.items, (unsigned)cfg.rows, (unsigned)cfg.cols, (unsigned)F,
-               normalize ? " (normalised)" : "", (unsigned)epochs, (unsigned)batch,
-               (double)ttr_arena_bytes(&cfg, TTR_MODE_TRAIN) / 1e6);
-    ret = train_run(&t);
+               cli_variant_name(r->cfg.variant), (unsigned long long)lo->st.lists,
+               (unsigned long long)lo->st.items, (unsigned)r->cfg.rows, (unsigned)r->cfg.cols,
+               (unsigned)lo->F, o->normalize && !o->resume ? " (normalised)" : "",
+               (unsigned)r->epochs, (unsigned)r->batch, (double)bytes / 1e6);
+    int ret = train_run(&t);
     if (!ret && t.snap) {
         /* the selected model replaces the last one in the arena */
-        err = cli_model_restore(t.snap, t.snap_size, &m, arena,
-                                ttr_arena_bytes(&cfg, TTR_MODE_TRAIN));
+        int err = cli_model_restore(t.snap, t.snap_size, &r->m, r->arena, bytes);
         if (err)
             ret = cli_err(C, "cannot restore the selected model: %s", ttr_strerror(err));
     }
     if (!ret)
-        ret = cli_model_save(C, m, out, checkpoint);
-    if (!ret && !quiet) {
-        if (t.snap && vali)
-            printf("saved %s: epoch %.2f (best vali NDCG@10 %.4f)\n", out, t.best_epoch, t.best);
+        ret = cli_model_save(C, r->m, o->out, o->checkpoint);
+    if (!ret && !o->quiet) {
+        if (t.snap && o->vali)
+            printf("saved %s: epoch %.2f (best vali NDCG@10 %.4f)\n", o->out, t.best_epoch,
+                   t.best);
         else if (t.snap)
-            printf("saved %s: epoch %.2f (best held-out click log-likelihood %.5f)\n", out,
+            printf("saved %s: epoch %.2f (best held-out click log-likelihood %.5f)\n", o->out,
                    t.best_epoch, t.best);
         else
-            printf("saved %s\n", out);
+            printf("saved %s\n", o->out);
     }
     free(t.snap);
-done:
-    free(stats_buf);
-    free(p.x);
-    free(p.slots);
-    free(p.clicks);
-    free(p.n);
-    free(p.ctx);
-    free(b.offsets);
-    free(b.x);
-    free(b.slots);
-    free(b.clicks);
-    free(b.ctx);
-    holdout_free(&ho);
-    cli_letor_free(&vd);
-    free(arena);
     return ret;
+}
+
+int ttr_cmd_train(int argc, char **argv)
+{
+    train_opts o;
+    int rc = train_opts_parse(argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    log_layout lo;
+    if (scan_log(o.clicks, &lo))
+        return 1;
+    train_run_cfg r;
+    memset(&r, 0, sizeof r);
+    rc = o.resume ? resume_model(&o, &lo, &r) : new_model(&o, &lo, &r);
+    train_data d;
+    memset(&d, 0, sizeof d);
+    if (!rc && !(rc = prepare_data(&o, &lo, &r, &d)))
+        rc = fit_and_save(&o, &lo, &r, &d);
+    train_data_free(&d);
+    free(r.arena);
+    return rc;
 }
