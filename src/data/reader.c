@@ -6,50 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "ttr_data.h"
 
 enum { KIND_LETOR = 1, KIND_CLICKS = 2 };
 
 #define QT_EMPTY UINT64_MAX
-
-/* ---- sources ------------------------------------------------------------ */
-
-size_t ttr_stdio_read(void *file, void *buf, size_t n)
-{
-    size_t got = fread(buf, 1, n, (FILE *)file);
-    if (got == 0 && ferror((FILE *)file))
-        return TTR_READ_ERROR;
-    return got;
-}
-
-ttr_source ttr_source_callback(ttr_read_fn read, void *ctx, char *buf, size_t buf_size)
-{
-    ttr_source s;
-    memset(&s, 0, sizeof s);
-    s.read = read;
-    s.ctx = ctx;
-    s.buf = buf;
-    s.buf_size = buf_size;
-    return s;
-}
-
-ttr_source ttr_source_memory(const void *data, size_t size)
-{
-    ttr_source s;
-    memset(&s, 0, sizeof s);
-    s.data = (const char *)data;
-    s.size = size;
-    return s;
-}
-
-void ttr_reader_config_default(ttr_reader_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->max_items = 1024;
-    cfg->max_label = 31.0f;
-}
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -196,191 +158,6 @@ static int next_line(ttr_reader *r, ttr__lines *s, int in_groups, const char **l
     return 1;
 }
 
-/* ---- tokens and numbers --------------------------------------------------- */
-
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static const char *skip_ws(const char *p, const char *e)
-{
-    while (p < e && is_ws(*p))
-        p++;
-    return p;
-}
-
-/* End of the token at p: the next blank, '#' or the end of line. */
-static const char *tok_end(const char *p, const char *e)
-{
-    while (p < e && !is_ws(*p) && *p != '#')
-        p++;
-    return p;
-}
-
-static int lower_eq(const char *p, const char *e, const char *word)
-{
-    size_t n = strlen(word);
-    if ((size_t)(e - p) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != word[i])
-            return 0;
-    }
-    return 1;
-}
-
-static const float pow10f_tab[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
-                                     1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
-
-/* Parse the number [p, e) into the nearest float. Returns 0, or an error
- * code with *msg set and *bad at the offending byte. */
-static int parse_float(const char *p, const char *e, float *out, const char **msg,
-                       const char **bad)
-{
-    const char *s = p, *q = p;
-    uint64_t m = 0;
-    int sig = 0, exp10 = 0, any = 0, neg = 0, eneg = 0;
-    long ev = 0;
-    *bad = p;
-    if (q < e && (*q == '+' || *q == '-')) {
-        neg = *q == '-';
-        q++;
-    }
-    if (q < e && !is_digit(*q) && *q != '.') {
-        if (lower_eq(q, e, "nan") || lower_eq(q, e, "inf") || lower_eq(q, e, "infinity")) {
-            *msg = "non-finite number";
-            return TTR_ERR_NONFINITE;
-        }
-        *bad = q;
-        *msg = "bad number";
-        return TTR_ERR_FORMAT;
-    }
-    for (; q < e && is_digit(*q); q++) {
-        any = 1;
-        if (m == 0 && *q == '0')
-            continue;
-        if (sig < 19)
-            m = m * 10 + (uint64_t)(*q - '0');
-        else
-            exp10++;
-        sig++;
-    }
-    if (q < e && *q == '.') {
-        for (q++; q < e && is_digit(*q); q++) {
-            any = 1;
-            if (m == 0 && *q == '0') {
-                exp10--;
-                continue;
-            }
-            if (sig < 19) {
-                m = m * 10 + (uint64_t)(*q - '0');
-                exp10--;
-            }
-            sig++;
-        }
-    }
-    if (!any) {
-        *bad = q;
-        *msg = "bad number";
-        return TTR_ERR_FORMAT;
-    }
-    if (q < e && (*q == 'e' || *q == 'E')) {
-        int edig = 0;
-        q++;
-        if (q < e && (*q == '+' || *q == '-')) {
-            eneg = *q == '-';
-            q++;
-        }
-        for (; q < e && is_digit(*q); q++) {
-            edig = 1;
-            if (ev < 100000)
-                ev = ev * 10 + (*q - '0');
-        }
-        if (!edig) {
-            *bad = q;
-            *msg = "bad number";
-            return TTR_ERR_FORMAT;
-        }
-    }
-    if (q != e) {
-        *bad = q;
-        *msg = "bad number";
-        return TTR_ERR_FORMAT;
-    }
-    if (m == 0) {
-        *out = neg ? -0.0f : 0.0f;
-        return 0;
-    }
-    {
-        long x10 = exp10 + (eneg ? -ev : ev);
-        /* Fast path: m and 10^|x10| exact in float, one correctly rounded
-         * operation (same result as strtof). */
-        if (sig <= 19 && m < (1u << 24) && x10 >= -10 && x10 <= 10) {
-            float f = (float)m;
-            f = x10 < 0 ? f / pow10f_tab[-x10] : f * pow10f_tab[x10];
-            *out = neg ? -f : f;
-            return 0;
-        }
-    }
-    {
-        char tmp[TTR_DATA_MAX_NUMBER + 1];
-        char *endp;
-        float f;
-        size_t n = (size_t)(e - s);
-        if (n > TTR_DATA_MAX_NUMBER) {
-            *msg = "number too long";
-            return TTR_ERR_FORMAT;
-        }
-        memcpy(tmp, s, n);
-        tmp[n] = 0;
-        errno = 0;
-        f = strtof(tmp, &endp);
-        if (endp != tmp + n) {
-            *msg = "bad number (is LC_NUMERIC \"C\"?)";
-            return TTR_ERR_FORMAT;
-        }
-        if (errno == ERANGE && !(f > -1.0f && f < 1.0f)) {
-            *msg = "number out of float range";
-            return TTR_ERR_RANGE;
-        }
-        *out = f;
-        return 0;
-    }
-}
-
-/* Unsigned decimal [p, e) into *v (<= max). 0, TTR_ERR_FORMAT (not digits)
- * or TTR_ERR_RANGE (above max). */
-static int parse_uint(const char *p, const char *e, uint64_t max, uint64_t *v)
-{
-    uint64_t x = 0;
-    int big = 0;
-    if (p == e)
-        return TTR_ERR_FORMAT;
-    for (; p < e; p++) {
-        unsigned d;
-        if (!is_digit(*p))
-            return TTR_ERR_FORMAT;
-        d = (unsigned)(*p - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            big = 1;
-        else
-            x = x * 10 + d;
-    }
-    if (big || x > max)
-        return TTR_ERR_RANGE;
-    *v = x;
-    return 0;
-}
-
 /* ---- opening -------------------------------------------------------------- */
 
 static int open_common(ttr_reader *r, const ttr_reader_config *cfg, const ttr_source *src,
@@ -500,7 +277,7 @@ static int comment_line(ttr_reader *r, const char *ls, const char *p, const char
             got_f = 1;
         else
             continue; /* unknown keys are ignored (later versions may add some) */
-        rc = parse_uint(eq + 1, t, TTR_DATA_MAX_FEATURES, &v);
+        rc = ttr__parse_uint(eq + 1, t, TTR_DATA_MAX_FEATURES, &v);
         if (rc == TTR_ERR_FORMAT)
             return fail_at(r, rc, ls, eq + 1, "bad layout header value");
         if (rc == TTR_ERR_RANGE || v == 0)
@@ -581,7 +358,7 @@ static int slot_field(ttr_reader *r, const char *ls, const char *name, const cha
         return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
     if (v == t)
         return fail_at(r, TTR_ERR_FORMAT, ls, v, m[0]);
-    int rc = parse_uint(v, t, UINT64_MAX, &x);
+    int rc = ttr__parse_uint(v, t, UINT64_MAX, &x);
     if (rc == TTR_ERR_FORMAT)
         return fail_at(r, rc, ls, v, m[1]);
     if (rc || x >= limit)
@@ -602,7 +379,7 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
             h->label = (float)h->click;
         } else {
             float v;
-            rc = parse_float(p, t, &v, &msg, &bad);
+            rc = ttr__parse_float(p, t, &v, &msg, &bad);
             if (rc == TTR_ERR_FORMAT)
                 return fail_at(r, rc, ls, p, "bad click (expected 0 or 1)");
             if (rc)
@@ -611,7 +388,7 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
         }
     } else {
         /* p is at a token (classify() skipped blank and comment lines) */
-        rc = parse_float(p, t, &h->label, &msg, &bad);
+        rc = ttr__parse_float(p, t, &h->label, &msg, &bad);
         if (rc)
             return fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : p, msg);
         if (!(h->label >= 0.0f && h->label <= r->cfg.max_label))
@@ -635,7 +412,7 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
                 return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
             if (v == t)
                 return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing qid");
-            rc = parse_uint(v, t, UINT64_MAX, &x);
+            rc = ttr__parse_uint(v, t, UINT64_MAX, &x);
             if (rc == TTR_ERR_FORMAT)
                 return fail_at(r, rc, ls, v, "qid must be an unsigned integer");
             if (rc)
@@ -710,7 +487,7 @@ static int parse_features(ttr_reader *r, const char *ls, const char *p, const ch
         p = tok_end(p, e);
         if (v == p)
             return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing feature value");
-        rc = parse_float(v, p, &val, &msg, &bad);
+        rc = ttr__parse_float(v, p, &val, &msg, &bad);
         if (rc)
             return fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : v, msg);
         if (row)
@@ -881,7 +658,7 @@ static int next_group(ttr_reader *r, size_t *size)
         if (p == e || *p == '#')
             continue;
         t = tok_end(p, e);
-        rc = parse_uint(p, t, UINT64_MAX, &v);
+        rc = ttr__parse_uint(p, t, UINT64_MAX, &v);
         if (rc == TTR_ERR_FORMAT)
             return fail(r, rc, 1, r->grp.line, (unsigned long)(p - ls) + 1, "bad group size");
         if (rc || v > r->cfg.max_items)
