@@ -95,6 +95,215 @@ static void info_usage(FILE *f)
 
 /* info's options, the index of each in its flag table */
 enum { IN_MODEL, IN_JSON, IN_COUNT };
+/* A model and its read-outs, gathered once for either output. */
+typedef struct info_data {
+    const char *path;
+    const ttr_model *m;
+    const ttr_config *c;
+    ttr_mode mode;
+    tcount *tc;
+    size_t P, K, file_bytes, ab[3];
+    uint64_t steps;
+    float *curve, *attn, *slots;
+    float pi[TTR_MAX_COMPONENTS], gain[TTR_MAX_COMPONENTS], bref[64];
+    int has_curve, has_mix, has_bref, has_slots, has_attn;
+} info_data;
+
+/* The read-outs a model has (bias curves, MixEM's mixture, dot's b_ref and
+ * b(slot), XPA's attention), each flagged when present. */
+static void gather_readouts(info_data *d)
+{
+    const ttr_model *m = d->m;
+    const ttr_config *c = d->c;
+    int train = d->mode == TTR_MODE_TRAIN;
+    d->has_curve = train && c->variant != TTR_NAIVE && c->variant != TTR_DOT;
+    for (size_t k = 0; d->has_curve && k < d->K; k++)
+        if (ttr_bias_curve(m, (uint32_t)k, 0, d->curve + k * d->P))
+            d->has_curve = 0;
+    d->has_mix = train && c->variant == TTR_MIXEM && !ttr_mixem_params(m, d->pi, d->gain);
+    d->has_bref = c->variant == TTR_DOT &&
+                  !ttr_dot_reference(m, d->bref, 0, train ? d->slots : NULL);
+    d->has_slots = d->has_bref && train;
+    d->has_attn = train && c->variant == TTR_XPA && !ttr_xpa_attention(m, d->attn);
+}
+
+/* `info --json`: one JSON object. */
+static void print_json(const info_data *d)
+{
+    const char *path = d->path;
+    const ttr_config *c = d->c;
+    ttr_mode mode = d->mode;
+    const tcount *tc = d->tc;
+    size_t P = d->P, K = d->K, file_bytes = d->file_bytes;
+    const size_t *ab = d->ab;
+    uint64_t steps = d->steps;
+    const float *curve = d->curve, *attn = d->attn;
+    const float *pi = d->pi, *gain = d->gain, *bref = d->bref;
+    int has_curve = d->has_curve, has_mix = d->has_mix, has_bref = d->has_bref;
+    int has_attn = d->has_attn;
+    static const char *const losses[] = {"bce", "softmax"}, *const opts[] = {"adam", "sgd"};
+    static const char *const scheds[] = {"constant", "cosine", "linear"};
+    const char *sched = scheds[c->lr_schedule <= TTR_LR_LINEAR ? c->lr_schedule : 0];
+    printf("{\"file\":\"");
+    for (const char *s = path; *s; s++)
+        printf(*s == '"' || *s == '\\' ? "\\%c" : ((unsigned char)*s < 32 ? "?" : "%c"), *s);
+    printf("\",\"file_bytes\":%zu,\"variant\":\"%s\",\"mode\":\"%s\",", file_bytes,
+           cli_variant_name(c->variant), mode_name(mode));
+    if (mode == TTR_MODE_TRAIN)
+        printf("\"steps\":%llu,\"optimizer_state\":%s,", (unsigned long long)steps,
+               steps ? "true" : "false");
+    printf("\"config\":{\"n_features\":%u,\"hidden\":[", (unsigned)c->n_features);
+    for (uint32_t i = 0; i < c->n_hidden; i++)
+        printf("%s%u", i ? "," : "", (unsigned)c->hidden[i]);
+    printf("],\"rows\":%u,\"cols\":%u,\"n_contexts\":%u,\"embed_dim\":%u,\"bias_hidden\":%u,"
+           "\"dot_dim\":%u,\"components\":%u,\"attn_dim\":%u,\"max_items\":%u,\"max_batch\":%u,"
+           "\"loss\":\"%s\",\"optimizer\":\"%s\",\"lr\":%g,\"l2\":%g,\"clip_norm\":%g,"
+           "\"slot_dropout\":%g,\"dot_serving\":\"%s\",\"seed\":%llu,\"weight_decay\":%g,"
+           "\"lr_schedule\":\"%s\",\"warmup_steps\":%llu,\"decay_steps\":%llu},",
+           (unsigned)c->rows, (unsigned)c->cols, (unsigned)c->n_contexts,
+           (unsigned)c->embed_dim, (unsigned)c->bias_hidden, (unsigned)c->dot_dim,
+           (unsigned)c->components, (unsigned)c->attn_dim, (unsigned)c->max_items,
+           (unsigned)c->max_batch, losses[c->loss & 1], opts[c->optimizer & 1],
+           (double)c->lr, (double)c->l2, (double)c->clip_norm, (double)c->slot_dropout,
+           c->dot_serving == TTR_DOT_REF_TOP ? "top" : "mean", (unsigned long long)c->seed,
+           (double)c->weight_decay, sched, (unsigned long long)c->warmup_steps,
+           (unsigned long long)c->decay_steps);
+    printf("\"arena_bytes\":{\"train\":%zu,\"serve_f32\":%zu,\"serve_int8\":%zu},"
+           "\"parameters\":%llu,\"tensors\":[",
+           ab[0], ab[1], ab[2], (unsigned long long)tc->params);
+    for (size_t i = 0; i < tc->n; i++)
+        printf("%s{\"name\":\"%s\",\"rows\":%u,\"cols\":%u,\"dtype\":\"%s\"}", i ? "," : "",
+               tc->names[i], (unsigned)tc->rows[i], (unsigned)tc->cols[i],
+               tc->dtype[i] ? "int8" : "f32");
+    printf("]");
+    if (has_curve) {
+        printf(",\"bias_curve\":[");
+        for (size_t k = 0; k < K; k++) {
+            printf("%s[", k ? "," : "");
+            print_floats(stdout, curve + k * P, P, 1);
+            printf("]");
+        }
+        printf("]");
+    }
+    if (has_mix) {
+        printf(",\"mixem_pi\":[");
+        print_floats(stdout, pi, c->components, 1);
+        printf("],\"mixem_gain\":[");
+        print_floats(stdout, gain, c->components, 1);
+        printf("]");
+    }
+    if (has_bref) {
+        printf(",\"dot_bref\":[");
+        print_floats(stdout, bref, c->dot_dim, 1);
+        printf("]");
+    }
+    if (has_attn) {
+        printf(",\"attention\":[");
+        for (size_t p = 0; p < P; p++) {
+            printf("%s[", p ? "," : "");
+            print_floats(stdout, attn + p * P, P, 1);
+            printf("]");
+        }
+        printf("]");
+    }
+    printf("}\n");
+}
+
+/* `info`: one line per field, then the read-outs. */
+static void print_text(const info_data *d)
+{
+    const char *path = d->path;
+    const ttr_config *c = d->c;
+    ttr_mode mode = d->mode;
+    const tcount *tc = d->tc;
+    size_t P = d->P, K = d->K, file_bytes = d->file_bytes;
+    const size_t *ab = d->ab;
+    uint64_t steps = d->steps;
+    const ttr_model *m = d->m;
+    float *curve = d->curve; /* print_curves fills it per context */
+    const float *attn = d->attn, *slots = d->slots;
+    const float *pi = d->pi, *gain = d->gain, *bref = d->bref;
+    int has_curve = d->has_curve, has_mix = d->has_mix, has_bref = d->has_bref;
+    int has_slots = d->has_slots, has_attn = d->has_attn;
+    static const char *const losses[] = {"bce", "softmax"}, *const opts[] = {"adam", "sgd"};
+    static const char *const scheds[] = {"constant", "cosine", "linear"};
+    const char *sched = scheds[c->lr_schedule <= TTR_LR_LINEAR ? c->lr_schedule : 0];
+    printf("model      %s (%zu bytes)\n", path, file_bytes);
+    printf("variant    %s\nmode       %s\n", cli_variant_name(c->variant), mode_name(mode));
+    if (mode == TTR_MODE_TRAIN && steps)
+        printf("state      checkpoint: %llu optimizer steps and their optimizer state "
+               "(train --resume continues exactly)\n",
+               (unsigned long long)steps);
+    else if (mode == TTR_MODE_TRAIN)
+        printf("state      no optimizer state (train --resume starts a fresh optimizer; "
+               "save with --checkpoint to keep it)\n");
+    printf("features   %u\nrelevance  %u", (unsigned)c->n_features, (unsigned)c->n_features);
+    for (uint32_t i = 0; i < c->n_hidden; i++)
+        printf(" -> %u", (unsigned)c->hidden[i]);
+    printf(" -> %u\n", c->variant == TTR_DOT ? (unsigned)c->dot_dim : 1u);
+    printf("slots      %u x %u, contexts %u, max_items %u, max_batch %u\n", (unsigned)c->rows,
+           (unsigned)c->cols, (unsigned)c->n_contexts, (unsigned)c->max_items,
+           (unsigned)c->max_batch);
+    printf("bias tower embed_dim %u, hidden %u", (unsigned)c->embed_dim,
+           (unsigned)c->bias_hidden);
+    if (c->variant == TTR_DOT)
+        printf(", dot_dim %u, serving b_ref %s", (unsigned)c->dot_dim,
+               c->dot_serving == TTR_DOT_REF_TOP ? "top slot" : "running mean");
+    if (c->variant == TTR_MIXEM)
+        printf(", components %u", (unsigned)c->components);
+    if (c->variant == TTR_XPA)
+        printf(", attn_dim %u", (unsigned)c->attn_dim);
+    printf("\ntraining   %s loss, %s lr %g, l2 %g, clip %g, slot dropout %g, seed %llu\n",
+           losses[c->loss & 1], opts[c->optimizer & 1], (double)c->lr, (double)c->l2,
+           (double)c->clip_norm, (double)c->slot_dropout, (unsigned long long)c->seed);
+    printf("schedule   %s", sched);
+    if (c->warmup_steps)
+        printf(", warm-up %llu steps", (unsigned long long)c->warmup_steps);
+    if (c->lr_schedule != TTR_LR_CONSTANT)
+        printf(", lr 0 at step %llu", (unsigned long long)c->decay_steps);
+    printf(", weight decay %g\n", (double)c->weight_decay);
+    printf("arena      train %zu, serve-f32 %zu, serve-int8 %zu bytes\n", ab[0], ab[1], ab[2]);
+    printf("parameters %llu in %zu tensors:", (unsigned long long)tc->params, tc->n);
+    for (size_t i = 0; i < tc->n; i++)
+        printf(" %s[%ux%u%s]", tc->names[i], (unsigned)tc->rows[i], (unsigned)tc->cols[i],
+               tc->dtype[i] ? " int8" : "");
+    printf("\n");
+    if (has_curve)
+        print_curves(m, curve, K, P);
+    if (has_mix) {
+        printf("mixem pi   ");
+        print_floats(stdout, pi, c->components, 0);
+        printf("\nmixem gain ");
+        print_floats(stdout, gain, c->components, 0);
+        printf("\n");
+    }
+    if (has_bref) {
+        printf("dot b_ref  ");
+        print_floats(stdout, bref, c->dot_dim, 0);
+        printf("\n");
+        if (has_slots)
+            for (size_t p = 0; p < P && p < 16; p++) {
+                printf("  b(slot %zu) ", p);
+                print_floats(stdout, slots + p * c->dot_dim, c->dot_dim, 0);
+                printf("\n");
+            }
+    }
+    if (has_attn) {
+        printf("attention  (slot: the slot it attends most, and that weight)\n");
+        for (size_t p = 0; p < P; p++) {
+            size_t best = p == 0 && P > 1 ? 1 : 0;
+            for (size_t q = 0; q < P; q++)
+                if (q != p && attn[p * P + q] > attn[p * P + best])
+                    best = q;
+            printf("  %u,%u: top %u,%u %.3f\n", (unsigned)(p / c->cols),
+                   (unsigned)(p % c->cols), (unsigned)(best / c->cols),
+                   (unsigned)(best % c->cols), (double)attn[p * P + best]);
+        }
+    }
+    if (mode != TTR_MODE_TRAIN)
+        printf("(a serving model: the relevance tower only, no bias read-outs)\n");
+}
+
 int ttr_cmd_info(int argc, char **argv)
 {
     const char *C = "info";
@@ -142,158 +351,26 @@ int ttr_cmd_info(int argc, char **argv)
     size_t ab[3];
     for (int i = 0; i < 3; i++)
         ab[i] = ttr_arena_bytes(c, (ttr_mode)i);
-    int has_curve = mode == TTR_MODE_TRAIN && c->variant != TTR_NAIVE && c->variant != TTR_DOT;
-    for (size_t k = 0; has_curve && k < K; k++)
-        if (ttr_bias_curve(m, (uint32_t)k, 0, curve + k * P))
-            has_curve = 0;
-    float pi[TTR_MAX_COMPONENTS], gain[TTR_MAX_COMPONENTS], bref[64];
-    int has_mix = mode == TTR_MODE_TRAIN && c->variant == TTR_MIXEM && !ttr_mixem_params(m, pi, gain);
-    int has_bref = c->variant == TTR_DOT && !ttr_dot_reference(m, bref, 0, mode == TTR_MODE_TRAIN ? slots : NULL);
-    int has_slots = has_bref && mode == TTR_MODE_TRAIN;
-    int has_attn = mode == TTR_MODE_TRAIN && c->variant == TTR_XPA && !ttr_xpa_attention(m, attn);
-    static const char *const losses[] = {"bce", "softmax"}, *const opts[] = {"adam", "sgd"};
-    static const char *const scheds[] = {"constant", "cosine", "linear"};
-    const char *sched = scheds[c->lr_schedule <= TTR_LR_LINEAR ? c->lr_schedule : 0];
-    if (json) {
-        printf("{\"file\":\"");
-        for (const char *s = path; *s; s++)
-            printf(*s == '"' || *s == '\\' ? "\\%c" : ((unsigned char)*s < 32 ? "?" : "%c"), *s);
-        printf("\",\"file_bytes\":%zu,\"variant\":\"%s\",\"mode\":\"%s\",", file_bytes,
-               cli_variant_name(c->variant), mode_name(mode));
-        if (mode == TTR_MODE_TRAIN)
-            printf("\"steps\":%llu,\"optimizer_state\":%s,", (unsigned long long)steps,
-                   steps ? "true" : "false");
-        printf("\"config\":{\"n_features\":%u,\"hidden\":[", (unsigned)c->n_features);
-        for (uint32_t i = 0; i < c->n_hidden; i++)
-            printf("%s%u", i ? "," : "", (unsigned)c->hidden[i]);
-        printf("],\"rows\":%u,\"cols\":%u,\"n_contexts\":%u,\"embed_dim\":%u,\"bias_hidden\":%u,"
-               "\"dot_dim\":%u,\"components\":%u,\"attn_dim\":%u,\"max_items\":%u,\"max_batch\":%u,"
-               "\"loss\":\"%s\",\"optimizer\":\"%s\",\"lr\":%g,\"l2\":%g,\"clip_norm\":%g,"
-               "\"slot_dropout\":%g,\"dot_serving\":\"%s\",\"seed\":%llu,\"weight_decay\":%g,"
-               "\"lr_schedule\":\"%s\",\"warmup_steps\":%llu,\"decay_steps\":%llu},",
-               (unsigned)c->rows, (unsigned)c->cols, (unsigned)c->n_contexts,
-               (unsigned)c->embed_dim, (unsigned)c->bias_hidden, (unsigned)c->dot_dim,
-               (unsigned)c->components, (unsigned)c->attn_dim, (unsigned)c->max_items,
-               (unsigned)c->max_batch, losses[c->loss & 1], opts[c->optimizer & 1],
-               (double)c->lr, (double)c->l2, (double)c->clip_norm, (double)c->slot_dropout,
-               c->dot_serving == TTR_DOT_REF_TOP ? "top" : "mean", (unsigned long long)c->seed,
-               (double)c->weight_decay, sched, (unsigned long long)c->warmup_steps,
-               (unsigned long long)c->decay_steps);
-        printf("\"arena_bytes\":{\"train\":%zu,\"serve_f32\":%zu,\"serve_int8\":%zu},"
-               "\"parameters\":%llu,\"tensors\":[",
-               ab[0], ab[1], ab[2], (unsigned long long)tc->params);
-        for (size_t i = 0; i < tc->n; i++)
-            printf("%s{\"name\":\"%s\",\"rows\":%u,\"cols\":%u,\"dtype\":\"%s\"}", i ? "," : "",
-                   tc->names[i], (unsigned)tc->rows[i], (unsigned)tc->cols[i],
-                   tc->dtype[i] ? "int8" : "f32");
-        printf("]");
-        if (has_curve) {
-            printf(",\"bias_curve\":[");
-            for (size_t k = 0; k < K; k++) {
-                printf("%s[", k ? "," : "");
-                print_floats(stdout, curve + k * P, P, 1);
-                printf("]");
-            }
-            printf("]");
-        }
-        if (has_mix) {
-            printf(",\"mixem_pi\":[");
-            print_floats(stdout, pi, c->components, 1);
-            printf("],\"mixem_gain\":[");
-            print_floats(stdout, gain, c->components, 1);
-            printf("]");
-        }
-        if (has_bref) {
-            printf(",\"dot_bref\":[");
-            print_floats(stdout, bref, c->dot_dim, 1);
-            printf("]");
-        }
-        if (has_attn) {
-            printf(",\"attention\":[");
-            for (size_t p = 0; p < P; p++) {
-                printf("%s[", p ? "," : "");
-                print_floats(stdout, attn + p * P, P, 1);
-                printf("]");
-            }
-            printf("]");
-        }
-        printf("}\n");
-    } else {
-        printf("model      %s (%zu bytes)\n", path, file_bytes);
-        printf("variant    %s\nmode       %s\n", cli_variant_name(c->variant), mode_name(mode));
-        if (mode == TTR_MODE_TRAIN && steps)
-            printf("state      checkpoint: %llu optimizer steps and their optimizer state "
-                   "(train --resume continues exactly)\n",
-                   (unsigned long long)steps);
-        else if (mode == TTR_MODE_TRAIN)
-            printf("state      no optimizer state (train --resume starts a fresh optimizer; "
-                   "save with --checkpoint to keep it)\n");
-        printf("features   %u\nrelevance  %u", (unsigned)c->n_features, (unsigned)c->n_features);
-        for (uint32_t i = 0; i < c->n_hidden; i++)
-            printf(" -> %u", (unsigned)c->hidden[i]);
-        printf(" -> %u\n", c->variant == TTR_DOT ? (unsigned)c->dot_dim : 1u);
-        printf("slots      %u x %u, contexts %u, max_items %u, max_batch %u\n", (unsigned)c->rows,
-               (unsigned)c->cols, (unsigned)c->n_contexts, (unsigned)c->max_items,
-               (unsigned)c->max_batch);
-        printf("bias tower embed_dim %u, hidden %u", (unsigned)c->embed_dim,
-               (unsigned)c->bias_hidden);
-        if (c->variant == TTR_DOT)
-            printf(", dot_dim %u, serving b_ref %s", (unsigned)c->dot_dim,
-                   c->dot_serving == TTR_DOT_REF_TOP ? "top slot" : "running mean");
-        if (c->variant == TTR_MIXEM)
-            printf(", components %u", (unsigned)c->components);
-        if (c->variant == TTR_XPA)
-            printf(", attn_dim %u", (unsigned)c->attn_dim);
-        printf("\ntraining   %s loss, %s lr %g, l2 %g, clip %g, slot dropout %g, seed %llu\n",
-               losses[c->loss & 1], opts[c->optimizer & 1], (double)c->lr, (double)c->l2,
-               (double)c->clip_norm, (double)c->slot_dropout, (unsigned long long)c->seed);
-        printf("schedule   %s", sched);
-        if (c->warmup_steps)
-            printf(", warm-up %llu steps", (unsigned long long)c->warmup_steps);
-        if (c->lr_schedule != TTR_LR_CONSTANT)
-            printf(", lr 0 at step %llu", (unsigned long long)c->decay_steps);
-        printf(", weight decay %g\n", (double)c->weight_decay);
-        printf("arena      train %zu, serve-f32 %zu, serve-int8 %zu bytes\n", ab[0], ab[1], ab[2]);
-        printf("parameters %llu in %zu tensors:", (unsigned long long)tc->params, tc->n);
-        for (size_t i = 0; i < tc->n; i++)
-            printf(" %s[%ux%u%s]", tc->names[i], (unsigned)tc->rows[i], (unsigned)tc->cols[i],
-                   tc->dtype[i] ? " int8" : "");
-        printf("\n");
-        if (has_curve)
-            print_curves(m, curve, K, P);
-        if (has_mix) {
-            printf("mixem pi   ");
-            print_floats(stdout, pi, c->components, 0);
-            printf("\nmixem gain ");
-            print_floats(stdout, gain, c->components, 0);
-            printf("\n");
-        }
-        if (has_bref) {
-            printf("dot b_ref  ");
-            print_floats(stdout, bref, c->dot_dim, 0);
-            printf("\n");
-            if (has_slots)
-                for (size_t p = 0; p < P && p < 16; p++) {
-                    printf("  b(slot %zu) ", p);
-                    print_floats(stdout, slots + p * c->dot_dim, c->dot_dim, 0);
-                    printf("\n");
-                }
-        }
-        if (has_attn) {
-            printf("attention  (slot: the slot it attends most, and that weight)\n");
-            for (size_t p = 0; p < P; p++) {
-                size_t best = p == 0 && P > 1 ? 1 : 0;
-                for (size_t q = 0; q < P; q++)
-                    if (q != p && attn[p * P + q] > attn[p * P + best])
-                        best = q;
-                printf("  %u,%u: top %u,%u %.3f\n", (unsigned)(p / c->cols),
-                       (unsigned)(p % c->cols), (unsigned)(best / c->cols),
-                       (unsigned)(best % c->cols), (double)attn[p * P + best]);
-            }
-        }
-        if (mode != TTR_MODE_TRAIN)
-            printf("(a serving model: the relevance tower only, no bias read-outs)\n");
-    }
+    info_data d;
+    memset(&d, 0, sizeof d);
+    d.path = path;
+    d.m = m;
+    d.c = c;
+    d.mode = mode;
+    d.tc = tc;
+    d.P = P;
+    d.K = K;
+    d.file_bytes = file_bytes;
+    d.steps = steps;
+    d.curve = curve;
+    d.attn = attn;
+    d.slots = slots;
+    memcpy(d.ab, ab, sizeof d.ab);
+    gather_readouts(&d);
+    if (json)
+        print_json(&d);
+    else
+        print_text(&d);
 done:
     free(tc);
     free(curve);
