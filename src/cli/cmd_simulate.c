@@ -111,7 +111,17 @@ enum {
     SIM_NEIGHBOUR, SIM_EPS, SIM_YMAX, SIM_BIAS_FEATURE, SIM_SEED, SIM_LOGGER,
     SIM_POSITION_SCALE, SIM_COUNT,
 };
-int ttr_cmd_simulate(int argc, char **argv)
+/* The simulation a command line asks for. */
+typedef struct sim_opts {
+    ttr_sim_config sc;
+    uint64_t seed, lists;     /* lists 0: one per query of the data */
+    uint32_t ymax, bias_feature;
+    int bias_given, random;
+    const char *data, *out, *query;
+} sim_opts;
+
+/* Parse argv into o. Returns 0, 1 (--help: usage printed) or 2 (printed). */
+static int parse_sim_opts(int argc, char **argv, sim_opts *o)
 {
     cli_flag fl[SIM_COUNT] = {
         [SIM_DATA] = {"--data", 1, 0, 0},
@@ -130,184 +140,200 @@ int ttr_cmd_simulate(int argc, char **argv)
         [SIM_LOGGER] = {"--logger", 1, 0, 0},
         [SIM_POSITION_SCALE] = {"--position-scale", 1, 0, 0},
     };
-    const size_t nf = SIM_COUNT;
-    int rc = cli_parse(C, argc, argv, fl, nf, NULL, 0, NULL);
+    int rc = cli_parse(C, argc, argv, fl, SIM_COUNT, NULL, 0, NULL);
     if (rc == 1) {
         usage(stdout);
-        return 0;
+        return 1;
     }
     if (rc || cli_need(C, &fl[SIM_DATA]) || cli_need(C, &fl[SIM_OUT]))
         return 2;
-
-    ttr_sim_config sc;
-    ttr_sim_config_default(&sc);
-    uint64_t seed = 1, lists = 0;
-    uint32_t ymax = 0, bias_feature = 7;
+    memset(o, 0, sizeof *o);
+    ttr_sim_config_default(&o->sc);
+    o->seed = 1;
+    o->bias_feature = 7;
     const char *users = cli_str(&fl[SIM_USERS], NULL);
-    if (users && parse_users(users, sc.users))
+    if (users && parse_users(users, o->sc.users))
         return cli_err(C, "--users: expected TYPE:SHARE,... with types pbm, position, "
                           "thorough, cascade, got '%s'", users), 2;
     const char *grid = cli_str(&fl[SIM_GRID], NULL);
-    if (grid && cli_grid(C, grid, &sc.rows, &sc.cols))
+    if (grid && cli_grid(C, grid, &o->sc.rows, &o->sc.cols))
         return 2;
     const char *logger = cli_str(&fl[SIM_LOGGER], NULL);
-    if (logger && parse_logger(logger, &sc))
+    if (logger && parse_logger(logger, &o->sc))
         return cli_err(C, "--logger: expected three numbers R,F,N (N >= 0), got '%s'", logger), 2;
     const char *draw = cli_str(&fl[SIM_DRAW], "cycle");
     if (strcmp(draw, "cycle") && strcmp(draw, "random"))
         return cli_err(C, "--draw: expected cycle or random, got '%s'", draw), 2;
-    if (cli_float(C, &fl[SIM_ETA], 0, 100, &sc.eta) ||
-        cli_float(C, &fl[SIM_NEIGHBOUR], -100, 100, &sc.neighbour) ||
-        cli_float(C, &fl[SIM_EPS], 0, 1, &sc.eps) ||
-        cli_float(C, &fl[SIM_POSITION_SCALE], 0, 1, &sc.position_scale) ||
-        cli_u64(C, &fl[SIM_SEED], 0, UINT64_MAX, &seed) ||
-        cli_u64(C, &fl[SIM_LISTS], 1, 1000000000ull, &lists) ||
-        cli_u32(C, &fl[SIM_YMAX], 1, 15, &ymax) ||
-        cli_u32(C, &fl[SIM_BIAS_FEATURE], 1, TTR_DATA_MAX_FEATURES, &bias_feature))
+    if (cli_float(C, &fl[SIM_ETA], 0, 100, &o->sc.eta) ||
+        cli_float(C, &fl[SIM_NEIGHBOUR], -100, 100, &o->sc.neighbour) ||
+        cli_float(C, &fl[SIM_EPS], 0, 1, &o->sc.eps) ||
+        cli_float(C, &fl[SIM_POSITION_SCALE], 0, 1, &o->sc.position_scale) ||
+        cli_u64(C, &fl[SIM_SEED], 0, UINT64_MAX, &o->seed) ||
+        cli_u64(C, &fl[SIM_LISTS], 1, 1000000000ull, &o->lists) ||
+        cli_u32(C, &fl[SIM_YMAX], 1, 15, &o->ymax) ||
+        cli_u32(C, &fl[SIM_BIAS_FEATURE], 1, TTR_DATA_MAX_FEATURES, &o->bias_feature))
         return 2;
+    o->random = !strcmp(draw, "random");
+    o->bias_given = fl[SIM_BIAS_FEATURE].seen;
+    o->data = cli_str(&fl[SIM_DATA], NULL);
+    o->out = cli_str(&fl[SIM_OUT], NULL);
+    o->query = cli_str(&fl[SIM_QUERY], NULL);
+    return 0;
+}
 
-    const char *data = cli_str(&fl[SIM_DATA], NULL), *out = cli_str(&fl[SIM_OUT], NULL);
-    char qbuf[4200];
-    const char *qpath = cli_query_path(data, cli_str(&fl[SIM_QUERY], NULL), qbuf, sizeof qbuf);
-    cli_letor d;
-    if (cli_letor_load(C, data, qpath, 0, &d))
-        return 1;
-    if (d.max_list > TTR_SIM_MAX_DOCS) {
-        cli_letor_free(&d);
-        return cli_err(C, "%s: a query has %zu documents; at most %u are supported", data,
-                       d.max_list, (unsigned)TTR_SIM_MAX_DOCS);
+/* The settings that depend on the data: the grade range, the bias feature,
+ * the number of lists. Returns 0, 1 or 2 (printed). */
+static int fit_to_data(sim_opts *o, const cli_letor *d)
+{
+    if (d->max_list > TTR_SIM_MAX_DOCS)
+        return cli_err(C, "%s: a query has %zu documents; at most %u are supported", o->data,
+                       d->max_list, (unsigned)TTR_SIM_MAX_DOCS);
+    if (!o->ymax) {
+        o->ymax = (uint32_t)(d->max_label + 0.5f);
+        o->ymax = o->ymax < 1 ? 1 : o->ymax;
+        if (o->ymax > 15)
+            return cli_err(C, "%s: labels up to %g; the simulator takes grades 0..15", o->data,
+                           (double)d->max_label);
     }
-    if (!ymax) {
-        ymax = (uint32_t)(d.max_label + 0.5f);
-        if (ymax < 1)
-            ymax = 1;
-        if (ymax > 15) {
-            cli_letor_free(&d);
-            return cli_err(C, "%s: labels up to %g; the simulator takes grades 0..15", data,
-                           (double)d.max_label);
-        }
-    }
-    for (size_t i = 0; i < d.n_items; i++)
-        if (d.labels[i] > ymax) {
-            cli_letor_free(&d);
-            return cli_err(C, "%s: a label is above --ymax %u", data, (unsigned)ymax), 2;
-        }
-    sc.ymax = ymax;
-    if (!fl[SIM_BIAS_FEATURE].seen && bias_feature > d.n_features)
-        bias_feature = d.n_features;
-    if (bias_feature > d.n_features) {
-        cli_err(C, "--bias-feature %u: the data has %u features", (unsigned)bias_feature,
-                (unsigned)d.n_features);
-        cli_letor_free(&d);
-        return 2;
-    }
-    sc.bias_feature = bias_feature - 1;
-    if (sc.logging_feature != 0.0f && !varies_within_a_list(&d, sc.bias_feature))
+    for (size_t i = 0; i < d->n_items; i++)
+        if (d->labels[i] > o->ymax)
+            return cli_err(C, "%s: a label is above --ymax %u", o->data, (unsigned)o->ymax), 2;
+    o->sc.ymax = o->ymax;
+    if (!o->bias_given && o->bias_feature > d->n_features)
+        o->bias_feature = d->n_features;
+    if (o->bias_feature > d->n_features)
+        return cli_err(C, "--bias-feature %u: the data has %u features",
+                       (unsigned)o->bias_feature, (unsigned)d->n_features), 2;
+    o->sc.bias_feature = o->bias_feature - 1;
+    if (o->sc.logging_feature != 0.0f && !varies_within_a_list(d, o->sc.bias_feature))
         fprintf(stderr,
                 "ttrank %s: note: feature %u has one value within every query of %s (a query-level "
                 "feature), so the logging ranker's bias feature changes no order; choose "
                 "another with --bias-feature\n",
-                C, (unsigned)bias_feature, data);
-    if (ttr_sim_config_check(&sc)) {
-        cli_letor_free(&d);
+                C, (unsigned)o->bias_feature, o->data);
+    if (ttr_sim_config_check(&o->sc))
         return cli_err(C, "invalid simulation settings"), 2;
-    }
-    if (!lists)
-        lists = d.n_lists;
+    if (!o->lists)
+        o->lists = d->n_lists;
+    return 0;
+}
 
-    FILE *fo = strcmp(out, "-") ? fopen(out, "wb") : stdout;
-    if (!fo) {
-        cli_letor_free(&d);
-        return cli_err(C, "%s: %s", out, strerror(errno));
+/* Buffers of one simulated list and of the writer. */
+typedef struct sim_bufs {
+    uint16_t *slots, *wslots;
+    uint8_t *clicks, *wclicks;
+    float *wx;
+    char *wbuf;
+} sim_bufs;
+
+/* The shown items of list [a, a+n) of d (slots[i]: where item i was shown),
+ * in slot order into b's w* arrays. Returns their number; *clicked += the
+ * clicks among them. */
+static size_t shown_in_slot_order(const cli_letor *d, size_t a, size_t n, size_t P,
+                                  sim_bufs *b, uint64_t *clicked)
+{
+    size_t F = d->n_features, shown = 0;
+    for (size_t p = 0; p < P; p++)
+        b->wslots[p] = TTR_SIM_UNSHOWN;
+    for (size_t i = 0; i < n; i++)
+        if (b->slots[i] != TTR_SIM_UNSHOWN && b->slots[i] < P)
+            b->wslots[b->slots[i]] = (uint16_t)i;
+    for (size_t p = 0; p < P; p++) {
+        if (b->wslots[p] == TTR_SIM_UNSHOWN)
+            continue;
+        size_t i = b->wslots[p];
+        memcpy(b->wx + shown * F, d->x + (a + i) * F, F * sizeof *b->wx);
+        b->wclicks[shown] = b->clicks[i];
+        b->wslots[shown] = (uint16_t)p;
+        *clicked += b->clicks[i];
+        shown++;
     }
-    size_t ml = d.max_list, F = d.n_features, P = (size_t)sc.rows * sc.cols;
-    uint16_t *slots = malloc(ml * sizeof *slots), *wslots = malloc(P * sizeof *wslots);
-    uint8_t *clicks = malloc(ml), *wclicks = malloc(P);
-    float *wx = malloc(P * F * sizeof *wx);
-    char *wbuf = malloc(1 << 16);
-    int ret = 0;
-    if (!slots || !wslots || !clicks || !wclicks || !wx || !wbuf) {
-        ret = cli_err(C, "out of memory");
-        goto done;
-    }
+    return shown;
+}
+
+/* Simulate o->lists impressions on d and write them to fo. Returns 0 or a
+ * ttr_error; totals in *items and *clicked. */
+static int write_log(const sim_opts *o, const cli_letor *d, FILE *fo, sim_bufs *b,
+                     uint64_t *items, uint64_t *clicked)
+{
+    size_t F = d->n_features, P = (size_t)o->sc.rows * o->sc.cols;
     ttr_writer w;
-    int err = ttr_clicks_writer_open(&w, ttr_stdio_write, fo, wbuf, 1 << 16, sc.rows, sc.cols,
-                                     (uint32_t)F);
+    int err = ttr_clicks_writer_open(&w, ttr_stdio_write, fo, b->wbuf, 1 << 16, o->sc.rows,
+                                     o->sc.cols, (uint32_t)F);
     if (!err)
         err = ttr_clicks_write_header(&w);
     ttr_rng rng;
-    ttr_rng_seed(&rng, seed);
-    int random = !strcmp(draw, "random");
-    uint64_t total_items = 0, total_clicks = 0;
+    ttr_rng_seed(&rng, o->seed);
     cli_progress pr;
     cli_progress_start(&pr);
-    for (uint64_t t = 0; !err && t < lists; t++) {
-        size_t q = random ? (size_t)(((uint64_t)ttr_rng_u32(&rng) * d.n_lists) >> 32)
-                          : (size_t)(t % d.n_lists);
-        size_t a = d.offsets[q], n = d.offsets[q + 1] - a;
-        err = ttr_sim_impression(&sc, &rng, n, d.x + a * F, F, d.labels + a, slots, clicks, NULL,
-                                 NULL);
+    for (uint64_t t = 0; !err && t < o->lists; t++) {
+        size_t q = o->random ? (size_t)(((uint64_t)ttr_rng_u32(&rng) * d->n_lists) >> 32)
+                             : (size_t)(t % d->n_lists);
+        size_t a = d->offsets[q], n = d->offsets[q + 1] - a;
+        err = ttr_sim_impression(&o->sc, &rng, n, d->x + a * F, F, d->labels + a, b->slots,
+                                 b->clicks, NULL, NULL);
         if (err)
             break;
-        /* the shown items, in slot order */
-        for (size_t p = 0; p < P; p++)
-            wslots[p] = TTR_SIM_UNSHOWN;
-        size_t shown = 0;
-        for (size_t i = 0; i < n; i++)
-            if (slots[i] != TTR_SIM_UNSHOWN && slots[i] < P) {
-                size_t p = slots[i];
-                wslots[p] = (uint16_t)i;
-            }
-        for (size_t p = 0; p < P; p++) {
-            if (wslots[p] == TTR_SIM_UNSHOWN)
-                continue;
-            size_t i = wslots[p];
-            memcpy(wx + shown * F, d.x + (a + i) * F, F * sizeof *wx);
-            wclicks[shown] = clicks[i];
-            wslots[shown] = (uint16_t)p;
-            total_clicks += clicks[i];
-            shown++;
-        }
-        total_items += shown;
+        size_t shown = shown_in_slot_order(d, a, n, P, b, clicked);
+        *items += shown;
         if (shown)
-            err = ttr_clicks_write_list(&w, t, NULL, shown, wx, F, wslots, wclicks);
+            err = ttr_clicks_write_list(&w, t, NULL, shown, b->wx, F, b->wslots, b->wclicks);
         if ((t & 255) == 0)
-            cli_progress_update(&pr, "simulate:", (double)t / (double)lists);
+            cli_progress_update(&pr, "simulate:", (double)t / (double)o->lists);
     }
     cli_progress_end(&pr);
-    if (!err)
-        err = ttr_writer_flush(&w);
-    if (err) {
-        ret = cli_err(C, "%s: %s", out,
-                      err == TTR_ERR_IO ? strerror(errno ? errno : EIO) : ttr_strerror(err));
-        goto done;
-    }
-    if (fo != stdout) {
-        int bad = fclose(fo);
-        fo = NULL;
-        if (bad) {
-            ret = cli_err(C, "%s: %s", out, strerror(errno));
-            goto done;
-        }
-    } else if (fflush(stdout)) {
-        ret = cli_err(C, "stdout: %s", strerror(errno));
-        goto done;
-    }
+    return err ? err : ttr_writer_flush(&w);
+}
+
+/* Close the output (stdout: flush it). Returns 0 or 1 (printed). */
+static int close_out(const char *out, FILE *fo)
+{
     if (fo != stdout)
-        printf("simulate: %llu lists from %zu queries, %llu items shown, %llu clicks "
-                    "(%ux%u slots, %u features, ymax %u)\n",
-            (unsigned long long)lists, d.n_lists, (unsigned long long)total_items,
-            (unsigned long long)total_clicks, (unsigned)sc.rows, (unsigned)sc.cols, (unsigned)F,
-            (unsigned)ymax);
-done:
-    if (fo && fo != stdout)
+        return fclose(fo) ? cli_err(C, "%s: %s", out, strerror(errno)) : 0;
+    return fflush(stdout) ? cli_err(C, "stdout: %s", strerror(errno)) : 0;
+}
+
+int ttr_cmd_simulate(int argc, char **argv)
+{
+    sim_opts o;
+    int rc = parse_sim_opts(argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    char qbuf[4200];
+    const char *qpath = cli_query_path(o.data, o.query, qbuf, sizeof qbuf);
+    cli_letor d;
+    if (cli_letor_load(C, o.data, qpath, 0, &d))
+        return 1;
+    int ret = fit_to_data(&o, &d);
+    FILE *fo = NULL;
+    if (!ret && !(fo = strcmp(o.out, "-") ? fopen(o.out, "wb") : stdout))
+        ret = cli_err(C, "%s: %s", o.out, strerror(errno));
+    size_t ml = d.max_list, F = d.n_features, P = (size_t)o.sc.rows * o.sc.cols;
+    sim_bufs b = {malloc(ml * sizeof *b.slots), malloc(P * sizeof *b.wslots), malloc(ml),
+                  malloc(P), malloc(P * F * sizeof *b.wx), malloc(1 << 16)};
+    if (!ret && (!b.slots || !b.wslots || !b.clicks || !b.wclicks || !b.wx || !b.wbuf))
+        ret = cli_err(C, "out of memory");
+    uint64_t items = 0, clicked = 0;
+    int err = ret ? TTR_OK : write_log(&o, &d, fo, &b, &items, &clicked);
+    if (!ret && err)
+        ret = cli_err(C, "%s: %s", o.out,
+                      err == TTR_ERR_IO ? strerror(errno ? errno : EIO) : ttr_strerror(err));
+    if (fo && !ret)
+        ret = close_out(o.out, fo);
+    else if (fo && fo != stdout)
         fclose(fo);
-    free(slots);
-    free(wslots);
-    free(clicks);
-    free(wclicks);
-    free(wx);
-    free(wbuf);
+    if (!ret && fo != stdout)
+        printf("simulate: %llu lists from %zu queries, %llu items shown, %llu clicks "
+               "(%ux%u slots, %u features, ymax %u)\n",
+               (unsigned long long)o.lists, d.n_lists, (unsigned long long)items,
+               (unsigned long long)clicked, (unsigned)o.sc.rows, (unsigned)o.sc.cols,
+               (unsigned)F, (unsigned)o.ymax);
+    free(b.slots);
+    free(b.wslots);
+    free(b.clicks);
+    free(b.wclicks);
+    free(b.wx);
+    free(b.wbuf);
     cli_letor_free(&d);
     return ret;
 }
