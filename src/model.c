@@ -137,43 +137,31 @@ static const char *const bias_names[TTR_MAX_COMPONENTS][8] = {
 #undef BIAS_NAMES
 };
 
-int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l)
+/* The relevance tower's layers (int8 in SERVE_S8); returns the widest
+ * layer output (and F). */
+static uint32_t plan_relevance(ttr_model *m, const ttr_config *cfg, ttr__layout *l)
 {
-    uint32_t F = cfg->n_features, N = cfg->max_items, de = cfg->embed_dim;
-    int train = mode == TTR_MODE_TRAIN;
-    uint32_t maxw = F, i;
-
-    memset(m, 0, sizeof *m);
-    m->magic = TTR__MAGIC;
-    m->cfg = *cfg;
-    m->mode = mode;
-    m->n_slots = cfg->rows * cfg->cols;
-    m->f_out = cfg->variant == TTR_DOT ? cfg->dot_dim : 1;
-    m->b_out = m->f_out;
-    m->h_dim = cfg->n_hidden ? cfg->hidden[cfg->n_hidden - 1] : F;
-    m->n_bias = cfg->variant == TTR_NAIVE ? 0 : cfg->variant == TTR_MIXEM ? cfg->components : 1;
-    if (!train)
-        m->n_bias = 0;
-    (void)ttr__alloc(l, sizeof *m); /* the struct itself heads the arena */
-    m->cap_tensors = tensor_count(cfg, mode);
-    m->tensors = ttr__alloc(l, m->cap_tensors * sizeof(ttr__tensor));
-
-    m->norm_mean = alloc_f(l, F); /* int8 models too: they quantize normalised features */
-    m->norm_scale = alloc_f(l, F);
-
+    uint32_t maxw = cfg->n_features;
     m->n_rel = cfg->n_hidden + 1;
-    for (i = 0; i < m->n_rel; i++) {
-        uint32_t in = i ? cfg->hidden[i - 1] : F;
+    for (uint32_t i = 0; i < m->n_rel; i++) {
+        uint32_t in = i ? cfg->hidden[i - 1] : cfg->n_features;
         uint32_t out = i < cfg->n_hidden ? cfg->hidden[i] : m->f_out;
-        if (mode == TTR_MODE_SERVE_S8)
+        if (m->mode == TTR_MODE_SERVE_S8)
             dense_s8(m, l, &m->rel[i], rel_w[i], rel_b[i], in, out, i + 1 < m->n_rel);
         else
             dense(m, l, &m->rel[i], rel_w[i], rel_b[i], in, out);
-        if (out > maxw)
-            maxw = out;
+        maxw = out > maxw ? out : maxw;
     }
+    return maxw;
+}
 
-    for (i = 0; i < m->n_bias; i++) {
+/* The bias side of a train model: the bias towers, MixEM's mixture, XPA's
+ * attention parameters and statistics, dot's b_ref. */
+static void plan_bias(ttr_model *m, const ttr_config *cfg, ttr__layout *l)
+{
+    uint32_t de = cfg->embed_dim;
+    int train = m->mode == TTR_MODE_TRAIN;
+    for (uint32_t i = 0; i < m->n_bias; i++) {
         ttr__bias_tower *bt = &m->bias[i];
         const char *const *nm = bias_names[i];
         bt->E_row = tensor(m, l, nm[0], cfg->rows, de, 1, 1);
@@ -187,7 +175,6 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
             dense(m, l, &bt->hid, nm[4], nm[5], de, cfg->bias_hidden);
         dense(m, l, &bt->out, nm[6], nm[7], bt->has_hidden ? cfg->bias_hidden : de, m->b_out);
     }
-
     if (train && cfg->variant == TTR_MIXEM) {
         m->gain = tensor(m, l, "mixem.gain", cfg->components, 1, 0, 1);
         m->phi = tensor(m, l, "mixem.phi", cfg->components, 1, 0, 1);
@@ -203,82 +190,123 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     }
     if (cfg->variant == TTR_DOT)
         m->bref_mean = alloc_f(l, m->f_out);
+}
+
+/* int8 serving scratch: quantize the features into qx; every int8 layer but
+ * the last writes the next one's quantized input (qx -> qx2 -> qx ...); the
+ * last writes f32 rows into act[0], which the last (f32) layer reads row by
+ * row (or x, without int8 layers). */
+static void plan_scratch_s8(ttr_model *m, const ttr_config *cfg, ttr__layout *l)
+{
+    ttr__scratch *s = &m->s;
+    size_t kmax = 0, n8 = m->n_rel - 1, N = cfg->max_items;
+    for (size_t i = 0; i < n8; i++)
+        if (TTR_S8_KPAD(m->rel[i].in) > kmax)
+            kmax = TTR_S8_KPAD(m->rel[i].in);
+    if (!kmax)
+        return;
+    /* qx then its scales in one block (N * kmax is a multiple of 4) */
+    size_t qbytes = N * kmax + N * sizeof(float);
+    s->qx = ttr__alloc(l, qbytes);
+    s->qscale = s->qx ? (float *)(void *)(s->qx + N * kmax) : NULL;
+    if (n8 >= 2) {
+        s->qx2 = ttr__alloc(l, qbytes);
+        s->qscale2 = s->qx2 ? (float *)(void *)(s->qx2 + N * kmax) : NULL;
+    }
+    /* act[0]: the last int8 layer's rows */
+    s->act[0] = alloc_f(l, ttr__s8_act0_floats(m));
+}
+
+/* XPA's per-list attention scratch and staged statistics. */
+static void plan_scratch_xpa(ttr_model *m, const ttr_config *cfg, ttr__layout *l)
+{
+    ttr__scratch *s = &m->s;
+    size_t N = cfg->max_items, da = cfg->attn_dim, H = m->h_dim, de = cfg->embed_dim;
+    s->q = alloc_f(l, N * da);
+    s->k = alloc_f(l, N * da);
+    s->p = alloc_f(l, N * N);
+    s->ht = alloc_f(l, N * H);
+    s->et = alloc_f(l, N * de);
+    s->dp = alloc_f(l, N * N);
+    s->dht = alloc_f(l, N * H);
+    s->det = alloc_f(l, N * de);
+    s->dq = alloc_f(l, N * da);
+    s->dk = alloc_f(l, N * da);
+    s->dh = alloc_f(l, N * H);
+    s->stage_attn = alloc_f(l, (size_t)m->n_slots * m->n_slots);
+    s->stage_attn_n = alloc_f(l, m->n_slots);
+}
+
+/* The training scratch of one list: gradients of the activations, the
+ * bias side's rows, logits, and the variant's own buffers. */
+static void plan_scratch_train(ttr_model *m, const ttr_config *cfg, ttr__layout *l,
+                               uint32_t maxw)
+{
+    ttr__scratch *s = &m->s;
+    size_t N = cfg->max_items;
+    uint32_t de = cfg->embed_dim, bh = cfg->bias_hidden;
+    uint32_t bw = de > bh ? de : bh;
+    uint32_t zw = m->n_bias > m->f_out ? m->n_bias : m->f_out;
+    zw = zw < 2 ? 2 : zw;
+    bw = bw < m->b_out ? m->b_out : bw;
+    maxw = bw > maxw ? bw : maxw;
+    maxw = m->h_dim > maxw ? m->h_dim : maxw;
+    s->dact[0] = alloc_f(l, N * maxw);
+    s->dact[1] = alloc_f(l, N * maxw);
+    for (uint32_t i = 0; i < m->n_bias; i++) {
+        s->e[i] = alloc_f(l, N * de);
+        if (bh)
+            s->bh[i] = alloc_f(l, N * bh);
+        s->bo[i] = alloc_f(l, N * m->b_out);
+    }
+    s->de = alloc_f(l, N * de);
+    s->dbh = alloc_f(l, N * (bh ? bh : 1));
+    s->dbo = alloc_f(l, N * m->b_out);
+    s->z = alloc_f(l, N * zw);
+    s->dz = alloc_f(l, N * zw);
+    s->df = alloc_f(l, N * m->f_out);
+    s->dropped = ttr__alloc(l, N * sizeof(int));
+    if (cfg->variant == TTR_XPA)
+        plan_scratch_xpa(m, cfg, l);
+    if (cfg->variant == TTR_DOT)
+        s->stage_bref = alloc_f(l, m->f_out);
+}
+
+int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l)
+{
+    uint32_t F = cfg->n_features;
+    size_t N = cfg->max_items;
+    memset(m, 0, sizeof *m);
+    m->magic = TTR__MAGIC;
+    m->cfg = *cfg;
+    m->mode = mode;
+    m->n_slots = cfg->rows * cfg->cols;
+    m->f_out = cfg->variant == TTR_DOT ? cfg->dot_dim : 1;
+    m->b_out = m->f_out;
+    m->h_dim = cfg->n_hidden ? cfg->hidden[cfg->n_hidden - 1] : F;
+    m->n_bias = cfg->variant == TTR_NAIVE ? 0 : cfg->variant == TTR_MIXEM ? cfg->components : 1;
+    if (mode != TTR_MODE_TRAIN)
+        m->n_bias = 0;
+    (void)ttr__alloc(l, sizeof *m); /* the struct itself heads the arena */
+    m->cap_tensors = tensor_count(cfg, mode);
+    m->tensors = ttr__alloc(l, m->cap_tensors * sizeof(ttr__tensor));
+    m->norm_mean = alloc_f(l, F); /* int8 models too: they quantize normalised features */
+    m->norm_scale = alloc_f(l, F);
+    uint32_t maxw = plan_relevance(m, cfg, l);
+    plan_bias(m, cfg, l);
 
     /* The per-step region: gradients, then the per-list scratch. */
     m->step_begin = l->base ? l->base + ((l->used + TTR__ALIGN - 1) & ~(size_t)(TTR__ALIGN - 1))
                             : NULL;
     alloc_gradients(m, l);
-    ttr__scratch *s = &m->s;
     if (mode == TTR_MODE_SERVE_S8) {
-        /* int8 layers: quantize the features into qx; every int8 layer but
-         * the last writes the next one's quantized input (qx -> qx2 -> qx
-         * ...); the last writes f32 rows into act[0], which the last (f32)
-         * layer reads row by row (or x, without int8 layers) */
-        size_t kmax = 0, n8 = m->n_rel - 1;
-        for (i = 0; i < n8; i++)
-            if (TTR_S8_KPAD(m->rel[i].in) > kmax)
-                kmax = TTR_S8_KPAD(m->rel[i].in);
-        if (kmax) {
-            /* qx then its scales in one block (N * kmax is a multiple of 4) */
-            size_t qbytes = (size_t)N * kmax + (size_t)N * sizeof(float);
-            s->qx = ttr__alloc(l, qbytes);
-            s->qscale = s->qx ? (float *)(void *)(s->qx + (size_t)N * kmax) : NULL;
-            if (n8 >= 2) {
-                s->qx2 = ttr__alloc(l, qbytes);
-                s->qscale2 = s->qx2 ? (float *)(void *)(s->qx2 + (size_t)N * kmax) : NULL;
-            }
-            /* act[0]: the last int8 layer's rows */
-            s->act[0] = alloc_f(l, ttr__s8_act0_floats(m));
-        }
-        return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
-    }
-    s->xn = alloc_f(l, (size_t)N * F);
-    for (i = 0; i < m->n_rel; i++)
-        s->act[i] = alloc_f(l, (size_t)N * m->rel[i].out);
-    if (train) {
-        uint32_t bw = de > cfg->bias_hidden ? de : cfg->bias_hidden;
-        uint32_t zw = m->n_bias > m->f_out ? m->n_bias : m->f_out;
-        if (zw < 2)
-            zw = 2;
-        if (bw < m->b_out)
-            bw = m->b_out;
-        if (bw > maxw)
-            maxw = bw;
-        if (m->h_dim > maxw)
-            maxw = m->h_dim;
-        s->dact[0] = alloc_f(l, (size_t)N * maxw);
-        s->dact[1] = alloc_f(l, (size_t)N * maxw);
-        for (i = 0; i < m->n_bias; i++) {
-            s->e[i] = alloc_f(l, (size_t)N * de);
-            if (cfg->bias_hidden)
-                s->bh[i] = alloc_f(l, (size_t)N * cfg->bias_hidden);
-            s->bo[i] = alloc_f(l, (size_t)N * m->b_out);
-        }
-        s->de = alloc_f(l, (size_t)N * de);
-        s->dbh = alloc_f(l, (size_t)N * (cfg->bias_hidden ? cfg->bias_hidden : 1));
-        s->dbo = alloc_f(l, (size_t)N * m->b_out);
-        s->z = alloc_f(l, (size_t)N * zw);
-        s->dz = alloc_f(l, (size_t)N * zw);
-        s->df = alloc_f(l, (size_t)N * m->f_out);
-        s->dropped = ttr__alloc(l, (size_t)N * sizeof(int));
-        if (cfg->variant == TTR_XPA) {
-            uint32_t da = cfg->attn_dim, H = m->h_dim;
-            s->q = alloc_f(l, (size_t)N * da);
-            s->k = alloc_f(l, (size_t)N * da);
-            s->p = alloc_f(l, (size_t)N * N);
-            s->ht = alloc_f(l, (size_t)N * H);
-            s->et = alloc_f(l, (size_t)N * de);
-            s->dp = alloc_f(l, (size_t)N * N);
-            s->dht = alloc_f(l, (size_t)N * H);
-            s->det = alloc_f(l, (size_t)N * de);
-            s->dq = alloc_f(l, (size_t)N * da);
-            s->dk = alloc_f(l, (size_t)N * da);
-            s->dh = alloc_f(l, (size_t)N * H);
-            s->stage_attn = alloc_f(l, (size_t)m->n_slots * m->n_slots);
-            s->stage_attn_n = alloc_f(l, m->n_slots);
-        }
-        if (cfg->variant == TTR_DOT)
-            s->stage_bref = alloc_f(l, m->f_out);
+        plan_scratch_s8(m, cfg, l);
+    } else {
+        m->s.xn = alloc_f(l, N * F);
+        for (uint32_t i = 0; i < m->n_rel; i++)
+            m->s.act[i] = alloc_f(l, N * m->rel[i].out);
+        if (mode == TTR_MODE_TRAIN)
+            plan_scratch_train(m, cfg, l, maxw);
     }
     return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
 }
