@@ -14,32 +14,12 @@
  * output ranges is read as output or written. */
 #include <immintrin.h>
 
+#include "avx2_common.h"
 #include "exp_avx2.h"
 #include "x86_kernels.h"
 
 #define KT_D 64 /* inner-dimension chunk of a transposed block of B */
 
-static inline __m256i lane_mask(size_t cnt) /* lanes [0, cnt) set; cnt may exceed 8 */
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt > 8 ? 8 : (int)cnt),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-static inline float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-
-static inline float hmax8(__m256 v)
-{
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 /* ------------------------------------------------------------------------
  * C (+)= A B^T
@@ -72,7 +52,7 @@ static void nt_product(size_t nr, size_t nc, size_t d, const float *a, size_t ld
     const __m256 vscale = _mm256_set1_ps(scale);
     for (size_t mb = 0; mb < nc; mb += 16) {
         const size_t w = nc - mb < 16 ? nc - mb : 16;
-        const __m256i m0 = lane_mask(w), m1 = lane_mask(w > 8 ? w - 8 : 0);
+        const __m256i m0 = ttr__lane_mask(w), m1 = ttr__lane_mask(w > 8 ? w - 8 : 0);
         int valid[16];
         for (size_t r = 0; r < 16; r++)
             valid[r] = r < w && (!key_mask || key_mask[mb + r]) ? -1 : 0;
@@ -168,7 +148,7 @@ static void nn_product(size_t nr, size_t ncol, size_t nt, const float *a, size_t
     for (size_t cb = 0; cb < ncol; cb += 16) {
         const size_t w = ncol - cb;
         const int full = w >= 16;
-        const __m256i m0 = lane_mask(w), m1 = lane_mask(w > 8 ? w - 8 : 0);
+        const __m256i m0 = ttr__lane_mask(w), m1 = ttr__lane_mask(w > 8 ? w - 8 : 0);
         const float *bc = b + cb;
         size_t r = 0;
         /* 4 rows (the last group may repeat a row, whose result is then not stored) */
@@ -248,12 +228,12 @@ static void attn_probs_avx2(size_t n, size_t d, const float *q, size_t ldq, cons
             mx1 = _mm256_max_ps(mx1, _mm256_loadu_ps(pj + m + 8));
         }
         for (; m < n; m += 8) {
-            __m256i mk = lane_mask(n - m);
+            __m256i mk = ttr__lane_mask(n - m);
             __m256 x = _mm256_blendv_ps(ninf, _mm256_maskload_ps(pj + m, mk),
                                         _mm256_castsi256_ps(mk));
             mx0 = _mm256_max_ps(mx0, x);
         }
-        const __m256 vmx = _mm256_set1_ps(hmax8(_mm256_max_ps(mx0, mx1)));
+        const __m256 vmx = _mm256_set1_ps(ttr__hmax8(_mm256_max_ps(mx0, mx1)));
         __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0;
         for (m = 0; m + 16 <= n; m += 16) {
             __m256 e0 = ttr__exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(pj + m), vmx));
@@ -264,18 +244,18 @@ static void attn_probs_avx2(size_t n, size_t d, const float *q, size_t ldq, cons
             sum1 = _mm256_add_ps(sum1, e1);
         }
         for (; m < n; m += 8) {
-            __m256i mk = lane_mask(n - m);
+            __m256i mk = ttr__lane_mask(n - m);
             __m256 x = _mm256_blendv_ps(ninf, _mm256_maskload_ps(pj + m, mk),
                                         _mm256_castsi256_ps(mk));
             __m256 e = ttr__exp_avx2(_mm256_sub_ps(x, vmx));
             _mm256_maskstore_ps(pj + m, mk, e);
             sum0 = _mm256_add_ps(sum0, e);
         }
-        const __m256 inv = _mm256_set1_ps(1.0f / hsum8(_mm256_add_ps(sum0, sum1)));
+        const __m256 inv = _mm256_set1_ps(1.0f / ttr__hsum8(_mm256_add_ps(sum0, sum1)));
         for (m = 0; m + 8 <= n; m += 8)
             _mm256_storeu_ps(pj + m, _mm256_mul_ps(_mm256_loadu_ps(pj + m), inv));
         if (m < n) {
-            __m256i mk = lane_mask(n - m);
+            __m256i mk = ttr__lane_mask(n - m);
             _mm256_maskstore_ps(pj + m, mk, _mm256_mul_ps(_mm256_maskload_ps(pj + m, mk), inv));
         }
     }
@@ -313,16 +293,16 @@ static void attn_probs_bwd_avx2(size_t n, size_t d, const float *q, size_t ldq, 
             s1 = _mm256_fmadd_ps(_mm256_loadu_ps(gj + m + 8), _mm256_loadu_ps(pj + m + 8), s1);
         }
         for (; m < n; m += 8) {
-            __m256i mk = lane_mask(n - m);
+            __m256i mk = ttr__lane_mask(n - m);
             s0 = _mm256_fmadd_ps(_mm256_maskload_ps(gj + m, mk), _mm256_maskload_ps(pj + m, mk),
                                  s0);
         }
-        const __m256 dot = _mm256_set1_ps(hsum8(_mm256_add_ps(s0, s1)));
+        const __m256 dot = _mm256_set1_ps(ttr__hsum8(_mm256_add_ps(s0, s1)));
         for (m = 0; m + 8 <= n; m += 8)
             _mm256_storeu_ps(gj + m, _mm256_mul_ps(_mm256_loadu_ps(pj + m),
                                                    _mm256_sub_ps(_mm256_loadu_ps(gj + m), dot)));
         if (m < n) {
-            __m256i mk = lane_mask(n - m);
+            __m256i mk = ttr__lane_mask(n - m);
             _mm256_maskstore_ps(gj + m, mk,
                                 _mm256_mul_ps(_mm256_maskload_ps(pj + m, mk),
                                               _mm256_sub_ps(_mm256_maskload_ps(gj + m, mk), dot)));

@@ -21,9 +21,8 @@
  * Nothing is read or written outside the ranges of the contract. */
 #include <immintrin.h>
 
+#include "avx2_common.h"
 #include "x86_kernels.h"
-
-#define TTR_AI static inline __attribute__((always_inline))
 
 /* Tile kinds: what the accumulators start from and what the epilogue does.
  * K_FWD: 0, then relu?(acc + bias). K_OVR: 0, stored as is. K_ACC: C, stored
@@ -31,18 +30,6 @@
 enum { K_FWD = 0, K_OVR = 1, K_ACC = 2, K_FWDACC = 3 };
 #define TTR_LOADC(KIND) ((KIND) == K_ACC || (KIND) == K_FWDACC)
 #define TTR_EPI(KIND) ((KIND) == K_FWD || (KIND) == K_FWDACC)
-
-static const int32_t g_mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* Lanes [0, n) set, n clamped to [0, 8]. */
-static inline __m256i lane_mask(long n)
-{
-    if (n < 0)
-        n = 0;
-    if (n > 8)
-        n = 8;
-    return _mm256_loadu_si256((const __m256i *)(const void *)(g_mask_tab + 8 - n));
-}
 
 /* Expand X(r, q) for every accumulator index (r < 6 rows/splits, q < 8 halves). */
 #define TTR_Q8(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3) X(r, 4) X(r, 5) X(r, 6) X(r, 7)
@@ -67,8 +54,8 @@ TTR_AI void tile(const int MR, const int NP, const int KS, const int KIND, const
     __m256i mlo = _mm256_setzero_si256(), mhi = _mm256_setzero_si256();
     if (MASKB || !full) {
         long last = (long)ncols - 16 * (NP - 1);
-        mlo = lane_mask(last);
-        mhi = lane_mask(last - 8);
+        mlo = ttr__lane_mask(last);
+        mhi = ttr__lane_mask(last - 8);
     }
 
     /* Initial values: C itself for K_ACC (split 0 only), else zero. */

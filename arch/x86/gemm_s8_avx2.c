@@ -102,7 +102,7 @@ TTR_AI void quantize_rows(size_t n, size_t k, const float *x, size_t ldx, const 
                           const float *nscale, int8_t *q, size_t ldq, float *scale)
 {
     const size_t kpad = TTR_S8_KPAD(k), k8 = k & ~(size_t)7;
-    const __m256i tail = lane_mask(k - k8); /* the last k % 8 elements */
+    const __m256i tail = ttr__lane_mask((long)(k - k8)); /* the last k % 8 elements */
     uint32_t mb[QUANT_GROUP];
     for (size_t i0 = 0; i0 < n; i0 += QUANT_GROUP) {
         const size_t g = n - i0 < QUANT_GROUP ? n - i0 : QUANT_GROUP;

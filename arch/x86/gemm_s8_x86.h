@@ -16,26 +16,10 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx2_common.h"
 #include "x86_kernels.h"
 
-#define TTR_AI static inline __attribute__((always_inline))
-
-static inline float hmax8(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-    return _mm_cvtss_f32(m);
-}
-
 #define LOADX(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-
-/* Lanes [0, cnt) set, cnt in 0..8. */
-static inline __m256i lane_mask(size_t cnt)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cnt),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 /* round_half_even(x * inv) of 8 lanes as int32 (cvtps rounds half to even
  * under the default MXCSR). The reference then clamps to [-127, 127]; that
@@ -93,7 +77,7 @@ static inline void s8_out8(__m256i acc, float xs, const float *ws, const float *
         if (b)
             bb = _mm256_loadu_ps(b);
     } else {
-        __m256i mk = lane_mask(cnt);
+        __m256i mk = ttr__lane_mask((long)cnt);
         w = _mm256_maskload_ps(ws, mk);
         if (b)
             bb = _mm256_maskload_ps(b, mk);
@@ -106,7 +90,7 @@ static inline void s8_out8(__m256i acc, float xs, const float *ws, const float *
     if (cnt >= 8)
         _mm256_storeu_ps(y, v);
     else
-        _mm256_maskstore_ps(y, lane_mask(cnt), v);
+        _mm256_maskstore_ps(y, ttr__lane_mask((long)cnt), v);
 }
 
 /* Outputs [j, j + mr) of one item, mr in 1..16. */
@@ -143,7 +127,7 @@ static inline __m256 load8_below(const float *x, size_t j, size_t m)
         return _mm256_setzero_ps();
     if (j + 8 <= m)
         return _mm256_loadu_ps(x + j);
-    return _mm256_maskload_ps(x + j, lane_mask(m - j));
+    return _mm256_maskload_ps(x + j, ttr__lane_mask((long)m - j));
 }
 
 /* Fills the vectors of the whole panels that cover m (m in 1..64). */
@@ -205,7 +189,7 @@ TTR_AI void row_store8(float *y, __m256 v, size_t j, size_t m)
     if (j + 8 <= m)
         _mm256_storeu_ps(y + j, v);
     else if (j < m)
-        _mm256_maskstore_ps(y + j, lane_mask(m - j), v);
+        _mm256_maskstore_ps(y + j, ttr__lane_mask((long)m - j), v);
 }
 
 /* 16 int32 in [0, 127] (two vectors, in order) to 16 bytes. */
@@ -284,7 +268,7 @@ TTR_AI void row_item_out(const int P, const __m256i acc[8], float xs, const row_
         mx = _mm256_max_ps(mx, _mm256_max_ps(y4, y5));
     if (P > 3)
         mx = _mm256_max_ps(mx, _mm256_max_ps(y6, y7));
-    const float maxabs = hmax8(mx);
+    const float maxabs = ttr__hmax8(mx);
     const size_t mpad = TTR_S8_KPAD(m);
     if (!(maxabs >= TTR_S8_MIN_RANGE)) {
         memset(qo, 0, mpad);

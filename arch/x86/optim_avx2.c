@@ -3,6 +3,7 @@
  * AVX too), so results equal the scalar path; only the tail is masked. */
 #include <immintrin.h>
 
+#include "avx2_common.h"
 #include "x86_kernels.h"
 
 /* Lanes below TTR_OPT_FLUSH in magnitude become +0. */
@@ -14,12 +15,6 @@ static inline __m256 flush_tiny(__m256 x)
     return _mm256_and_ps(x, keep);
 }
 
-static inline __m256i tail_mask(size_t left)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 static void adam_avx2(size_t n, float *w, const float *g, float *m, float *v, float gscale,
                       const ttr_adam_step *s)
 {
@@ -28,7 +23,7 @@ static void adam_avx2(size_t n, float *w, const float *g, float *m, float *v, fl
     const __m256 lr = _mm256_set1_ps(s->lr_t), eps = _mm256_set1_ps(s->eps_t);
     const __m256 gsc = _mm256_set1_ps(gscale);
     for (size_t i = 0; i < n; i += 8) {
-        __m256i mask = tail_mask(n - i < 8 ? n - i : 8);
+        __m256i mask = ttr__lane_mask((long)n - i < 8 ? n - i : 8);
         __m256 gs = _mm256_mul_ps(_mm256_maskload_ps(g + i, mask), gsc);
         __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_maskload_ps(m + i, mask)),
                                   _mm256_mul_ps(c1, gs));
@@ -50,7 +45,7 @@ static void momentum_avx2(size_t n, float *w, const float *g, float *vel, float 
     const __m256 mom = _mm256_set1_ps(momentum), gsc = _mm256_set1_ps(gscale);
     const __m256 lrv = _mm256_set1_ps(lr);
     for (size_t i = 0; i < n; i += 8) {
-        __m256i mask = tail_mask(n - i < 8 ? n - i : 8);
+        __m256i mask = ttr__lane_mask((long)n - i < 8 ? n - i : 8);
         __m256 vi = _mm256_add_ps(_mm256_mul_ps(mom, _mm256_maskload_ps(vel + i, mask)),
                                   _mm256_mul_ps(_mm256_maskload_ps(g + i, mask), gsc));
         vi = flush_tiny(vi);

@@ -4,16 +4,9 @@
  * element-wise kernel loads a block before storing it, so y may alias x. */
 #include <immintrin.h>
 
+#include "avx2_common.h"
 #include "exp_avx2.h"
 #include "x86_kernels.h"
-
-static const int32_t g_mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* Lanes [0, n) set, n in [0, 8]. */
-static inline __m256i tail_mask(size_t n)
-{
-    return _mm256_loadu_si256((const __m256i *)(const void *)(g_mask_tab + 8 - n));
-}
 
 /* log(1 + u) for u in [0, 1] (and NaN -> NaN).
  * w = 1 + u is rounded; c = (u - (w - 1)) / w restores the lost low part
@@ -66,7 +59,7 @@ static inline __m256 softplus8(__m256 x)
         for (; i + 8 <= n; i += 8)                                                           \
             _mm256_storeu_ps(y + i, op(_mm256_loadu_ps(x + i)));                            \
         if (i < n) {                                                                         \
-            __m256i mk = tail_mask(n - i);                                                   \
+            __m256i mk = ttr__lane_mask((long)n - i);                                                   \
             _mm256_maskstore_ps(y + i, mk, op(_mm256_maskload_ps(x + i, mk)));              \
         }                                                                                    \
     }
@@ -84,7 +77,7 @@ static void relu_bwd_avx2(size_t n, const float *y, const float *dy, float *dx)
         _mm256_storeu_ps(dx + i, _mm256_and_ps(keep, _mm256_loadu_ps(dy + i)));
     }
     if (i < n) {
-        __m256i mk = tail_mask(n - i);
+        __m256i mk = ttr__lane_mask((long)n - i);
         __m256 keep = _mm256_cmp_ps(_mm256_maskload_ps(y + i, mk), zero, _CMP_GT_OQ);
         _mm256_maskstore_ps(dx + i, mk, _mm256_and_ps(keep, _mm256_maskload_ps(dy + i, mk)));
     }
@@ -102,7 +95,7 @@ static void axpy_avx2(size_t n, float a, const float *x, float *y)
     }
     for (; i < n; i += 8) {
         size_t r = n - i < 8 ? n - i : 8;
-        __m256i mk = tail_mask(r);
+        __m256i mk = ttr__lane_mask((long)r);
         __m256 v = _mm256_fmadd_ps(va, _mm256_maskload_ps(x + i, mk), _mm256_maskload_ps(y + i, mk));
         _mm256_maskstore_ps(y + i, mk, v);
     }
@@ -120,7 +113,7 @@ static void scale_avx2(size_t n, float a, float *x)
     }
     for (; i < n; i += 8) {
         size_t r = n - i < 8 ? n - i : 8;
-        __m256i mk = tail_mask(r);
+        __m256i mk = ttr__lane_mask((long)r);
         _mm256_maskstore_ps(x + i, mk, _mm256_mul_ps(_mm256_maskload_ps(x + i, mk), va));
     }
 }
@@ -140,7 +133,7 @@ static float dot_avx2(size_t n, const float *x, const float *y)
     for (; i + 8 <= n; i += 8)
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
     if (i < n) {
-        __m256i mk = tail_mask(n - i);
+        __m256i mk = ttr__lane_mask((long)n - i);
         a1 = _mm256_fmadd_ps(_mm256_maskload_ps(x + i, mk), _mm256_maskload_ps(y + i, mk), a1);
     }
     __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
