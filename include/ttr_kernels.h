@@ -75,6 +75,14 @@ TTR_API void ttr_set_cpu_mask(unsigned mask);
  * invalid TTR_CPU_MASK is ignored: everything detected stays allowed). */
 TTR_API int ttr_parse_cpu_mask(const char *text, unsigned *mask);
 
+/* The kernel paths in ISA order, lowest first: path i's name ("scalar",
+ * "avx2", "avxvnni", "neon", "neonfma", "neondot") and, in *mask (may be
+ * NULL), the cumulative mask that allows it and every lower path of its
+ * architecture (what TTR_CPU_MASK=name sets). NULL for i past the last, so
+ * `for (i = 0; (name = ttr_cpu_path(i, &mask)); i++)` visits them all; a
+ * path runs on this CPU when (mask & ttr_cpu_detected()) == mask. */
+TTR_API const char *ttr_cpu_path(size_t i, unsigned *mask);
+
 /* Name of a set of flags' best path: "avxvnni", "avx2", "neondot", "neonfma",
  * "neon" or "scalar". ttr_cpu_path_name(ttr_cpu_flags()) names the active
  * path. ("avxvnni" and "neondot" name a set of flags whose int8 kernels use

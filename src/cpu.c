@@ -111,28 +111,50 @@ void ttr__cpu_set_mask(unsigned mask)
     g_mask = mask;
 }
 
+/* The kernel paths, once: in ISA order per architecture, each with the
+ * cumulative mask that allows it (and every lower path of its architecture). */
+enum { P_SCALAR, P_AVX2, P_AVXVNNI, P_NEON, P_NEONFMA, P_NEONDOT, P_COUNT };
+typedef struct cpu_path {
+    const char *name;
+    unsigned mask;
+} cpu_path;
+static const cpu_path g_paths[P_COUNT] = {
+    [P_SCALAR] = {"scalar", 0},
+    [P_AVX2] = {"avx2", TTR_CPU_AVX2},
+    [P_AVXVNNI] = {"avxvnni", TTR_CPU_AVX2 | TTR_CPU_AVXVNNI},
+    [P_NEON] = {"neon", TTR_CPU_NEON},
+    [P_NEONFMA] = {"neonfma", TTR_CPU_NEON | TTR_CPU_NEON_FMA},
+    [P_NEONDOT] = {"neondot", TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT},
+};
+
+const char *ttr_cpu_path(size_t i, unsigned *mask)
+{
+    if (i >= P_COUNT)
+        return NULL;
+    if (mask)
+        *mask = g_paths[i].mask;
+    return g_paths[i].name;
+}
+
 int ttr_parse_cpu_mask(const char *text, unsigned *mask)
 {
-    static const struct {
-        const char *name;
-        unsigned mask;
-    } names[] = {
-        {"scalar", 0},
+    /* other names TTR_CPU_MASK accepts */
+    static const cpu_path aliases[] = {
         {"none", 0},
         {"c", 0},
-        {"avx2", TTR_CPU_AVX2},
-        {"avxvnni", TTR_CPU_AVX2 | TTR_CPU_AVXVNNI},
-        {"neon", TTR_CPU_NEON},
-        {"neonfma", TTR_CPU_NEON | TTR_CPU_NEON_FMA},
-        {"neondot", TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT},
         {"dotprod", TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT},
         {"all", TTR_CPU_ALL},
     };
     if (!text || !mask || !*text)
         return TTR_ERR_ARG;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(text, names[i].name)) {
-            *mask = names[i].mask;
+    for (size_t i = 0; i < P_COUNT; i++)
+        if (!strcmp(text, g_paths[i].name)) {
+            *mask = g_paths[i].mask;
+            return TTR_OK;
+        }
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(text, aliases[i].name)) {
+            *mask = aliases[i].mask;
             return TTR_OK;
         }
     if (text[0] < '0' || text[0] > '9')
@@ -148,15 +170,17 @@ int ttr_parse_cpu_mask(const char *text, unsigned *mask)
 
 const char *ttr_cpu_path_name(unsigned flags)
 {
+    /* as the arch inits dispatch: the dot-product kernels need NEON, not
+     * the fused float ones */
     if ((flags & TTR_CPU_AVX2) && (flags & TTR_CPU_AVXVNNI))
-        return "avxvnni";
+        return g_paths[P_AVXVNNI].name;
     if (flags & TTR_CPU_AVX2)
-        return "avx2";
+        return g_paths[P_AVX2].name;
     if ((flags & TTR_CPU_NEON) && (flags & TTR_CPU_NEON_DOT))
-        return "neondot";
+        return g_paths[P_NEONDOT].name;
     if ((flags & TTR_CPU_NEON) && (flags & TTR_CPU_NEON_FMA))
-        return "neonfma";
+        return g_paths[P_NEONFMA].name;
     if (flags & TTR_CPU_NEON)
-        return "neon";
-    return "scalar";
+        return g_paths[P_NEON].name;
+    return g_paths[P_SCALAR].name;
 }

@@ -354,3 +354,27 @@ Test(cpu, env_mask_applied_at_first_use)
     ttr_set_cpu_mask(TTR_CPU_ALL);
     cr_assert_eq(ttr_cpu_flags(), ttr_cpu_detected());
 }
+
+/* The one list of paths: each name parses to its mask and is the name of
+ * that mask's best path; the list ends with NULL; x86 paths come before
+ * ARM ones and each architecture's masks grow. */
+Test(cpu, path_list_is_the_one_the_parser_and_names_use)
+{
+    const char *name;
+    unsigned mask, prev = 0;
+    size_t i;
+    for (i = 0; (name = ttr_cpu_path(i, &mask)); i++) {
+        unsigned parsed = 0xdeadu;
+        cr_assert_eq(ttr_parse_cpu_mask(name, &parsed), TTR_OK, "%s", name);
+        cr_assert_eq(parsed, mask, "%s parses to %#x, the list says %#x", name, parsed, mask);
+        cr_assert_str_eq(ttr_cpu_path_name(mask), name);
+        if (i && (mask & prev) == prev) /* same architecture: cumulative */
+            cr_assert_neq(mask, prev);
+        prev = mask;
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(ttr_cpu_path(j, NULL), name);
+    }
+    cr_assert_eq(i, 6);
+    cr_assert_null(ttr_cpu_path(i, &mask));
+    cr_assert_null(ttr_cpu_path((size_t)-1, NULL));
+}

@@ -124,20 +124,13 @@ int tu_untouched_2d(const void *buf, size_t esize, size_t total, size_t rows, si
 
 int tu_masks(unsigned masks[8], const char *names[8])
 {
-    static const unsigned ladder[] = {
-        0,
-        TTR_CPU_AVX2,
-        TTR_CPU_AVX2 | TTR_CPU_AVXVNNI,
-        TTR_CPU_NEON,
-        TTR_CPU_NEON | TTR_CPU_NEON_FMA,
-        TTR_CPU_NEON | TTR_CPU_NEON_FMA | TTR_CPU_NEON_DOT,
-    };
-    unsigned have = ttr_cpu_detected();
+    unsigned have = ttr_cpu_detected(), mask;
+    const char *name;
     int n = 0;
-    for (size_t i = 0; i < sizeof ladder / sizeof ladder[0]; i++)
-        if ((ladder[i] & have) == ladder[i]) {
-            masks[n] = ladder[i];
-            names[n] = ttr_cpu_path_name(ladder[i]);
+    for (size_t i = 0; n < 8 && (name = ttr_cpu_path(i, &mask)); i++)
+        if ((mask & have) == mask) {
+            masks[n] = mask;
+            names[n] = name;
             n++;
         }
     return n;

@@ -325,6 +325,17 @@ one_line_err "quantize int8 again" "^ttrank quantize: .*add8\.ttr is already an 
 t "quantize no model" 2 quantize --out "$W/x8.ttr"
 t "quantize help" 0 quantize --help
 
+# ---- bench (smoke: --quick times mean nothing, especially under qemu) ------------------
+t "bench quick" 0 bench --quick --kernel dot,quantize_s8,score_f32
+has "bench quick scalar row" "^dot +scalar " "$W/out"
+t "bench json" 0 bench --quick --kernel dot --json
+has "bench json header" '^\{"cpu":.*"paths":\["scalar"' "$W/out"
+has "bench json row" '^\{"kernel":"dot","isa":"scalar",' "$W/out"
+t "bench unknown isa" 2 bench --isa bogus
+one_line_err "bench unknown isa" "^ttrank bench: unknown ISA path 'bogus' \(scalar, avx2, avxvnni, neon"
+t "bench list" 0 bench --list --kernel gemm_s8
+has "bench list" "^gemm_s8 +[0-9]+x[0-9]+ b" "$W/out"
+
 # ---- plot -----------------------------------------------------------------------------
 t "plot bias" 0 plot bias --model "$W/additive.ttr" --out "$W/bias.svg"
 is_svg "$W/bias.svg" && ok || bad "plot bias: not an SVG"
