@@ -5,9 +5,10 @@
  *   Blocks of 16 rows of B are transposed into a small stack buffer (16 x 64
  *   floats), so each row of A yields 16 results with broadcast FMAs and no
  *   horizontal sums; 4 rows of A at a time give 8 independent accumulators.
- * - nn_product: C (op)= alpha * A B with A read through (row, inner) strides, so
- *   that A can be P, P^T, dS or dS^T without copies (P V, P^T dOut, dS K, dS^T Q);
- *   tiles of 4 rows x 16 columns.
+ * - A B products with A read through (row, inner) strides, so that A can be
+ *   P, P^T, dS or dS^T without copies (P V, P^T dOut, dS K, dS^T Q): the
+ *   dense-layer tiles of gemm_f32_avx2.c (ttr__avx2_matmul), as the NEON
+ *   kernels use theirs.
  * The softmax is the exact two-pass one of the reference over the stored score
  * row (max, then exp and sum, then scale), with ttrank's vector exp.
  * Column tails use masked loads and stores, so nothing outside the documented
@@ -137,68 +138,6 @@ static void nt_product(size_t nr, size_t nc, size_t d, const float *a, size_t ld
  * C (op)= alpha * A B
  * ------------------------------------------------------------------------ */
 
-/* For r < nr, col < ncol, with A(r, t) = a[r * ars + t * ats], t < nt:
- *   overwrite: c[r][col] = sum_t A(r, t) b[t][col]
- *   else:      c[r][col] = c[r][col] + alpha * sum_t A(r, t) b[t][col] */
-static void nn_product(size_t nr, size_t ncol, size_t nt, const float *a, size_t ars,
-                       size_t ats, const float *b, size_t ldb, float *c, size_t ldc, float alpha,
-                       int overwrite)
-{
-    const __m256 va = _mm256_set1_ps(alpha);
-    for (size_t cb = 0; cb < ncol; cb += 16) {
-        const size_t w = ncol - cb;
-        const int full = w >= 16;
-        const __m256i m0 = ttr__lane_mask(w), m1 = ttr__lane_mask(w > 8 ? w - 8 : 0);
-        const float *bc = b + cb;
-        size_t r = 0;
-        /* 4 rows (the last group may repeat a row, whose result is then not stored) */
-        for (; r < nr; r += 4) {
-            const size_t rows = nr - r < 4 ? nr - r : 4;
-            const float *ar0 = a + r * ars;
-            const float *ar1 = rows > 1 ? ar0 + ars : ar0;
-            const float *ar2 = rows > 2 ? ar0 + 2 * ars : ar0;
-            const float *ar3 = rows > 3 ? ar0 + 3 * ars : ar0;
-            __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00;
-            __m256 s20 = s00, s21 = s00, s30 = s00, s31 = s00;
-            for (size_t t = 0; t < nt; t++) {
-                const float *bt = bc + t * ldb;
-                __m256 b0, b1;
-                if (full) {
-                    b0 = _mm256_loadu_ps(bt);
-                    b1 = _mm256_loadu_ps(bt + 8);
-                } else {
-                    b0 = _mm256_maskload_ps(bt, m0);
-                    b1 = _mm256_maskload_ps(bt + 8, m1);
-                }
-                const size_t at = t * ats;
-                __m256 x = _mm256_broadcast_ss(ar0 + at);
-                s00 = _mm256_fmadd_ps(x, b0, s00);
-                s01 = _mm256_fmadd_ps(x, b1, s01);
-                x = _mm256_broadcast_ss(ar1 + at);
-                s10 = _mm256_fmadd_ps(x, b0, s10);
-                s11 = _mm256_fmadd_ps(x, b1, s11);
-                x = _mm256_broadcast_ss(ar2 + at);
-                s20 = _mm256_fmadd_ps(x, b0, s20);
-                s21 = _mm256_fmadd_ps(x, b1, s21);
-                x = _mm256_broadcast_ss(ar3 + at);
-                s30 = _mm256_fmadd_ps(x, b0, s30);
-                s31 = _mm256_fmadd_ps(x, b1, s31);
-            }
-            __m256 acc[8] = {s00, s01, s10, s11, s20, s21, s30, s31};
-            for (size_t i = 0; i < rows; i++) {
-                float *cr = c + (r + i) * ldc + cb;
-                __m256 x0 = acc[2 * i], x1 = acc[2 * i + 1];
-                if (!overwrite) {
-                    x0 = _mm256_add_ps(_mm256_maskload_ps(cr, m0), _mm256_mul_ps(va, x0));
-                    x1 = _mm256_add_ps(_mm256_maskload_ps(cr + 8, m1), _mm256_mul_ps(va, x1));
-                }
-                _mm256_maskstore_ps(cr, m0, x0);
-                _mm256_maskstore_ps(cr + 8, m1, x1);
-            }
-        }
-    }
-}
-
 /* ------------------------------------------------------------------------
  * The four kernels
  * ------------------------------------------------------------------------ */
@@ -264,7 +203,7 @@ static void attn_probs_avx2(size_t n, size_t d, const float *q, size_t ldq, cons
 static void attn_apply_avx2(size_t n, size_t dv, const float *p, size_t ldp, const float *v,
                             size_t ldv, float *out, size_t ldo)
 {
-    nn_product(n, dv, n, p, ldp, 1, v, ldv, out, ldo, 1.0f, 1);
+    ttr__avx2_matmul(n, dv, n, p, ldp, 1, v, ldv, out, ldo, TTR__MM_SET, 1.0f);
 }
 
 static void attn_apply_bwd_avx2(size_t n, size_t dv_cols, const float *p, size_t ldp,
@@ -275,7 +214,7 @@ static void attn_apply_bwd_avx2(size_t n, size_t dv_cols, const float *p, size_t
     if (dv_cols > 0)
         nt_product(n, n, dv_cols, dout, ldo, v, ldv, dp, lddp, 0, 1.0f, NULL);
     /* dV += P^T dOut: A(m, j) = p[j][m] */
-    nn_product(n, dv_cols, n, p, 1, ldp, dout, ldo, dv, lddv, 1.0f, 0);
+    ttr__avx2_matmul(n, dv_cols, n, p, 1, ldp, dout, ldo, dv, lddv, TTR__MM_ADD, 1.0f);
 }
 
 static void attn_probs_bwd_avx2(size_t n, size_t d, const float *q, size_t ldq, const float *k,
@@ -309,8 +248,8 @@ static void attn_probs_bwd_avx2(size_t n, size_t d, const float *q, size_t ldq, 
         }
     }
     /* dQ += scale dS K;  dK += scale dS^T Q */
-    nn_product(n, d, n, dp, lddp, 1, k, ldk, dq, lddq, scale, 0);
-    nn_product(n, d, n, dp, 1, lddp, q, ldq, dk, lddk, scale, 0);
+    ttr__avx2_matmul(n, d, n, dp, lddp, 1, k, ldk, dq, lddq, TTR__MM_AXPY, scale);
+    ttr__avx2_matmul(n, d, n, dp, 1, lddp, q, ldq, dk, lddk, TTR__MM_AXPY, scale);
 }
 
 void ttr__init_attn_avx2(ttr__kernels *t)

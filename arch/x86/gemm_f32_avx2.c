@@ -26,8 +26,9 @@
 
 /* Tile kinds: what the accumulators start from and what the epilogue does.
  * K_FWD: 0, then relu?(acc + bias). K_OVR: 0, stored as is. K_ACC: C, stored
- * as is. K_FWDACC: C (a partial sum over earlier k blocks), then relu?(acc + bias). */
-enum { K_FWD = 0, K_OVR = 1, K_ACC = 2, K_FWDACC = 3 };
+ * as is. K_FWDACC: C (a partial sum over earlier k blocks), then relu?(acc + bias).
+ * K_AXPY: 0, then C + alpha acc. */
+enum { K_FWD = 0, K_OVR = 1, K_ACC = 2, K_FWDACC = 3, K_AXPY = 4 };
 #define TTR_LOADC(KIND) ((KIND) == K_ACC || (KIND) == K_FWDACC)
 #define TTR_EPI(KIND) ((KIND) == K_FWD || (KIND) == K_FWDACC)
 
@@ -42,11 +43,13 @@ enum { K_FWD = 0, K_OVR = 1, K_ACC = 2, K_FWDACC = 3 };
  *   a      : A(r, s) = a[r*rs_a + s*cs_a]
  *   b      : block p, half h of step s = b[p*pstride + h*8 + s*ldb]
  *   MASKB  : load the last block with masks (ncols valid columns in the tile)
- *   KIND   : K_FWD (C = relu?(acc + bias)), K_OVR (C = acc), K_ACC (C += acc)
+ *   KIND   : K_FWD (C = relu?(acc + bias)), K_OVR (C = acc), K_ACC (C += acc),
+ *            K_AXPY (C += alpha acc)
  * MR*KS rows of accumulators, KS > 1 only with MR == 1. */
 TTR_AI void tile(const int MR, const int NP, const int KS, const int KIND, const int MASKB,
                  size_t ns, const float *a, size_t rs_a, size_t cs_a, const float *b, size_t ldb,
-                 size_t pstride, float *c, size_t ldc, size_t ncols, const float *bias, int relu)
+                 size_t pstride, float *c, size_t ldc, size_t ncols, const float *bias, int relu,
+                 float alpha)
 {
     const int NQ = 2 * NP, NR = MR * KS;
     const int full = ncols >= (size_t)(16 * NP);
@@ -145,17 +148,22 @@ TTR_AI void tile(const int MR, const int NP, const int KS, const int KIND, const
         TTR_HALVES(TTR_BIAS)
 #undef TTR_BIAS
     }
-    const __m256 zero = _mm256_setzero_ps();
+    const __m256 zero = _mm256_setzero_ps(), va = _mm256_set1_ps(alpha);
 #define TTR_STORE(r, q)                                                                      \
     if ((r) < MR && (q) < NQ) {                                                              \
         __m256 v = acc[r][q];                                                                \
+        float *cp = c + (size_t)(r) * ldc + (q) * 8;                                         \
+        const int whole = full || (q) < NQ - 2;                                              \
         if (TTR_EPI(KIND)) {                                                                 \
             v = _mm256_add_ps(v, bv[q]);                                                     \
             if (relu)                                                                        \
                 v = _mm256_max_ps(v, zero); /* NaN and -0 become +0, as in the reference */  \
         }                                                                                    \
-        float *cp = c + (size_t)(r) * ldc + (q) * 8;                                         \
-        if (full || (q) < NQ - 2)                                                            \
+        if (KIND == K_AXPY)                                                                  \
+            v = _mm256_add_ps(whole ? _mm256_loadu_ps(cp)                                    \
+                                    : _mm256_maskload_ps(cp, ((q) & 1) ? mhi : mlo),         \
+                              _mm256_mul_ps(va, v));                                         \
+        if (whole)                                                                           \
             _mm256_storeu_ps(cp, v);                                                         \
         else                                                                                 \
             _mm256_maskstore_ps(cp, ((q) & 1) ? mhi : mlo, v);                               \
@@ -163,6 +171,7 @@ TTR_AI void tile(const int MR, const int NP, const int KS, const int KIND, const
     TTR_ALL(TTR_STORE)
 #undef TTR_STORE
     (void)zero;
+    (void)va;
     (void)bv;
 }
 
@@ -176,7 +185,8 @@ TTR_AI void tile(const int MR, const int NP, const int KS, const int KIND, const
     static void name(size_t ns, const float *x, size_t ldx, const float *w, size_t pstride,  \
                      float *y, size_t ldy, size_t ncols, const float *bias, int relu)        \
     {                                                                                        \
-        tile(MR, NP, KS, KIND, 0, ns, x, ldx, 1, w, 16, pstride, y, ldy, ncols, bias, relu); \
+        tile(MR, NP, KS, KIND, 0, ns, x, ldx, 1, w, 16, pstride, y, ldy, ncols, bias, relu,  \
+             1.0f);                                                                          \
     }
 TTR_FWD(fwd_1x4, 1, 4, 1, K_FWD)
 TTR_FWD(fwd_1x3, 1, 3, 2, K_FWD)
@@ -272,15 +282,17 @@ static void gemm_f32_avx2(size_t n, size_t m, size_t k, const float *packed, con
 }
 
 /* ---------------------------------------------------------------------------
- * Row-major products for the backward pass:
- *   C (rows x cols, ldc) (+)= A (rows x ns, A(r,s) = a[r*rs_a + s*cs_a]) * B (ns x cols, ldb)
+ * Row-major products (the backward pass, and the attention kernels through
+ * ttr__avx2_matmul):
+ *   C (rows x cols, ldc) (+)= [alpha] A (rows x ns, A(r,s) = a[r*rs_a + s*cs_a]) * B (ns x cols, ldb)
  * ------------------------------------------------------------------------- */
 
 #define TTR_RM(name, MR, NP, KS, KIND, MASKB)                                                \
     static void name(size_t ns, const float *a, size_t rs_a, size_t cs_a, const float *b,    \
-                     size_t ldb, float *c, size_t ldc, size_t ncols)                         \
+                     size_t ldb, float *c, size_t ldc, size_t ncols, float alpha)            \
     {                                                                                        \
-        tile(MR, NP, KS, KIND, MASKB, ns, a, rs_a, cs_a, b, ldb, 16, c, ldc, ncols, NULL, 0); \
+        tile(MR, NP, KS, KIND, MASKB, ns, a, rs_a, cs_a, b, ldb, 16, c, ldc, ncols, NULL, 0, \
+             alpha);                                                                         \
     }
 #define TTR_RM_KIND(sfx, KIND)                                                               \
     TTR_RM(rm_1x4_##sfx, 1, 4, 1, KIND, 0)                                                   \
@@ -297,21 +309,21 @@ static void gemm_f32_avx2(size_t n, size_t m, size_t k, const float *packed, con
                                                                                              \
     static void rowmajor_##sfx(size_t rows, size_t cols, size_t ns, const float *a,          \
                                size_t rs_a, size_t cs_a, const float *b, size_t ldb,         \
-                               float *c, size_t ldc)                                         \
+                               float *c, size_t ldc, float alpha)                            \
     {                                                                                        \
         if (rows == 1) {                                                                     \
             size_t t = 0;                                                                    \
             for (; t + 64 <= cols; t += 64)                                                  \
-                rm_1x4_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, 64);                 \
+                rm_1x4_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, 64, alpha);                 \
             size_t rem = cols - t;                                                           \
             if (rem > 48)                                                                    \
-                rm_1x4m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem);               \
+                rm_1x4m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem, alpha);               \
             else if (rem > 32)                                                               \
-                rm_1x3m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem);               \
+                rm_1x3m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem, alpha);               \
             else if (rem > 16)                                                               \
-                rm_1x2m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem);               \
+                rm_1x2m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem, alpha);               \
             else if (rem > 0)                                                                \
-                rm_1x1m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem);               \
+                rm_1x1m_##sfx(ns, a, rs_a, cs_a, b + t, ldb, c + t, ldc, rem, alpha);               \
             return;                                                                          \
         }                                                                                    \
         for (size_t t = 0; t < cols; t += 16) {                                              \
@@ -321,25 +333,26 @@ static void gemm_f32_avx2(size_t n, size_t m, size_t k, const float *packed, con
             if (w == 16)                                                                     \
                 for (; i + 6 <= rows; i += 6)                                                \
                     rm_6x1_##sfx(ns, a + i * rs_a, rs_a, cs_a, bt, ldb, c + i * ldc + t,     \
-                                 ldc, w);                                                    \
+                                 ldc, w, alpha);                                                    \
             else                                                                             \
                 for (; i + 6 <= rows; i += 6)                                                \
                     rm_6x1m_##sfx(ns, a + i * rs_a, rs_a, cs_a, bt, ldb, c + i * ldc + t,    \
-                                  ldc, w);                                                   \
+                                  ldc, w, alpha);                                                   \
             const float *ap = a + i * rs_a;                                                  \
             float *cp = c + i * ldc + t;                                                     \
             switch (rows - i) {                                                              \
-            case 5: rm_5x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w); break;           \
-            case 4: rm_4x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w); break;           \
-            case 3: rm_3x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w); break;           \
-            case 2: rm_2x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w); break;           \
-            case 1: rm_1x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w); break;           \
+            case 5: rm_5x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w, alpha); break;           \
+            case 4: rm_4x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w, alpha); break;           \
+            case 3: rm_3x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w, alpha); break;           \
+            case 2: rm_2x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w, alpha); break;           \
+            case 1: rm_1x1m_##sfx(ns, ap, rs_a, cs_a, bt, ldb, cp, ldc, w, alpha); break;           \
             default: break;                                                                  \
             }                                                                                \
         }                                                                                    \
     }
 TTR_RM_KIND(ovr, K_OVR)
 TTR_RM_KIND(acc, K_ACC)
+TTR_RM_KIND(axpy, K_AXPY)
 #undef TTR_RM_KIND
 #undef TTR_RM
 
@@ -351,9 +364,9 @@ static void backprop_in_f32_avx2(size_t n, size_t m, size_t k, const float *w, s
         return;
     /* C = dx (n x k), A = dy (A(i, j) = dy[i*lddy + j]), B = W (m x k) */
     if (accumulate)
-        rowmajor_acc(n, k, m, dy, lddy, 1, w, ldw, dx, lddx);
+        rowmajor_acc(n, k, m, dy, lddy, 1, w, ldw, dx, lddx, 1.0f);
     else
-        rowmajor_ovr(n, k, m, dy, lddy, 1, w, ldw, dx, lddx);
+        rowmajor_ovr(n, k, m, dy, lddy, 1, w, ldw, dx, lddx, 1.0f);
 }
 
 static void outer_acc_f32_avx2(size_t n, size_t m, size_t k, const float *dy, size_t lddy,
@@ -362,7 +375,21 @@ static void outer_acc_f32_avx2(size_t n, size_t m, size_t k, const float *dy, si
     if (m == 0 || k == 0)
         return;
     /* C = dw (m x k), A(j, i) = dy[i*lddy + j], B = X (n x k) */
-    rowmajor_acc(m, k, n, dy, 1, lddy, x, ldx, dw, lddw);
+    rowmajor_acc(m, k, n, dy, 1, lddy, x, ldx, dw, lddw, 1.0f);
+}
+
+void ttr__avx2_matmul(size_t rows, size_t cols, size_t ns, const float *a, size_t rs_a,
+                      size_t cs_a, const float *b, size_t ldb, float *c, size_t ldc,
+                      ttr__mm_mode mode, float alpha)
+{
+    if (rows == 0 || cols == 0)
+        return;
+    if (mode == TTR__MM_SET)
+        rowmajor_ovr(rows, cols, ns, a, rs_a, cs_a, b, ldb, c, ldc, 1.0f);
+    else if (mode == TTR__MM_ADD)
+        rowmajor_acc(rows, cols, ns, a, rs_a, cs_a, b, ldb, c, ldc, 1.0f);
+    else
+        rowmajor_axpy(rows, cols, ns, a, rs_a, cs_a, b, ldb, c, ldc, alpha);
 }
 
 void ttr__init_gemm_f32_avx2(ttr__kernels *t)
