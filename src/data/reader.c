@@ -6,157 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reader_internal.h"
 #include "text.h"
 #include "ttr_data.h"
 
 enum { KIND_LETOR = 1, KIND_CLICKS = 2 };
 
 #define QT_EMPTY UINT64_MAX
-
-/* ---- errors --------------------------------------------------------------- */
-
-static int fail(ttr_reader *r, int code, int in_groups, unsigned long line, unsigned long col,
-                const char *msg)
-{
-    r->err = code;
-    r->err_in_groups = in_groups;
-    r->err_line = line;
-    r->err_col = col;
-    r->err_msg = msg;
-    return code;
-}
-
-/* An error at byte `at` of the current data line starting at `ls`. */
-static int fail_at(ttr_reader *r, int code, const char *ls, const char *at, const char *msg)
-{
-    return fail(r, code, 0, r->src.line, (unsigned long)(at - ls) + 1, msg);
-}
-
-int ttr_reader_error(const ttr_reader *r, unsigned long *line, unsigned long *col,
-                     const char **msg, int *in_groups)
-{
-    if (!r)
-        return TTR_ERR_ARG;
-    if (line)
-        *line = r->err ? r->err_line : 0;
-    if (col)
-        *col = r->err ? r->err_col : 0;
-    if (msg)
-        *msg = r->err ? r->err_msg : "ok";
-    if (in_groups)
-        *in_groups = r->err ? r->err_in_groups : 0;
-    return r->err;
-}
-
-void ttr_reader_stats_get(const ttr_reader *r, ttr_reader_stats *st)
-{
-    if (r && st) {
-        *st = r->st;
-        st->lines = r->src.line;
-    }
-}
-
-/* ---- line splitting ------------------------------------------------------- */
-
-static int lines_init(ttr__lines *s, const ttr_source *in)
-{
-    memset(s, 0, sizeof *s);
-    if (in->read) {
-        if (!in->buf || in->buf_size < 2)
-            return TTR_ERR_ARG;
-        s->read = in->read;
-        s->ctx = in->ctx;
-        s->buf = in->buf;
-        s->cap = in->buf_size;
-    } else {
-        if (!in->data && in->size)
-            return TTR_ERR_ARG;
-        s->data = in->data;
-        s->size = in->size;
-    }
-    return TTR_OK;
-}
-
-/* The next line of `s` (without its LF and a CR before it): 1, 0 at the end,
- * or a negative error recorded in r. The line stays valid until the next
- * call; s->pending = 1 makes the next call return it again. */
-static int next_line(ttr_reader *r, ttr__lines *s, int in_groups, const char **lp, size_t *llen)
-{
-    const char *p;
-    size_t len;
-    if (s->pending) {
-        s->pending = 0;
-        *lp = s->lp;
-        *llen = s->llen;
-        return 1;
-    }
-    if (!s->read) {
-        const char *nl;
-        if (s->pos >= s->size)
-            return 0;
-        p = s->data + s->pos;
-        nl = (const char *)memchr(p, '\n', s->size - s->pos);
-        if (nl) {
-            len = (size_t)(nl - p);
-            s->pos += len + 1;
-        } else {
-            len = s->size - s->pos;
-            s->pos = s->size;
-        }
-    } else {
-        for (;;) {
-            char *nl = (char *)memchr(s->buf + s->scan, '\n', s->end - s->scan);
-            size_t got;
-            if (nl) {
-                p = s->buf + s->beg;
-                len = (size_t)(nl - p);
-                s->beg = s->scan = (size_t)(nl - s->buf) + 1;
-                break;
-            }
-            s->scan = s->end;
-            if (s->eof) {
-                if (s->beg == s->end)
-                    return 0;
-                p = s->buf + s->beg;
-                len = s->end - s->beg;
-                s->beg = s->scan = s->end;
-                break;
-            }
-            if (s->beg > 0) {
-                memmove(s->buf, s->buf + s->beg, s->end - s->beg);
-                s->end -= s->beg;
-                s->scan -= s->beg;
-                s->beg = 0;
-            }
-            if (s->end == s->cap)
-                return fail(r, TTR_ERR_NOMEM, in_groups, s->line + 1, (unsigned long)s->cap,
-                            "line longer than the line buffer");
-            got = s->read(s->ctx, s->buf + s->end, s->cap - s->end);
-            if (got == TTR_READ_ERROR)
-                return fail(r, TTR_ERR_IO, in_groups, s->line + 1, 0, "read error");
-            if (got > s->cap - s->end)
-                return fail(r, TTR_ERR_IO, in_groups, s->line + 1, 0,
-                            "read callback returned too many bytes");
-            if (got == 0)
-                s->eof = 1;
-            s->end += got;
-        }
-    }
-    if (len && p[len - 1] == '\r')
-        len--;
-    s->line++;
-    /* A UTF-8 byte order mark before the first line is skipped. */
-    if (s->line == 1 && len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
-        (unsigned char)p[2] == 0xBF) {
-        p += 3;
-        len -= 3;
-    }
-    s->lp = p;
-    s->llen = len;
-    *lp = p;
-    *llen = len;
-    return 1;
-}
 
 /* ---- opening -------------------------------------------------------------- */
 
@@ -175,7 +31,7 @@ static int open_common(ttr_reader *r, const ttr_reader_config *cfg, const ttr_so
     if ((cfg->rows == 0) != (cfg->cols == 0) ||
         (cfg->rows && (uint64_t)cfg->rows * cfg->cols > TTR_DATA_MAX_SLOTS))
         return TTR_ERR_ARG;
-    rc = lines_init(&r->src, src);
+    rc = ttr__lines_init(&r->src, src);
     if (rc)
         return rc;
     r->cfg = *cfg;
@@ -195,7 +51,7 @@ int ttr_letor_open(ttr_reader *r, const ttr_reader_config *cfg, const ttr_source
     if (rc)
         return rc;
     if (groups) {
-        rc = lines_init(&r->grp, groups);
+        rc = ttr__lines_init(&r->grp, groups);
         if (rc) {
             memset(r, 0, sizeof *r);
             return rc;
@@ -258,9 +114,9 @@ static int comment_line(ttr_reader *r, const char *ls, const char *p, const char
     p = skip_ws(t, e);
     t = tok_end(p, e);
     if (!(t - p >= 2 && p[0] == 'v'))
-        return fail_at(r, TTR_ERR_FORMAT, ls, p, "bad layout header (expected v1)");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p, "bad layout header (expected v1)");
     if (!((size_t)(t - p) == 2 && p[1] == '1'))
-        return fail_at(r, TTR_ERR_UNSUPPORTED, ls, p, "unsupported click-log version");
+        return ttr__reader_fail_at(r, TTR_ERR_UNSUPPORTED, ls, p, "unsupported click-log version");
     for (p = skip_ws(t, e); p < e && *p != '#'; p = skip_ws(t, e)) {
         const char *eq;
         uint64_t v;
@@ -268,7 +124,8 @@ static int comment_line(ttr_reader *r, const char *ls, const char *p, const char
         t = tok_end(p, e);
         eq = (const char *)memchr(p, '=', (size_t)(t - p));
         if (!eq)
-            return fail_at(r, TTR_ERR_FORMAT, ls, p, "bad layout header (expected key=value)");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p,
+                                       "bad layout header (expected key=value)");
         if (eq - p == 4 && memcmp(p, "rows", 4) == 0)
             got_r = 1;
         else if (eq - p == 4 && memcmp(p, "cols", 4) == 0)
@@ -279,9 +136,10 @@ static int comment_line(ttr_reader *r, const char *ls, const char *p, const char
             continue; /* unknown keys are ignored (later versions may add some) */
         rc = ttr__parse_uint(eq + 1, t, TTR_DATA_MAX_FEATURES, &v);
         if (rc == TTR_ERR_FORMAT)
-            return fail_at(r, rc, ls, eq + 1, "bad layout header value");
+            return ttr__reader_fail_at(r, rc, ls, eq + 1, "bad layout header value");
         if (rc == TTR_ERR_RANGE || v == 0)
-            return fail_at(r, TTR_ERR_RANGE, ls, eq + 1, "layout header value out of range");
+            return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, eq + 1,
+                                       "layout header value out of range");
         if (p[0] == 'r')
             rows = v;
         else if (p[0] == 'c')
@@ -290,20 +148,23 @@ static int comment_line(ttr_reader *r, const char *ls, const char *p, const char
             f = v;
     }
     if (!got_r || !got_c || !got_f)
-        return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header needs rows=, cols= and F=");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, ls,
+                                   "layout header needs rows=, cols= and F=");
     if (rows * cols > TTR_DATA_MAX_SLOTS)
-        return fail_at(r, TTR_ERR_RANGE, ls, ls, "layout header: rows*cols too large");
+        return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, ls, "layout header: rows*cols too large");
     if (r->hdr) {
         if ((uint64_t)r->hdr_rows != rows || (uint64_t)r->hdr_cols != cols ||
             (uint64_t)r->hdr_f != f)
-            return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header differs from the first");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, ls,
+                                       "layout header differs from the first");
         return 0;
     }
     if (r->data_seen)
-        return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header after data");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header after data");
     if ((r->cfg.rows && (r->cfg.rows != rows || r->cfg.cols != cols)) ||
         (r->cfg.n_features && r->cfg.n_features != f))
-        return fail_at(r, TTR_ERR_FORMAT, ls, ls, "layout header differs from the expected layout");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, ls,
+                                   "layout header differs from the expected layout");
     r->hdr = 1;
     r->hdr_rows = (int)rows;
     r->hdr_cols = (int)cols;
@@ -355,14 +216,14 @@ static int slot_field(ttr_reader *r, const char *ls, const char *name, const cha
 {
     uint64_t x;
     if (*seen)
-        return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
     if (v == t)
-        return fail_at(r, TTR_ERR_FORMAT, ls, v, m[0]);
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, v, m[0]);
     int rc = ttr__parse_uint(v, t, UINT64_MAX, &x);
     if (rc == TTR_ERR_FORMAT)
-        return fail_at(r, rc, ls, v, m[1]);
+        return ttr__reader_fail_at(r, rc, ls, v, m[1]);
     if (rc || x >= limit)
-        return fail_at(r, TTR_ERR_RANGE, ls, v, m[2]);
+        return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, v, m[2]);
     *out = (uint32_t)x;
     *seen = 1;
     return TTR_OK;
@@ -381,18 +242,18 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
             float v;
             rc = ttr__parse_float(p, t, &v, &msg, &bad);
             if (rc == TTR_ERR_FORMAT)
-                return fail_at(r, rc, ls, p, "bad click (expected 0 or 1)");
+                return ttr__reader_fail_at(r, rc, ls, p, "bad click (expected 0 or 1)");
             if (rc)
-                return fail_at(r, rc, ls, p, msg);
-            return fail_at(r, TTR_ERR_RANGE, ls, p, "click must be 0 or 1");
+                return ttr__reader_fail_at(r, rc, ls, p, msg);
+            return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, p, "click must be 0 or 1");
         }
     } else {
         /* p is at a token (classify() skipped blank and comment lines) */
         rc = ttr__parse_float(p, t, &h->label, &msg, &bad);
         if (rc)
-            return fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : p, msg);
+            return ttr__reader_fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : p, msg);
         if (!(h->label >= 0.0f && h->label <= r->cfg.max_label))
-            return fail_at(r, TTR_ERR_RANGE, ls, p, "label out of range");
+            return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, p, "label out of range");
     }
     for (p = skip_ws(t, e); p < e && *p != '#'; p = skip_ws(t, e)) {
         const char *name = p, *v;
@@ -404,19 +265,19 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
         while (p < t && *p != ':')
             p++;
         if (p == t)
-            return fail_at(r, TTR_ERR_FORMAT, ls, name, "expected name:value");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, name, "expected name:value");
         nl = (size_t)(p - name);
         v = p + 1;
         if (nl == 3 && memcmp(name, "qid", 3) == 0) {
             if (h->has_qid)
-                return fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
+                return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, name, "duplicate field");
             if (v == t)
-                return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing qid");
+                return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, v, "missing qid");
             rc = ttr__parse_uint(v, t, UINT64_MAX, &x);
             if (rc == TTR_ERR_FORMAT)
-                return fail_at(r, rc, ls, v, "qid must be an unsigned integer");
+                return ttr__reader_fail_at(r, rc, ls, v, "qid must be an unsigned integer");
             if (rc)
-                return fail_at(r, rc, ls, v, "qid too large");
+                return ttr__reader_fail_at(r, rc, ls, v, "qid too large");
             h->qid = x;
             h->has_qid = 1;
             h->qid_at = v;
@@ -431,14 +292,14 @@ static int parse_head(ttr_reader *r, const char *ls, const char *p, const char *
                 return rc;
             h->ctx_at = v;
         } else {
-            return fail_at(r, TTR_ERR_FORMAT, ls, name, "unknown field");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, name, "unknown field");
         }
     }
     h->feat = p;
     if (r->kind == KIND_CLICKS && !h->has_pos)
-        return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing pos");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p, "missing pos");
     if (!h->has_qid && !r->has_groups)
-        return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing qid");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p, "missing qid");
     return 0;
 }
 
@@ -456,11 +317,11 @@ static int parse_features(ttr_reader *r, const char *ls, const char *p, const ch
         float val;
         if (!is_digit(*p)) {
             if (*p == ':')
-                return fail_at(r, TTR_ERR_FORMAT, ls, p, "missing feature index");
+                return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p, "missing feature index");
             if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
-                return fail_at(r, TTR_ERR_FORMAT, ls, p,
+                return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p,
                                "named field after the features (or unknown)");
-            return fail_at(r, TTR_ERR_FORMAT, ls, p, "expected index:value");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p, "expected index:value");
         }
         for (; p < e && is_digit(*p); p++) {
             if (idx > 100000000000ull)
@@ -470,26 +331,28 @@ static int parse_features(ttr_reader *r, const char *ls, const char *p, const ch
         }
         if (p == e || *p != ':') {
             if (p == e || is_ws(*p) || *p == '#')
-                return fail_at(r, TTR_ERR_FORMAT, ls, p, "expected ':' after feature index");
-            return fail_at(r, TTR_ERR_FORMAT, ls, p, "bad feature index");
+                return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p,
+                                           "expected ':' after feature index");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p, "bad feature index");
         }
         if (idx == 0 && !big)
-            return fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index 0 (indices start at 1)");
+            return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, tok,
+                                       "feature index 0 (indices start at 1)");
         if (big || idx > TTR_DATA_MAX_FEATURES)
-            return fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index too large");
+            return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index too large");
         if (idx > cap)
-            return fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index above n_features");
+            return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, tok, "feature index above n_features");
         if (idx <= last)
-            return fail_at(r, TTR_ERR_FORMAT, ls, tok,
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, tok,
                            idx == last ? "duplicate feature index"
                                        : "feature indices must increase");
         v = ++p;
         p = tok_end(p, e);
         if (v == p)
-            return fail_at(r, TTR_ERR_FORMAT, ls, v, "missing feature value");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, v, "missing feature value");
         rc = ttr__parse_float(v, p, &val, &msg, &bad);
         if (rc)
-            return fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : v, msg);
+            return ttr__reader_fail_at(r, rc, ls, rc == TTR_ERR_FORMAT ? bad : v, msg);
         if (row)
             row[idx - 1] = val;
         last = idx;
@@ -510,7 +373,7 @@ static int start(ttr_reader *r)
     if (r->started)
         return 0;
     for (;;) {
-        rc = next_line(r, &r->src, 0, &ls, &len);
+        rc = ttr__next_line(r, &r->src, 0, &ls, &len);
         if (rc < 0)
             return rc;
         if (rc == 0)
@@ -552,7 +415,7 @@ static int add_item(ttr_reader *r, ttr_list *out, const char *ls, const char *e,
     size_t i = out->n;
     int rc;
     if (i >= r->cfg.max_items)
-        return fail_at(r, TTR_ERR_RANGE, ls, ls, "list longer than max_items");
+        return ttr__reader_fail_at(r, TTR_ERR_RANGE, ls, ls, "list longer than max_items");
     if (r->kind == KIND_CLICKS) {
         uint32_t bit = 1u << (h->pos & 31);
         if (i == 0) {
@@ -560,11 +423,11 @@ static int add_item(ttr_reader *r, ttr_list *out, const char *ls, const char *e,
             out->has_context = h->has_ctx;
             out->context = h->ctx;
         } else if (h->has_ctx != out->has_context || h->ctx != out->context) {
-            return fail_at(r, TTR_ERR_FORMAT, ls, h->has_ctx ? h->ctx_at : h->feat,
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, h->has_ctx ? h->ctx_at : h->feat,
                            "ctx differs within a list");
         }
         if (r->slot_seen[h->pos >> 5] & bit)
-            return fail_at(r, TTR_ERR_FORMAT, ls, h->pos_at, "pos repeated in a list");
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, h->pos_at, "pos repeated in a list");
         r->slot_seen[h->pos >> 5] |= bit;
     }
     rc = parse_features(r, ls, h->feat, e, out->x ? out->x + i * out->ldx : NULL);
@@ -589,12 +452,14 @@ static int new_qid(ttr_reader *r, const char *ls, const head *h)
 {
     int rc;
     if (r->have_prev && r->prev_qid == h->qid)
-        return fail_at(r, TTR_ERR_FORMAT, ls, h->qid_at, "qid reappears after another list");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, h->qid_at,
+                                   "qid reappears after another list");
     rc = qt_seen(r, h->qid);
     if (rc < 0)
-        return fail_at(r, rc, ls, h->qid_at, "qid table full");
+        return ttr__reader_fail_at(r, rc, ls, h->qid_at, "qid table full");
     if (rc)
-        return fail_at(r, TTR_ERR_FORMAT, ls, h->qid_at, "qid reappears after another list");
+        return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, h->qid_at,
+                                   "qid reappears after another list");
     r->prev_qid = h->qid;
     r->have_prev = 1;
     return 0;
@@ -607,7 +472,7 @@ static int next_by_qid(ttr_reader *r, ttr_list *out)
     head h;
     int rc;
     for (;;) {
-        rc = next_line(r, &r->src, 0, &ls, &len);
+        rc = ttr__next_line(r, &r->src, 0, &ls, &len);
         if (rc < 0)
             return rc;
         if (rc == 0) {
@@ -650,7 +515,7 @@ static int next_group(ttr_reader *r, size_t *size)
     uint64_t v;
     int rc;
     for (;;) {
-        rc = next_line(r, &r->grp, 1, &ls, &len);
+        rc = ttr__next_line(r, &r->grp, 1, &ls, &len);
         if (rc <= 0)
             return rc;
         e = ls + len;
@@ -660,13 +525,14 @@ static int next_group(ttr_reader *r, size_t *size)
         t = tok_end(p, e);
         rc = ttr__parse_uint(p, t, UINT64_MAX, &v);
         if (rc == TTR_ERR_FORMAT)
-            return fail(r, rc, 1, r->grp.line, (unsigned long)(p - ls) + 1, "bad group size");
+            return ttr__reader_fail(r, rc, 1, r->grp.line, (unsigned long)(p - ls) + 1,
+                                    "bad group size");
         if (rc || v > r->cfg.max_items)
-            return fail(r, TTR_ERR_RANGE, 1, r->grp.line, (unsigned long)(p - ls) + 1,
+            return ttr__reader_fail(r, TTR_ERR_RANGE, 1, r->grp.line, (unsigned long)(p - ls) + 1,
                         "group larger than max_items");
         t = skip_ws(t, e);
         if (t < e && *t != '#')
-            return fail(r, TTR_ERR_FORMAT, 1, r->grp.line, (unsigned long)(t - ls) + 1,
+            return ttr__reader_fail(r, TTR_ERR_FORMAT, 1, r->grp.line, (unsigned long)(t - ls) + 1,
                         "bad group size");
         if (v == 0)
             continue;
@@ -679,7 +545,7 @@ static int next_group(ttr_reader *r, size_t *size)
 static int next_by_group(ttr_reader *r, ttr_list *out)
 {
     const char *ls, *p;
-    size_t len, want;
+    size_t len, want = 0;
     head h;
     int rc = next_group(r, &want);
     if (rc < 0)
@@ -687,7 +553,7 @@ static int next_by_group(ttr_reader *r, ttr_list *out)
     if (rc == 0) {
         /* No more groups: the data must have no more rows. */
         for (;;) {
-            rc = next_line(r, &r->src, 0, &ls, &len);
+            rc = ttr__next_line(r, &r->src, 0, &ls, &len);
             if (rc <= 0) {
                 r->done = rc == 0;
                 return rc;
@@ -696,15 +562,17 @@ static int next_by_group(ttr_reader *r, ttr_list *out)
             if (rc < 0)
                 return rc;
             if (rc == 1)
-                return fail_at(r, TTR_ERR_FORMAT, ls, p, "more data rows than the .query groups");
+                return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, p,
+                                           "more data rows than the .query groups");
         }
     }
     while (out->n < want) {
-        rc = next_line(r, &r->src, 0, &ls, &len);
+        rc = ttr__next_line(r, &r->src, 0, &ls, &len);
         if (rc < 0)
             return rc;
         if (rc == 0)
-            return fail(r, TTR_ERR_FORMAT, 1, r->group_line, 1, "data ends inside a .query group");
+            return ttr__reader_fail(r, TTR_ERR_FORMAT, 1, r->group_line, 1,
+                                    "data ends inside a .query group");
         rc = classify(r, ls, len, &p);
         if (rc < 0)
             return rc;
@@ -723,7 +591,7 @@ static int next_by_group(ttr_reader *r, ttr_list *out)
                     return rc;
             }
         } else if (h.has_qid != out->has_qid || (h.has_qid && h.qid != out->qid)) {
-            return fail_at(r, TTR_ERR_FORMAT, ls, h.has_qid ? h.qid_at : h.feat,
+            return ttr__reader_fail_at(r, TTR_ERR_FORMAT, ls, h.has_qid ? h.qid_at : h.feat,
                            "qid changes inside a .query group");
         }
         rc = add_item(r, out, ls, ls + len, &h);
