@@ -25,6 +25,7 @@
 
 #include "bench.h"
 #include "bench_private.h"
+#include "cli/cmd_util.h"
 #include "ttr_kernels.h"
 #include "ttrank.h"
 
@@ -463,34 +464,6 @@ static void usage(FILE *f)
 
 /* "--name VALUE" or "--name=VALUE". Returns 1 and sets *val when arg is the
  * option (*val NULL if its value is missing), 0 otherwise. */
-static int opt_value(const char *arg, const char *name, int argc, char **argv, int *i,
-                     const char **val)
-{
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n))
-        return 0;
-    if (arg[n] == '=') {
-        *val = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != '\0')
-        return 0;
-    *val = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    long v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static const bkernel *find_kernel(const char *name, size_t len)
 {
     for (size_t i = 0; i < g_bench_nkernels; i++)
@@ -586,76 +559,53 @@ static void list_cases(const bopts *o)
 
 int ttr_bench_main(int argc, char **argv)
 {
+    enum {
+        B_JSON, B_QUICK, B_LIST, B_ISA, B_KERNEL, B_CLOCK, B_REPS, B_SAMPLES, B_MIN_TIME, B_COUNT
+    };
+    cli_flag fl[B_COUNT] = {
+        [B_JSON] = {"--json", 0, 0, 0},      [B_QUICK] = {"--quick", 0, 0, 0},
+        [B_LIST] = {"--list", 0, 0, 0},      [B_ISA] = {"--isa", 1, 0, 0},
+        [B_KERNEL] = {"--kernel", 1, 0, 0},  [B_CLOCK] = {"--clock", 1, 0, 0},
+        [B_REPS] = {"--reps", 1, 0, 0},      [B_SAMPLES] = {"--samples", 1, 0, 0},
+        [B_MIN_TIME] = {"--min-time", 1, 0, 0},
+    };
     bopts o;
-    int samples_given = 0, min_time_given = 0;
     memset(&o, 0, sizeof o);
     o.samples = B_DEFAULT_SAMPLES;
     o.min_time_ns = B_DEFAULT_MIN_TIME_US * 1e3;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        long num;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            o.json = 1;
-        } else if (!strcmp(a, "--quick")) {
-            o.quick = 1;
-        } else if (!strcmp(a, "--list")) {
-            o.list = 1;
-        } else if (opt_value(a, "--isa", argc, argv, &i, &v)) {
-            if (!v) {
-                fprintf(stderr, "ttrank bench: --isa needs a value\n");
-                return 2;
-            }
-            int rc = parse_isa(v, &o.isa_mask);
-            if (rc)
-                return rc;
-            o.isa_given = 1;
-        } else if (opt_value(a, "--kernel", argc, argv, &i, &v)) {
-            if (!v) {
-                fprintf(stderr, "ttrank bench: --kernel needs a value\n");
-                return 2;
-            }
-            if (check_kernel_list(v))
-                return 2;
-            o.kernels = v;
-        } else if (opt_value(a, "--clock", argc, argv, &i, &v)) {
-            if (v && !strcmp(v, "monotonic")) {
-                o.cpu_clock = 0;
-            } else if (v && !strcmp(v, "cpu")) {
-                o.cpu_clock = 1;
-            } else {
-                fprintf(stderr, "ttrank bench: --clock needs 'monotonic' or 'cpu'\n");
-                return 2;
-            }
-        } else if (opt_value(a, "--reps", argc, argv, &i, &v)) {
-            if (parse_long(v, 1, 1L << 30, &num)) {
-                fprintf(stderr, "ttrank bench: --reps needs an integer in 1..2^30\n");
-                return 2;
-            }
-            o.reps = num;
-        } else if (opt_value(a, "--samples", argc, argv, &i, &v)) {
-            if (parse_long(v, 1, 255, &num)) {
-                fprintf(stderr, "ttrank bench: --samples needs an integer in 1..255\n");
-                return 2;
-            }
-            o.samples = (int)num;
-            samples_given = 1;
-        } else if (opt_value(a, "--min-time", argc, argv, &i, &v)) {
-            if (parse_long(v, 0, 10000000, &num)) {
-                fprintf(stderr, "ttrank bench: --min-time needs microseconds in 0..10000000\n");
-                return 2;
-            }
-            o.min_time_ns = (double)num * 1e3;
-            min_time_given = 1;
-        } else {
-            fprintf(stderr, "ttrank bench: unknown option '%s' (try 'ttrank bench --help')\n",
-                    a);
-            return 2;
-        }
+    int rc = cli_parse("bench", argc, argv, fl, B_COUNT, NULL, 0, NULL);
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
     }
+    uint64_t reps = 0, samples = (uint64_t)o.samples;
+    uint64_t min_time_us = (uint64_t)B_DEFAULT_MIN_TIME_US;
+    if (rc || cli_u64("bench", &fl[B_REPS], 1, 1u << 30, &reps) ||
+        cli_u64("bench", &fl[B_SAMPLES], 1, 255, &samples) ||
+        cli_u64("bench", &fl[B_MIN_TIME], 0, 10000000, &min_time_us))
+        return 2;
+    o.json = fl[B_JSON].seen;
+    o.quick = fl[B_QUICK].seen;
+    o.list = fl[B_LIST].seen;
+    o.reps = (long)reps;
+    o.samples = (int)samples;
+    o.min_time_ns = (double)min_time_us * 1e3;
+    const char *clock = cli_str(&fl[B_CLOCK], "monotonic");
+    if (strcmp(clock, "monotonic") && strcmp(clock, "cpu"))
+        return cli_err("bench", "--clock: expected monotonic or cpu, got '%s'", clock), 2;
+    o.cpu_clock = !strcmp(clock, "cpu");
+    if (fl[B_ISA].seen) {
+        int irc = parse_isa(fl[B_ISA].val, &o.isa_mask);
+        if (irc)
+            return irc;
+        o.isa_given = 1;
+    }
+    if (fl[B_KERNEL].seen) {
+        if (check_kernel_list(fl[B_KERNEL].val))
+            return 2;
+        o.kernels = fl[B_KERNEL].val;
+    }
+    int samples_given = fl[B_SAMPLES].seen, min_time_given = fl[B_MIN_TIME].seen;
     if (o.quick) {
         if (!samples_given)
             o.samples = 3;
@@ -669,7 +619,7 @@ int ttr_bench_main(int argc, char **argv)
 
     g_clock = o.cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
     unsigned mask_before = ttr_cpu_flags();
-    int rc = 0;
+    rc = 0;
     print_header(&o);
     for (size_t ki = 0; ki < g_bench_nkernels && rc == 0; ki++) {
         const bkernel *kd = &g_bench_kernels[ki];

@@ -333,6 +333,10 @@ has "bench json header" '^\{"cpu":.*"paths":\["scalar"' "$W/out"
 has "bench json row" '^\{"kernel":"dot","isa":"scalar",' "$W/out"
 t "bench unknown isa" 2 bench --isa bogus
 one_line_err "bench unknown isa" "^ttrank bench: unknown ISA path 'bogus' \(scalar, avx2, avxvnni, neon"
+t "bench bad reps" 2 bench --reps 0
+one_line_err "bench bad reps" "^ttrank bench: --reps: expected an integer in 1\.\."
+t "bench bad clock" 2 bench --clock=wall
+one_line_err "bench bad clock" "^ttrank bench: --clock: expected monotonic or cpu"
 t "bench list" 0 bench --list --kernel gemm_s8
 has "bench list" "^gemm_s8 +[0-9]+x[0-9]+ b" "$W/out"
 
