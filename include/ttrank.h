@@ -228,9 +228,9 @@ TTR_API void ttr_get_normalization(const ttr_model *m, float *mean, float *scale
  * feature is then ignored by the towers). Typical use, before the first
  * ttr_train: init, add every item of the training log (or a sample), apply.
  *
- * The object lives in the caller's buffer (any alignment) and holds no
- * pointer outside it; it is not thread-safe: give each thread its own and
- * merge them. */
+ * The object lives in the caller's buffer (any alignment) and points into
+ * it, like a model into its arena: do not copy or move the buffer. It is
+ * not thread-safe: give each thread its own and merge them. */
 typedef struct ttr_feature_stats ttr_feature_stats;
 
 /* Bytes for the statistics of n_features (1..65536) features: 16 per
