@@ -533,3 +533,92 @@ Test(edge_values, scores_that_overflow_are_refused_on_every_model_kind)
             free(arena[k]);
     }
 }
+
+/* Found by a mutation run (scripts/mutate.py, seed 2) over model.c and
+ * serve.c: what nothing else checked. */
+
+/* A serving model built by ttr_model_init starts from zero weights and the
+ * identity normalisation whatever the arena held: its scores are 0. */
+Test(edge_values, serving_init_does_not_depend_on_the_arena_contents)
+{
+    static const ttr_mode modes[2] = {TTR_MODE_SERVE_F32, TTR_MODE_TRAIN};
+    for (int k = 0; k < 2; k++) {
+        ttr_config c;
+        ttr_config_default(&c, TTR_ADDITIVE, 5);
+        c.hidden[0] = 6;
+        c.hidden[1] = 4;
+        size_t need = ttr_arena_bytes(&c, modes[k]);
+        unsigned char *a = malloc(need);
+        memset(a, 0xA5, need); /* a float of -2.9e-16, everywhere */
+        ttr_model *m;
+        cr_assert_eq(ttr_model_init(&m, &c, modes[k], a, need), TTR_OK);
+        float mean[5], scale[5], x[10], s[2];
+        ttr_get_normalization(m, mean, scale);
+        for (int t = 0; t < 5; t++)
+            cr_assert(mean[t] == 0.0f && scale[t] == 1.0f, "mode %d feature %d: %g %g", k, t,
+                      (double)mean[t], (double)scale[t]);
+        for (int i = 0; i < 10; i++)
+            x[i] = 0.5f * (float)i - 2.0f;
+        cr_assert_eq(ttr_score(m, 2, x, 5, s), TTR_OK);
+        if (modes[k] == TTR_MODE_SERVE_F32)
+            cr_assert(s[0] == 0.0f && s[1] == 0.0f, "scores %g %g", (double)s[0], (double)s[1]);
+        free(a);
+    }
+}
+
+/* MixEM's mixing weights from logits far apart: pi = softmax(phi), finite
+ * and summing to 1 (exp(200) overflows float without the shift by the max). */
+Test(edge_values, mixem_pi_from_logits_far_apart)
+{
+    ttr_config c;
+    ttr_config_default(&c, TTR_MIXEM, 3);
+    c.components = 3;
+    size_t need = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+    void *a = malloc(need);
+    ttr_model *m;
+    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, a, need), TTR_OK);
+    m->phi->w[0] = -50.0f;
+    m->phi->w[1] = 0.0f;
+    m->phi->w[2] = 200.0f;
+    float pi[3];
+    cr_assert_eq(ttr_mixem_params(m, pi, NULL), TTR_OK);
+    cr_assert(pi[2] == 1.0f && pi[0] == 0.0f && pi[1] == 0.0f, "pi %g %g %g", (double)pi[0],
+              (double)pi[1], (double)pi[2]); /* e^-200 underflows: exactly 0 */
+    free(a);
+}
+
+/* The bias curve of context n_contexts (one past the last) is refused. */
+Test(edge_values, bias_curve_context_range)
+{
+    ttr_config c;
+    ttr_config_default(&c, TTR_ADDITIVE, 3);
+    c.n_contexts = 2;
+    size_t need = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+    void *a = malloc(need);
+    ttr_model *m;
+    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, a, need), TTR_OK);
+    float curve[10];
+    cr_assert_eq(ttr_bias_curve(m, 0, 1, curve), TTR_OK);
+    cr_assert_eq(ttr_bias_curve(m, 0, 2, curve), TTR_ERR_ARG);
+    free(a);
+}
+
+/* A serving copy keeps the training model's normalisation for information
+ * (it is folded into layer 0, as ttr_io.h says of serve-f32 files). */
+Test(edge_values, serving_copy_keeps_the_normalisation_it_folded)
+{
+    ttr_config c;
+    ttr_config_default(&c, TTR_NAIVE, 4);
+    size_t need = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+    size_t sneed = ttr_arena_bytes(&c, TTR_MODE_SERVE_F32);
+    void *a = malloc(need), *sa = malloc(sneed);
+    ttr_model *m, *s;
+    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, a, need), TTR_OK);
+    static const float mean[4] = {1.0f, -2.0f, 3.5f, 0.25f}, scale[4] = {0.5f, 2.0f, 1.0f, 4.0f};
+    cr_assert_eq(ttr_set_normalization(m, mean, scale), TTR_OK);
+    cr_assert_eq(ttr_model_to_serving(m, &s, sa, sneed), TTR_OK);
+    cr_assert(!memcmp(s->norm_mean, mean, sizeof mean) &&
+              !memcmp(s->norm_scale, scale, sizeof scale));
+    free(a);
+    free(sa);
+}
