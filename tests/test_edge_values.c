@@ -622,3 +622,19 @@ Test(edge_values, serving_copy_keeps_the_normalisation_it_folded)
     free(a);
     free(sa);
 }
+
+/* Dot's b(slot) of context n_contexts (one past the last) is refused. */
+Test(edge_values, dot_reference_context_range)
+{
+    ttr_config c;
+    ttr_config_default(&c, TTR_DOT, 3);
+    c.n_contexts = 2;
+    size_t need = ttr_arena_bytes(&c, TTR_MODE_TRAIN);
+    void *a = malloc(need);
+    ttr_model *m;
+    cr_assert_eq(ttr_model_init(&m, &c, TTR_MODE_TRAIN, a, need), TTR_OK);
+    float bref[64], slots[10 * 64];
+    cr_assert_eq(ttr_dot_reference(m, bref, 1, slots), TTR_OK);
+    cr_assert_eq(ttr_dot_reference(m, bref, 2, slots), TTR_ERR_ARG);
+    free(a);
+}
