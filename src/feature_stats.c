@@ -22,7 +22,11 @@ struct ttr_feature_stats {
 /* A feature with a smaller variance is treated as constant (scale 0). */
 #define MIN_VARIANCE 1e-12
 
-static size_t stats_align(void) { return sizeof(double) > sizeof(void *) ? sizeof(double) : sizeof(void *); }
+/* The alignment of the struct and its arrays in the caller's buffer. */
+static size_t stats_align(void)
+{
+    return sizeof(double) > sizeof(void *) ? sizeof(double) : sizeof(void *);
+}
 
 size_t ttr_feature_stats_bytes(uint32_t n_features)
 {
