@@ -86,6 +86,10 @@ typedef struct io_in {
  * stream ends first, TTR_ERR_IO when the callback fails. */
 int ttr__io_in_bytes(io_in *in, void *buf, size_t n);
 
+/* The file's last 4 bytes against the CRC of everything read before them:
+ * TTR_ERR_FORMAT when they differ (or the stream ends), TTR_ERR_IO. */
+int ttr__io_in_crc(io_in *in);
+
 /* The header (and, version 3, the schedule block): the configuration,
  * mode and flags, all checked. */
 int ttr__io_read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *flags);

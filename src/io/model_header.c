@@ -155,6 +155,16 @@ int ttr__io_in_bytes(io_in *in, void *buf, size_t n)
     return TTR_OK;
 }
 
+int ttr__io_in_crc(io_in *in)
+{
+    uint32_t crc = in->crc;
+    unsigned char tail[4];
+    int err = ttr__io_in_bytes(in, tail, 4);
+    if (err)
+        return err;
+    return get_u32(tail) == crc ? TTR_OK : TTR_ERR_FORMAT;
+}
+
 int ttr__io_read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *flags)
 {
     unsigned char h[IO_HEADER_BYTES];
@@ -300,12 +310,8 @@ int ttr_model_check(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode
     }
     if (values != want_values)
         return TTR_ERR_RANGE;
-    uint32_t crc = in.crc;
-    unsigned char tail[4];
-    if ((err = ttr__io_in_bytes(&in, tail, 4)) != 0)
+    if ((err = ttr__io_in_crc(&in)) != 0)
         return err;
-    if (get_u32(tail) != crc)
-        return TTR_ERR_FORMAT;
     if (cfg)
         *cfg = c;
     if (mode)

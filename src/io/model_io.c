@@ -444,12 +444,8 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
         }
     }
     /* n_rec == want with no unknown or duplicate name: none is missing */
-    uint32_t crc = in.crc;
-    unsigned char tail[4];
-    if ((err = ttr__io_in_bytes(&in, tail, 4)) != 0)
+    if ((err = ttr__io_in_crc(&in)) != 0)
         return err;
-    if (get_u32(tail) != crc)
-        return TTR_ERR_FORMAT;
     if (bad & 2)
         return TTR_ERR_RANGE; /* an int8 weight of -128 */
     if (bad)
