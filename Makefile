@@ -5,6 +5,7 @@
 #   make TOOLCHAIN=toolchains/aarch64-linux-gnu.mk [COMPILER=clang]   cross build
 #   make TOOLCHAIN=toolchains/android-arm64-v8a.mk ANDROID_NDK=...    Android (build only)
 #   make SANITIZE=1              ASan+UBSan build (build/<target>-<compiler>-san/)
+#   make SANITIZE=thread         ThreadSanitizer build (build/<target>-<compiler>-tsan/)
 #   make test                    build and run the test binary of this configuration
 #   make smoke                   run the ttrank tool of this configuration once
 #   make check                   the whole suite: every target and compiler, under
@@ -53,10 +54,13 @@ RUN ?=
 # criterion (libcriterion) or shim (tests/shim: a non-forking subset, for targets without it)
 TEST_HARNESS ?= criterion
 
-BUILD ?= build/$(TTR_TARGET)-$(COMPILER)$(if $(SANITIZE),-san)
+# SANITIZE=1: ASan + UBSan; SANITIZE=thread: ThreadSanitizer
+, := ,
+TSAN := $(filter thread,$(SANITIZE))
+BUILD ?= build/$(TTR_TARGET)-$(COMPILER)$(if $(SANITIZE),-$(if $(TSAN),tsan,san))
 
 WARN := -Wall -Wextra -Werror -Wvla -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_FLAGS := $(if $(TSAN),-fsanitize=thread,-fsanitize=address$(,)undefined -fno-sanitize-recover=all)
 OPT := $(if $(SANITIZE),-O1 -g -fno-omit-frame-pointer $(SAN_FLAGS),-O2 -g)
 # -ffp-contract=off: the scalar references must give the same bits under gcc
 # and clang and on every target; vector paths fuse explicitly.

@@ -24,9 +24,10 @@
  * Memory: ttr_arena_bytes() gives the exact size of the buffer that
  * ttr_model_init() needs for a configuration and mode. The library never
  * calls malloc or free, keeps no global state besides the CPU dispatch table,
- * and never prints. A model is not thread-safe (even scoring and the
- * read-outs use the model's own scratch): use one model per thread, e.g. one
- * serving copy each (ttr_model_to_serving), or serialise calls.
+ * and never prints. Threads: any number may score one model at once with
+ * ttr_score_with_scratch (each its own scratch) while none changes it; every
+ * other call on a model (ttr_score and the read-outs included, which use the
+ * model's own scratch) needs the model to itself.
  *
  * Errors: functions return TTR_OK (0) or a negative ttr_error code
  * (ttr_strerror() names it). On error a model is left exactly as it was. */
@@ -337,6 +338,23 @@ TTR_API int ttr_item_held_out(const float *x, uint32_t n_features, uint64_t seed
  * same bits on every CPU path (and, IEEE f32 being what it is, on every
  * target); they differ from the f32 model's by the quantization error. */
 TTR_API int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores);
+
+/* Bytes of the scratch that ttr_score_with_scratch needs for model m (any
+ * alignment; the same for every model of m's configuration and mode): the
+ * forward pass of one chunk of max_items items. 0 for NULL. The default
+ * configuration with 46 features (relevance 32-16, max_items 10): 3,879
+ * bytes for f32 models, 1,855 for int8. */
+TTR_API size_t ttr_score_scratch_bytes(const ttr_model *m);
+
+/* ttr_score through the caller's scratch instead of the model's: the same
+ * scores, bit for bit, and the model is only read. So any number of threads
+ * may score one model at once, each with its own scratch (a buffer of
+ * ttr_score_scratch_bytes(m), any alignment, reused across calls), while no
+ * thread changes the model (ttr_train, ttr_set_*, ttr_model_load into it).
+ * Errors as ttr_score; TTR_ERR_ARG for a NULL scratch, TTR_ERR_NOMEM when
+ * scratch_bytes is short (nothing written). */
+TTR_API int ttr_score_with_scratch(const ttr_model *m, void *scratch, size_t scratch_bytes,
+                                   size_t n, const float *x, size_t ldx, float *scores);
 
 /* Read-outs of what the model learned. */
 

@@ -8,6 +8,8 @@
 #                                       process, so leaks are our tests' and the library's; under
 #                                       load Criterion's own runner once leaked 48 bytes (a
 #                                       calloc inside libcriterion), which failed the run
+#   x86_64-clang-tsan                   ThreadSanitizer, on the shim (whole suite; the
+#                                       concurrent:: tests score one model from several threads)
 #   x86_64-gcc/mask=scalar              TTR_CPU_MASK=scalar (whole suite, same binary)
 #   x86_64-gcc/mask=avx2                TTR_CPU_MASK=avx2: the AVX2 int8 code on an AVX-VNNI
 #                                       host (whole suite; elsewhere the same as x86_64-gcc)
@@ -177,6 +179,8 @@ cfg x86_64-gcc                  ""        ""                     ""             
 cfg x86_64-clang                ""        ""                     ""                1 -- COMPILER=clang
 cfg x86_64-gcc-san              ""        ""                     ""                1 -- COMPILER=gcc SANITIZE=1 \
     TEST_HARNESS=shim BUILD=build/x86_64-gcc-san-shim
+cfg x86_64-clang-tsan           ""        ""                     ""                0 -- COMPILER=clang SANITIZE=thread \
+    TEST_HARNESS=shim BUILD=build/x86_64-clang-tsan-shim
 cfg x86_64-gcc/mask=scalar      ""        "TTR_CPU_MASK=scalar"  ""                1 -- COMPILER=gcc
 cfg x86_64-gcc/mask=avx2        ""        "TTR_CPU_MASK=avx2"    ""                0 -- COMPILER=gcc
 cfg x86_64-gcc/mask=junk        ""        "TTR_CPU_MASK=junk"    "--filter=cpu/*"  0 -- COMPILER=gcc

@@ -196,10 +196,9 @@ static void plan_bias(ttr_model *m, const ttr_config *cfg, ttr__layout *l)
  * the last writes the next one's quantized input (qx -> qx2 -> qx ...); the
  * last writes f32 rows into act[0], which the last (f32) layer reads row by
  * row (or x, without int8 layers). */
-static void plan_scratch_s8(ttr_model *m, const ttr_config *cfg, ttr__layout *l)
+static void plan_fwd_s8(const ttr_model *m, ttr__layout *l, ttr__fwd_scratch *s)
 {
-    ttr__scratch *s = &m->s;
-    size_t kmax = 0, n8 = m->n_rel - 1, N = cfg->max_items;
+    size_t kmax = 0, n8 = m->n_rel - 1, N = m->cfg.max_items;
     for (size_t i = 0; i < n8; i++)
         if (TTR_S8_KPAD(m->rel[i].in) > kmax)
             kmax = TTR_S8_KPAD(m->rel[i].in);
@@ -215,6 +214,23 @@ static void plan_scratch_s8(ttr_model *m, const ttr_config *cfg, ttr__layout *l)
     }
     /* act[0]: the last int8 layer's rows */
     s->act[0] = alloc_f(l, ttr__s8_act0_floats(m));
+}
+
+void ttr__plan_fwd_scratch(const ttr_model *m, ttr__layout *l, ttr__fwd_scratch *s, int own)
+{
+    size_t N = m->cfg.max_items;
+    memset(s, 0, sizeof *s);
+    if (m->mode == TTR_MODE_SERVE_S8) {
+        plan_fwd_s8(m, l, s);
+        return;
+    }
+    s->xn = alloc_f(l, N * m->cfg.n_features);
+    for (uint32_t i = 0; i < m->n_rel; i++)
+        s->act[i] = alloc_f(l, N * m->rel[i].out);
+    if (!own && m->mode == TTR_MODE_TRAIN && m->cfg.variant == TTR_DOT) {
+        s->bias_e = alloc_f(l, m->cfg.embed_dim);
+        s->bias_h = alloc_f(l, m->cfg.bias_hidden ? m->cfg.bias_hidden : 1);
+    }
 }
 
 /* XPA's per-list attention scratch and staged statistics. */
@@ -275,7 +291,6 @@ static void plan_scratch_train(ttr_model *m, const ttr_config *cfg, ttr__layout 
 int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l)
 {
     uint32_t F = cfg->n_features;
-    size_t N = cfg->max_items;
     memset(m, 0, sizeof *m);
     m->magic = TTR__MAGIC;
     m->cfg = *cfg;
@@ -299,14 +314,11 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     m->step_begin = l->base ? l->base + ((l->used + TTR__ALIGN - 1) & ~(size_t)(TTR__ALIGN - 1))
                             : NULL;
     alloc_gradients(m, l);
-    if (mode == TTR_MODE_SERVE_S8) {
-        plan_scratch_s8(m, cfg, l);
-    } else {
-        m->s.xn = alloc_f(l, N * F);
-        for (uint32_t i = 0; i < m->n_rel; i++)
-            m->s.act[i] = alloc_f(l, N * m->rel[i].out);
-        if (mode == TTR_MODE_TRAIN)
-            plan_scratch_train(m, cfg, l, maxw);
+    ttr__plan_fwd_scratch(m, l, &m->s.fwd, 1);
+    if (mode == TTR_MODE_TRAIN) {
+        plan_scratch_train(m, cfg, l, maxw);
+        m->s.fwd.bias_e = m->s.de; /* b_ref's slot rows: free outside a step */
+        m->s.fwd.bias_h = m->s.dbh;
     }
     return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
 }

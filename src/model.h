@@ -41,11 +41,27 @@ typedef struct ttr__bias_tower {
     ttr__dense hid, out;
 } ttr__bias_tower;
 
+/* What scoring writes, for one chunk of max_items items: the model's own
+ * (ttr__scratch.fwd, ttr_score) or a caller's (ttr_score_with_scratch), so
+ * that several threads can score one model, each with its own. */
+typedef struct ttr__fwd_scratch {
+    float *xn;                            /* N x F normalised features */
+    float *act[TTR_MAX_HIDDEN + 1];       /* relevance activations: act[l] = output of layer l */
+    /* int8 serving: quantized layer inputs (N x KPAD(widest int8 input))
+     * and their per-row scales (N), twice (ping-pong: ttr_gemm_s8_relu_q reads
+     * one and writes the other; the second only with two int8 layers or
+     * more); act[0] holds the last int8 layer's f32 output (N x its width) */
+    int8_t *qx, *qx2;
+    float *qscale, *qscale2;
+    /* dot train models: one slot's embedding (d_e) and bias hidden row,
+     * for b_ref before any training (b of the top slot) */
+    float *bias_e, *bias_h;
+} ttr__fwd_scratch;
+
 /* Per-list scratch, sized for max_items items. Lifetimes are one list:
  * forward writes, backward reads and the next list overwrites. */
 typedef struct ttr__scratch {
-    float *xn;                            /* N x F normalised features */
-    float *act[TTR_MAX_HIDDEN + 1];       /* relevance activations: act[l] = output of layer l */
+    ttr__fwd_scratch fwd;                 /* the relevance tower's forward pass */
     float *dact[2];                       /* ping-pong gradients, N x max width */
     float *e[TTR_MAX_COMPONENTS];         /* slot embeddings per bias tower, N x d_e */
     float *bh[TTR_MAX_COMPONENTS];        /* bias hidden activations, N x bias_hidden */
@@ -60,12 +76,6 @@ typedef struct ttr__scratch {
     float *stage_bref;                    /* D: sum of b over the batch's items */
     float *stage_attn;                    /* P x P: sums of a(p, p') over the batch */
     float *stage_attn_n;                  /* P: attending items per slot in the batch */
-    /* int8 serving: quantized layer inputs (N x KPAD(widest int8 input))
-     * and their per-row scales (N), twice (ping-pong: ttr_gemm_s8_relu_q reads
-     * one and writes the other; the second only with two int8 layers or
-     * more); act[0] holds the last int8 layer's f32 output (N x its width) */
-    int8_t *qx, *qx2;
-    float *qscale, *qscale2;
 } ttr__scratch;
 
 struct ttr_model {
@@ -149,8 +159,15 @@ int ttr__forward_backward(ttr_model *m, const ttr_batch *b, int grads, int train
 /* Input checks shared by every batch entry point. */
 int ttr__check_batch(const ttr_model *m, const ttr_batch *b);
 
-/* Relevance tower forward for n <= max_items items into the scratch:
- * normalises x, fills act[]; returns the output rows (n x f_out). */
-const float *ttr__rel_forward(ttr_model *m, size_t n, const float *x, size_t ldx);
+/* Lay out the forward scratch of model m in l (measuring when l->base is
+ * NULL). own: the model's own, whose dot rows are the training scratch's
+ * (de, dbh; planned before) rather than new ones. */
+void ttr__plan_fwd_scratch(const ttr_model *m, ttr__layout *l, ttr__fwd_scratch *s, int own);
+
+/* Relevance tower forward for n <= max_items items into the forward
+ * scratch fs: normalises x, fills act[]; returns the output rows (n x
+ * f_out), or NULL when a feature is NaN or Inf. Reads the model only. */
+const float *ttr__rel_forward(const ttr_model *m, const ttr__fwd_scratch *fs, size_t n,
+                              const float *x, size_t ldx);
 
 #endif

@@ -2,6 +2,7 @@
  * the bias side (slot curves, MixEM weights, the dot reference vector, XPA's
  * attention map). */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "dot_fixed.h"
@@ -41,10 +42,11 @@ static int any_nonfinite(size_t n, uint32_t F, const float *x, size_t ldx)
     return (acc >> 31) != 0;
 }
 
-const float *ttr__rel_forward(ttr_model *m, size_t n, const float *x, size_t ldx)
+const float *ttr__rel_forward(const ttr_model *m, const ttr__fwd_scratch *fs, size_t n,
+                              const float *x, size_t ldx)
 {
     uint32_t F = m->cfg.n_features;
-    const float *in = m->s.xn;
+    const float *in = fs->xn;
     size_t ldin = F;
     if (any_nonfinite(n, F, x, ldx))
         return NULL;
@@ -54,24 +56,25 @@ const float *ttr__rel_forward(ttr_model *m, size_t n, const float *x, size_t ldx
     } else {
         for (size_t i = 0; i < n; i++)
             for (uint32_t t = 0; t < F; t++)
-                m->s.xn[i * F + t] = (x[i * ldx + t] - m->norm_mean[t]) * m->norm_scale[t];
+                fs->xn[i * F + t] = (x[i * ldx + t] - m->norm_mean[t]) * m->norm_scale[t];
     }
     for (uint32_t l = 0; l < m->n_rel; l++) {
-        ttr__dense *d = &m->rel[l];
-        ttr_gemm_f32(n, d->out, d->in, d->packed, in, ldin, d->b->w, m->s.act[l], d->out,
+        const ttr__dense *d = &m->rel[l];
+        ttr_gemm_f32(n, d->out, d->in, d->packed, in, ldin, d->b->w, fs->act[l], d->out,
                      l + 1 < m->n_rel);
-        in = m->s.act[l];
+        in = fs->act[l];
         ldin = d->out;
     }
     return in;
 }
 
-/* b(p, ctx) of the dot model's bias tower for one slot into out (D). */
-static void dot_bias_vector(ttr_model *m, uint32_t slot, uint32_t ctx, float *out)
+/* b(p, ctx) of the dot model's bias tower for one slot into out (D),
+ * through the scratch rows e (d_e) and h (bias_hidden). */
+static void dot_bias_vector(const ttr_model *m, uint32_t slot, uint32_t ctx, float *e, float *h,
+                            float *out)
 {
     const ttr_config *c = &m->cfg;
-    ttr__bias_tower *bt = &m->bias[0];
-    float *e = m->s.de, *h = m->s.dbh; /* scratch rows */
+    const ttr__bias_tower *bt = &m->bias[0];
     uint32_t row = slot / c->cols, col = slot % c->cols, j;
     for (j = 0; j < c->embed_dim; j++)
         e[j] = bt->E_row->w[row * c->embed_dim + j] + bt->E_col->w[col * c->embed_dim + j] +
@@ -84,17 +87,14 @@ static void dot_bias_vector(ttr_model *m, uint32_t slot, uint32_t ctx, float *ou
     ttr_gemv_f32(bt->out.out, bt->out.in, bt->out.packed, in, bt->out.b->w, out, 0);
 }
 
-/* The dot model's serving reference vector. */
-static void dot_reference(ttr_model *m, float *bref)
+/* The dot model's serving reference vector (fs: the rows it may need). */
+static void dot_reference(const ttr_model *m, const ttr__fwd_scratch *fs, float *bref)
 {
     uint32_t D = m->f_out, j;
-    if (m->mode == TTR_MODE_TRAIN && m->cfg.dot_serving == TTR_DOT_REF_TOP) {
-        dot_bias_vector(m, 0, 0, bref);
-        return;
-    }
-    if (m->mode == TTR_MODE_TRAIN && m->bref_count == 0.0) {
-        /* nothing seen yet: the bias tower's value at the top slot */
-        dot_bias_vector(m, 0, 0, bref);
+    if (m->mode == TTR_MODE_TRAIN &&
+        (m->cfg.dot_serving == TTR_DOT_REF_TOP || m->bref_count == 0.0)) {
+        /* b of the top slot: by choice, or as nothing was seen yet */
+        dot_bias_vector(m, 0, 0, fs->bias_e, fs->bias_h, bref);
         return;
     }
     for (j = 0; j < D; j++)
@@ -129,7 +129,8 @@ static int s8_layer_fits(const ttr__dense *d, size_t c, const float *xscale)
     return 1;
 }
 
-static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+static int score_s8(const ttr_model *m, const ttr__fwd_scratch *fs, size_t n, const float *x,
+                    size_t ldx, float *scores)
 {
     uint32_t F = m->cfg.n_features, D = m->f_out, L = m->n_rel - 1;
     const ttr__dense *last = &m->rel[L];
@@ -143,8 +144,8 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
             if (any_nonfinite(c, F, in, ldx))
                 return TTR_ERR_NONFINITE;
         } else {
-            int8_t *qa = m->s.qx, *qb = m->s.qx2;
-            float *sa = m->s.qscale, *sb = m->s.qscale2;
+            int8_t *qa = fs->qx, *qb = fs->qx2;
+            float *sa = fs->qscale, *sb = fs->qscale2;
             size_t kpad = TTR_S8_KPAD(F);
             if (m->norm_folded)
                 ttr_quantize_s8(c, F, in, ldx, qa, kpad, sa);
@@ -174,8 +175,8 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
                 continue;
             }
             ttr_gemm_s8(c, d->out, d->in, d->qpacked, qa, kpad, sa, d->wscale, d->b->w,
-                        m->s.act[0], d->out, 1);
-            in = m->s.act[0];
+                        fs->act[0], d->out, 1);
+            in = fs->act[0];
             ldin = d->out;
         }
         for (size_t i = 0; i < c; i++) {
@@ -194,15 +195,16 @@ static int score_s8(ttr_model *m, size_t n, const float *x, size_t ldx, float *s
 }
 
 /* f32 scoring (train and serve-f32 models), per chunk of max_items items. */
-static int score_f32(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+static int score_f32(const ttr_model *m, const ttr__fwd_scratch *fs, size_t n, const float *x,
+                     size_t ldx, float *scores)
 {
     size_t N = m->cfg.max_items;
     float bref[64];
     if (m->cfg.variant == TTR_DOT)
-        dot_reference(m, bref);
+        dot_reference(m, fs, bref);
     for (size_t i0 = 0; i0 < n; i0 += N) {
         size_t c = n - i0 < N ? n - i0 : N;
-        const float *f = ttr__rel_forward(m, c, x + i0 * ldx, ldx);
+        const float *f = ttr__rel_forward(m, fs, c, x + i0 * ldx, ldx);
         if (!f)
             return TTR_ERR_NONFINITE;
         if (m->cfg.variant == TTR_DOT) {
@@ -215,12 +217,11 @@ static int score_f32(ttr_model *m, size_t n, const float *x, size_t ldx, float *
     return TTR_OK;
 }
 
-int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+static int score(const ttr_model *m, const ttr__fwd_scratch *fs, size_t n, const float *x,
+                 size_t ldx, float *scores)
 {
-    if (!m || m->magic != TTR__MAGIC || (n && (!x || !scores)) || ldx < m->cfg.n_features)
-        return TTR_ERR_ARG;
-    int err = m->mode == TTR_MODE_SERVE_S8 ? score_s8(m, n, x, ldx, scores)
-                                           : score_f32(m, n, x, ldx, scores);
+    int err = m->mode == TTR_MODE_SERVE_S8 ? score_s8(m, fs, n, x, ldx, scores)
+                                           : score_f32(m, fs, n, x, ldx, scores);
     /* finite features can still overflow the towers (values near FLT_MAX,
      * or huge weights): refuse the result on every model kind alike rather
      * than hand back Inf or NaN to rank by */
@@ -228,6 +229,51 @@ int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
         if (!isfinite(scores[i]))
             err = TTR_ERR_NONFINITE;
     return err;
+}
+
+static int score_args_ok(const ttr_model *m, size_t n, const float *x, size_t ldx,
+                         const float *scores)
+{
+    return m && m->magic == TTR__MAGIC && (!n || (x && scores)) && ldx >= m->cfg.n_features;
+}
+
+int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
+{
+    if (!score_args_ok(m, n, x, ldx, scores))
+        return TTR_ERR_ARG;
+    return score(m, &m->s.fwd, n, x, ldx, scores);
+}
+
+/* The caller's scratch laid out for m: measured when buf is NULL. Returns
+ * the bytes it takes, alignment slack included. */
+static size_t plan_caller_scratch(const ttr_model *m, void *buf, ttr__fwd_scratch *fs)
+{
+    uintptr_t a = (uintptr_t)buf;
+    ttr__layout l = {buf ? (unsigned char *)buf + ((TTR__ALIGN - a % TTR__ALIGN) % TTR__ALIGN)
+                         : NULL,
+                     0, 0};
+    ttr__plan_fwd_scratch(m, &l, fs, 0);
+    return l.overflow ? 0 : l.used + TTR__ALIGN - 1;
+}
+
+size_t ttr_score_scratch_bytes(const ttr_model *m)
+{
+    ttr__fwd_scratch fs;
+    if (!m || m->magic != TTR__MAGIC)
+        return 0;
+    return plan_caller_scratch(m, NULL, &fs);
+}
+
+int ttr_score_with_scratch(const ttr_model *m, void *scratch, size_t scratch_bytes, size_t n,
+                           const float *x, size_t ldx, float *scores)
+{
+    ttr__fwd_scratch fs;
+    if (!score_args_ok(m, n, x, ldx, scores) || !scratch)
+        return TTR_ERR_ARG;
+    if (scratch_bytes < ttr_score_scratch_bytes(m))
+        return TTR_ERR_NOMEM;
+    plan_caller_scratch(m, scratch, &fs);
+    return score(m, &fs, n, x, ldx, scores);
 }
 
 int ttr_bias_curve(const ttr_model *cm, uint32_t component, uint32_t context, float *out)
@@ -289,10 +335,10 @@ int ttr_dot_reference(const ttr_model *cm, float *b_ref, uint32_t context, float
     if (b_slots && (m->mode != TTR_MODE_TRAIN ||
                     context >= (m->cfg.n_contexts ? m->cfg.n_contexts : 1)))
         return m->mode != TTR_MODE_TRAIN ? TTR_ERR_UNSUPPORTED : TTR_ERR_ARG;
-    dot_reference(m, b_ref);
+    dot_reference(m, &m->s.fwd, b_ref);
     if (b_slots)
         for (uint32_t p = 0; p < m->n_slots; p++)
-            dot_bias_vector(m, p, context, b_slots + (size_t)p * m->f_out);
+            dot_bias_vector(m, p, context, m->s.de, m->s.dbh, b_slots + (size_t)p * m->f_out);
     return TTR_OK;
 }
 
@@ -351,7 +397,7 @@ int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena, s
     memcpy(s->norm_scale, train->norm_scale, F * sizeof(float));
     s->norm_folded = 1;
     if (train->cfg.variant == TTR_DOT) {
-        dot_reference((ttr_model *)train, s->bref_mean); /* scratch only */
+        dot_reference(train, &train->s.fwd, s->bref_mean); /* scratch only */
         s->bref_count = 1.0;
     }
     /* Finite weights and normalisation can still overflow float when folded

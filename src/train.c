@@ -159,7 +159,7 @@ static void rel_backward(ttr_model *m, size_t n)
     int buf = 0;
     for (uint32_t l = m->n_rel; l-- > 0;) {
         ttr__dense *d = &m->rel[l];
-        const float *in = l ? m->s.act[l - 1] : m->s.xn;
+        const float *in = l ? m->s.fwd.act[l - 1] : m->s.fwd.xn;
         ttr_outer_acc_f32(n, d->out, d->in, g, d->out, in, d->in, d->W->g, d->in);
         colsum_acc(n, d->out, g, d->b->g);
         if (l == 0)
@@ -167,7 +167,7 @@ static void rel_backward(ttr_model *m, size_t n)
         float *gin = m->s.dact[buf];
         buf ^= 1;
         ttr_backprop_input_f32(n, d->out, d->in, d->W->w, d->in, g, d->out, gin, d->in, 0);
-        ttr_relu_bwd_f32(n * d->in, m->s.act[l - 1], gin, gin);
+        ttr_relu_bwd_f32(n * d->in, m->s.fwd.act[l - 1], gin, gin);
         g = gin;
     }
 }
@@ -341,7 +341,7 @@ static void xpa_forward(ttr_model *m, size_t n, const float *f, const uint16_t *
 {
     uint32_t da = m->cfg.attn_dim, de = m->cfg.embed_dim, H = m->h_dim, P = m->n_slots;
     const float *e = m->s.e[0];
-    const float *h = m->n_rel > 1 ? m->s.act[m->n_rel - 2] : m->s.xn;
+    const float *h = m->n_rel > 1 ? m->s.fwd.act[m->n_rel - 2] : m->s.fwd.xn;
     ttr__scratch *s = &m->s;
     ttr_gemm_f32(n, da, de, m->wq.packed, e, de, NULL, s->q, da, 0);
     ttr_gemm_f32(n, da, de, m->wk.packed, e, de, NULL, s->k, da, 0);
@@ -371,7 +371,7 @@ static void xpa_backward(ttr_model *m, size_t n)
 {
     uint32_t da = m->cfg.attn_dim, de = m->cfg.embed_dim, H = m->h_dim;
     const float *e = m->s.e[0];
-    const float *h = m->n_rel > 1 ? m->s.act[m->n_rel - 2] : m->s.xn;
+    const float *h = m->n_rel > 1 ? m->s.fwd.act[m->n_rel - 2] : m->s.fwd.xn;
     ttr__scratch *s = &m->s;
     for (size_t i = 0; i < n; i++) {
         float d = s->dz[i];
@@ -429,7 +429,7 @@ int ttr__forward_backward(ttr_model *m, const ttr_batch *b, int grads, int train
         const uint8_t *clicks = b->clicks + base;
         uint32_t ctx = b->contexts ? b->contexts[l] : 0;
         float *probs = click_probs ? click_probs + (base - b->offsets[0]) : NULL;
-        const float *f = ttr__rel_forward(m, n, b->x + base * b->ldx, b->ldx);
+        const float *f = ttr__rel_forward(m, &m->s.fwd, n, b->x + base * b->ldx, b->ldx);
         if (!f)
             return TTR_ERR_NONFINITE;
         for (k = 0; k < m->n_bias; k++)

@@ -465,7 +465,7 @@ Test(train_stats, initialisation_of_every_variant)
             uint16_t slot = (uint16_t)s;
             uint8_t click = 0;
             ttr_batch b = {1, offs, x, 6, &slot, &click, NULL};
-            const float *r = ttr__rel_forward(m, 1, x, 6);
+            const float *r = ttr__rel_forward(m, &m->s.fwd, 1, x, 6);
             double f = r[0], small = (double)r[2] * bs[s * 4 + 2] + (double)r[3] * bs[s * 4 + 3];
             cr_assert_eq(r[1], 1.0f);
             cr_assert_eq(bs[s * 4], 1.0f);
