@@ -5,12 +5,12 @@
  * callbacks with a fixed stack buffer (about 1.5 KiB); a loaded model lives
  * in the caller's arena exactly like one built by ttr_model_init().
  *
- * The file (format version 1; 2 and 3 as below) is little-endian on every target, whatever the
- * host; every field is written byte by byte:
+ * The file is little-endian on every target, whatever the host; every
+ * field is written byte by byte (docs/formats.md has the same table):
  *
  *   offset size  field
  *   0      4     magic "TTRK"
- *   4      4     u32 format version (1, 2 or 3: the lowest that holds the model)
+ *   4      4     u32 format version (1..4: the lowest that holds the model)
  *   8      4     u32 mode: 0 train, 1 serve f32, 2 serve int8
  *   12     4     u32 flags: bit 0 = optimizer state present (train mode
  *                only); bit 1 = the normalisation is folded into rel.0's
@@ -25,14 +25,16 @@
  *                max_items, max_batch, loss, optimizer (u32 each); lr, beta1,
  *                beta2, adam_eps, momentum, l2, clip_norm, slot_dropout
  *                (f32 each, IEEE-754 bits); dot_serving (u32); seed (u64)
- *   (version 3 only, train models only: 24 bytes that shift what follows)
- *   136    24    u32 lr_schedule; f32 weight_decay; u64 warmup_steps;
- *                u64 decay_steps
- *   136    8     u64 optimizer steps taken
- *   144    8     u64 state of the slot-dropout generator
- *   152    8     f64 dot: items in the running mean of b (b_ref count)
- *   160    4     u32 number of tensor records that follow
- *   164    ...   tensor records, any order, each:
+ *   136    24    (train files of version 3 and later) u32 lr_schedule;
+ *                f32 weight_decay; u64 warmup_steps; u64 decay_steps
+ *   next   64    (version 4) u32 TTR_VERSION_NUMBER of the writer; u32 tag
+ *                length (0..TTR_TAG_MAX); u64 impressions; 48 bytes of tag,
+ *                printable ASCII, then zeros
+ *   S      8     u64 optimizer steps taken (S = 136, + 24, + 64 as above)
+ *   S+8    8     u64 state of the slot-dropout generator
+ *   S+16   8     f64 dot: items in the running mean of b (b_ref count)
+ *   S+24   4     u32 number of tensor records that follow
+ *   S+28   ...   tensor records, any order, each:
  *                  u32 name length (1..32), the name (no terminator),
  *                  u32 dtype (0 = f32; 1 = int8 with one f32 scale per row:
  *                  the hidden layers' "rel.L.w" of int8 files, and only
@@ -93,9 +95,24 @@ extern "C" {
 /* The newest file version this library reads and writes. Version 2 adds
  * int8 models that keep their normalisation (quantizing normalised
  * features); version 3 train models with a learning-rate schedule or
- * decoupled weight decay (the 24-byte block at offset 136); every other
- * model is still written as version 1. */
-#define TTR_FILE_VERSION 3u
+ * decoupled weight decay (the 24-byte block at offset 136); version 4 the
+ * metadata block (the writer's library version, impressions, the tag) of
+ * models that have learned from impressions or carry a tag. A file is
+ * written in the lowest version that holds it, so untrained models stay
+ * readable by older loaders. docs/formats.md has the layout. */
+#define TTR_FILE_VERSION 4u
+
+/* What a .ttr file says about itself (ttr_model_check_info). */
+typedef struct ttr_file_info {
+    uint32_t format_version;   /* 1..TTR_FILE_VERSION */
+    uint32_t library_version;  /* TTR_VERSION_NUMBER of the library that wrote it; 0 before
+                                  format version 4 (those files do not say) */
+    ttr_mode mode;
+    int has_optimizer_state;   /* a checkpoint: training resumes bit for bit */
+    uint64_t steps;            /* ttr_model_steps of the saved model (its optimizer's) */
+    uint64_t impressions;      /* ttr_model_impressions of the saved model */
+    char tag[TTR_TAG_MAX + 1]; /* ttr_model_tag, "" when none */
+} ttr_file_info;
 
 /* Streams go through the callbacks of ttr_stream.h (ttr_read_fn,
  * ttr_write_fn); the loader asks for at most a few KiB per call. */
@@ -111,8 +128,8 @@ TTR_API uint32_t ttr_crc32(uint32_t crc, const void *data, size_t n);
 TTR_API int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn write,
                            void *ctx);
 
-/* Read the header and configuration (the first 136 bytes, 160 for version
- * 3) and check them. Cheap, but it does not look at the rest: a damaged or
+/* Read the header and configuration (the first 136 bytes and the blocks
+ * the version adds) and check them. Cheap, but it does not look at the rest: a damaged or
  * hostile file whose header claims a huge configuration passes. Before
  * sizing an arena from a file you did not write, use ttr_model_check. The
  * stream is consumed: reopen or rewind it for ttr_model_load(). Either
@@ -131,6 +148,11 @@ TTR_API int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, 
  * ttr_model_load on what needs the model to see (a record's name, a
  * non-finite value, an int8 weight of -128). The stream is consumed. */
 TTR_API int ttr_model_check(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode);
+
+/* ttr_model_check that also fills *info (either output may be NULL; both
+ * are set only when the whole stream passes). */
+TTR_API int ttr_model_check_info(ttr_read_fn read, void *ctx, ttr_config *cfg,
+                                 ttr_file_info *info);
 
 /* Load a whole .ttr stream into `arena` (`bytes` long, any alignment):
  * a model of the file's configuration and mode, ready to score (and, for
@@ -171,6 +193,8 @@ TTR_API int ttr_model_save_file(const ttr_model *m, const char *path, int with_o
  * load_file checks the whole file the same way before it writes the arena
  * (the file is read twice), then loads it. */
 TTR_API int ttr_model_load_file_config(const char *path, ttr_config *cfg, ttr_mode *mode);
+/* The same with what the file says about itself (ttr_model_check_info). */
+TTR_API int ttr_model_file_info(const char *path, ttr_config *cfg, ttr_file_info *info);
 TTR_API int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *path);
 
 #ifdef __cplusplus

@@ -44,7 +44,17 @@
 extern "C" {
 #endif
 
-#define TTR_VERSION_STRING "0.1.0"
+/* The library's version. TTR_VERSION_NUMBER is major * 10000 + minor *
+ * 100 + patch; ttr_version() and ttr_version_number() give the version of
+ * the library linked at run time (a shared library may be newer than the
+ * header an app was built with). */
+#define TTR_VERSION_MAJOR 0
+#define TTR_VERSION_MINOR 2
+#define TTR_VERSION_PATCH 0
+#define TTR_VERSION_STRING "0.2.0"
+#define TTR_VERSION_NUMBER (TTR_VERSION_MAJOR * 10000 + TTR_VERSION_MINOR * 100 + TTR_VERSION_PATCH)
+TTR_API const char *ttr_version(void);
+TTR_API uint32_t ttr_version_number(void);
 
 typedef enum ttr_variant {
     TTR_NAIVE = 0,
@@ -191,9 +201,28 @@ TTR_API ttr_mode ttr_model_mode(const ttr_model *m);
 /* Optimizer steps a train model has taken (successful ttr_train calls since
  * ttr_model_init, continued across a checkpoint: a model loaded from a file
  * saved with its optimizer state resumes the count, one saved without
- * starts at 0). 0 for serving models and NULL. Thread-safe with other
- * read-only calls. */
+ * starts at 0, as its optimizer does): the steps ttr_lr_at counts. 0 for
+ * serving models and NULL; ttr_model_impressions tells what any model
+ * learned from. Thread-safe with other read-only calls. */
 TTR_API uint64_t ttr_model_steps(const ttr_model *m);
+
+/* Impressions (non-empty lists) the model has learned from: counted by
+ * every successful ttr_train, kept by every save and load (with or without
+ * optimizer state) and by serving copies and int8 models, so a device can
+ * tell what a model it serves was trained on. 0 for NULL. */
+TTR_API uint64_t ttr_model_impressions(const ttr_model *m);
+
+/* A caller's tag for a model: up to TTR_TAG_MAX bytes of printable ASCII
+ * (0x20..0x7e), e.g. a build id, a device id or "champion 2026-12-07".
+ * Saved in the file (format version 4), kept by serving copies and int8
+ * models, shown by `ttrank info`. ttr_model_tag: the tag, "" when none
+ * (NULL for NULL); the string lives in the arena. ttr_set_model_tag: NULL
+ * or "" clears it; TTR_ERR_ARG for a NULL model, a longer tag or another
+ * byte (the model is then unchanged). Not thread-safe with other calls on
+ * the model. */
+#define TTR_TAG_MAX 48
+TTR_API const char *ttr_model_tag(const ttr_model *m);
+TTR_API int ttr_set_model_tag(ttr_model *m, const char *tag);
 
 /* Change a train model's learning rate and schedule (ttr_config's lr,
  * lr_schedule, warmup_steps, decay_steps; ttr_lr_at gives the rate of each

@@ -525,6 +525,46 @@ uint64_t ttr_model_steps(const ttr_model *m)
     return m && m->mode == TTR_MODE_TRAIN ? m->step : 0;
 }
 
+void ttr__copy_provenance(ttr_model *dst, const ttr_model *src)
+{
+    dst->impressions = src->impressions;
+    memcpy(dst->tag, src->tag, sizeof dst->tag);
+}
+
+uint64_t ttr_model_impressions(const ttr_model *m)
+{
+    return m ? m->impressions : 0;
+}
+
+const char *ttr_model_tag(const ttr_model *m)
+{
+    return m ? m->tag : NULL;
+}
+
+int ttr_set_model_tag(ttr_model *m, const char *tag)
+{
+    size_t n = 0;
+    if (!m || m->magic != TTR__MAGIC)
+        return TTR_ERR_ARG;
+    for (; tag && tag[n]; n++)
+        if (n == TTR_TAG_MAX || tag[n] < 0x20 || tag[n] > 0x7e)
+            return TTR_ERR_ARG;
+    memset(m->tag, 0, sizeof m->tag);
+    if (n)
+        memcpy(m->tag, tag, n);
+    return TTR_OK;
+}
+
+const char *ttr_version(void)
+{
+    return TTR_VERSION_STRING;
+}
+
+uint32_t ttr_version_number(void)
+{
+    return TTR_VERSION_NUMBER;
+}
+
 int ttr_set_learning_rate(ttr_model *m, float lr, ttr_lr_schedule schedule,
                           uint64_t warmup_steps, uint64_t decay_steps)
 {

@@ -104,6 +104,8 @@ struct ttr_model {
                                                 number of attending items per slot p */
     uint64_t rng;                            /* slot dropout stream */
     uint64_t step;                           /* optimizer steps taken */
+    uint64_t impressions;                    /* non-empty lists learned from */
+    char tag[TTR_TAG_MAX + 1];               /* the caller's tag, NUL-terminated */
     int ub_valid;                            /* the three bounds below hold (ttr_train) */
     double ub_w, ub_s1, ub_s2;               /* >= max |w|, max |s1|, max s2 over all tensors */
     unsigned char *step_begin;               /* start of the per-step region: gradients and
@@ -142,6 +144,10 @@ int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, voi
  * double, so that 32-bit targets can refuse a file's configuration before
  * sizing it (model_io.c). */
 double ttr__arena_estimate(const ttr_config *cfg);
+
+/* What a serving copy keeps of where its weights come from: the
+ * impressions and tag of src (model.c). */
+void ttr__copy_provenance(ttr_model *dst, const ttr_model *src);
 
 /* Weight initialisation from cfg->seed (model.c). */
 void ttr__init_weights(ttr_model *m);

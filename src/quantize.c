@@ -111,6 +111,7 @@ int ttr_model_quantize(const ttr_model *src, ttr_model **out, void *arena, size_
         }
     }
     d->norm_folded = !keep;
+    ttr__copy_provenance(d, src);
     for (uint32_t t = 0; t < F; t++) { /* folded: the identity, never used */
         d->norm_mean[t] = keep ? src->norm_mean[t] : 0.0f;
         d->norm_scale[t] = keep ? src->norm_scale[t] : 1.0f;

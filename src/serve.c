@@ -396,6 +396,7 @@ int ttr_model_to_serving(const ttr_model *train, ttr_model **out, void *arena, s
     memcpy(s->norm_mean, train->norm_mean, F * sizeof(float));
     memcpy(s->norm_scale, train->norm_scale, F * sizeof(float));
     s->norm_folded = 1;
+    ttr__copy_provenance(s, train);
     if (train->cfg.variant == TTR_DOT) {
         dot_reference(train, &train->s.fwd, s->bref_mean); /* scratch only */
         s->bref_count = 1.0;

@@ -214,6 +214,8 @@ int ttr_train(ttr_model *m, const ttr_batch *b, ttr_train_stats *stats)
     commit_stats(m, items);
     m->rng = rng;
     m->step++;
+    for (size_t l = 0; l < b->n_lists; l++)
+        m->impressions += b->offsets[l + 1] > b->offsets[l];
     ttr__repack(m);
     return TTR_OK;
 }

@@ -235,3 +235,9 @@ struct ttr__tensor *tu_tensor(ttr_model *m, const char *name)
     cr_assert(0, "no tensor %s", name);
     return NULL;
 }
+
+size_t tu_state_offset(const unsigned char *f)
+{
+    uint32_t version = f[4] | (uint32_t)f[5] << 8, mode = f[8];
+    return 136 + (version >= 3 && mode == 0 ? 24 : 0) + (version >= 4 ? 64 : 0);
+}

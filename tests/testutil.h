@@ -82,6 +82,11 @@ unsigned char *tu_save_mem(const ttr_model *m, int state, size_t *size);
 int tu_try_load_fn(void *arena, size_t bytes, ttr_read_fn read, void *ctx);
 int tu_try_load(const unsigned char *data, size_t size, void *arena, size_t bytes);
 
+/* Offset of the state block (u64 step, u64 rng, f64 b_ref count, u32
+ * record count; the records follow) in the .ttr bytes f: after the header,
+ * the schedule block (version 3+, train) and the metadata (version 4). */
+size_t tu_state_offset(const unsigned char *f);
+
 /* The arena bytes the .ttr file data[0..size) asks for (asserts it parses). */
 size_t tu_arena_for(const unsigned char *data, size_t size);
 

@@ -9,6 +9,7 @@
 #include "cmd_commands.h"
 #include "cmd_model.h"
 #include "cmd_util.h"
+#include "ttr_io.h"
 #include "svg.h"
 #include "sim/ttr_sim.h"
 
@@ -104,6 +105,7 @@ typedef struct info_data {
     tcount *tc;
     size_t P, K, file_bytes, ab[3];
     uint64_t steps;
+    ttr_file_info fi; /* what the file says about itself */
     float *curve, *attn, *slots;
     float pi[TTR_MAX_COMPONENTS], gain[TTR_MAX_COMPONENTS], bref[64];
     int has_curve, has_mix, has_bref, has_slots, has_attn;
@@ -127,6 +129,23 @@ static void gather_readouts(info_data *d)
     d->has_attn = train && c->variant == TTR_XPA && !ttr_xpa_attention(m, d->attn);
 }
 
+/* TTR_VERSION_NUMBER v as "major.minor.patch" in buf. */
+static const char *version_text(uint32_t v, char buf[24])
+{
+    snprintf(buf, 24, "%u.%u.%u", (unsigned)(v / 10000), (unsigned)(v / 100 % 100),
+             (unsigned)(v % 100));
+    return buf;
+}
+
+/* s as a JSON string: quotes and backslashes escaped, control bytes as '?'. */
+static void print_json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++)
+        printf(*s == '"' || *s == '\\' ? "\\%c" : ((unsigned char)*s < 32 ? "?" : "%c"), *s);
+    putchar('"');
+}
+
 /* `info --json`: one JSON object. */
 static void print_json(const info_data *d)
 {
@@ -137,6 +156,7 @@ static void print_json(const info_data *d)
     size_t P = d->P, K = d->K, file_bytes = d->file_bytes;
     const size_t *ab = d->ab;
     uint64_t steps = d->steps;
+    char ver[24];
     const float *curve = d->curve, *attn = d->attn;
     const float *pi = d->pi, *gain = d->gain, *bref = d->bref;
     int has_curve = d->has_curve, has_mix = d->has_mix, has_bref = d->has_bref;
@@ -144,14 +164,19 @@ static void print_json(const info_data *d)
     static const char *const losses[] = {"bce", "softmax"}, *const opts[] = {"adam", "sgd"};
     static const char *const scheds[] = {"constant", "cosine", "linear"};
     const char *sched = scheds[c->lr_schedule <= TTR_LR_LINEAR ? c->lr_schedule : 0];
-    printf("{\"file\":\"");
-    for (const char *s = path; *s; s++)
-        printf(*s == '"' || *s == '\\' ? "\\%c" : ((unsigned char)*s < 32 ? "?" : "%c"), *s);
-    printf("\",\"file_bytes\":%zu,\"variant\":\"%s\",\"mode\":\"%s\",", file_bytes,
+    printf("{\"file\":");
+    print_json_string(path);
+    printf(",\"file_bytes\":%zu,\"variant\":\"%s\",\"mode\":\"%s\",", file_bytes,
            cli_variant_name(c->variant), mode_name(mode));
-    if (mode == TTR_MODE_TRAIN)
-        printf("\"steps\":%llu,\"optimizer_state\":%s,", (unsigned long long)steps,
-               steps ? "true" : "false");
+    printf("\"format_version\":%u,\"library_version\":", (unsigned)d->fi.format_version);
+    if (d->fi.library_version)
+        printf("\"%s\",", version_text(d->fi.library_version, ver));
+    else
+        printf("null,");
+    printf("\"steps\":%llu,\"impressions\":%llu,\"tag\":", (unsigned long long)steps,
+           (unsigned long long)d->fi.impressions);
+    print_json_string(d->fi.tag);
+    printf(",\"optimizer_state\":%s,", d->fi.has_optimizer_state ? "true" : "false");
     printf("\"config\":{\"n_features\":%u,\"hidden\":[", (unsigned)c->n_features);
     for (uint32_t i = 0; i < c->n_hidden; i++)
         printf("%s%u", i ? "," : "", (unsigned)c->hidden[i]);
@@ -219,6 +244,7 @@ static void print_text(const info_data *d)
     size_t P = d->P, K = d->K, file_bytes = d->file_bytes;
     const size_t *ab = d->ab;
     uint64_t steps = d->steps;
+    char ver[24];
     const ttr_model *m = d->m;
     float *curve = d->curve; /* print_curves fills it per context */
     const float *attn = d->attn, *slots = d->slots;
@@ -230,7 +256,19 @@ static void print_text(const info_data *d)
     const char *sched = scheds[c->lr_schedule <= TTR_LR_LINEAR ? c->lr_schedule : 0];
     printf("model      %s (%zu bytes)\n", path, file_bytes);
     printf("variant    %s\nmode       %s\n", cli_variant_name(c->variant), mode_name(mode));
-    if (mode == TTR_MODE_TRAIN && steps)
+    if (d->fi.library_version)
+        printf("written by ttrank %s (file format %u)\n", version_text(d->fi.library_version, ver),
+               (unsigned)d->fi.format_version);
+    else
+        printf("written by ttrank 0.1 or older (file format %u)\n",
+               (unsigned)d->fi.format_version);
+    printf("trained    %llu impressions", (unsigned long long)d->fi.impressions);
+    if (d->fi.steps)
+        printf(", %llu optimizer steps", (unsigned long long)d->fi.steps);
+    printf("\n");
+    if (d->fi.tag[0])
+        printf("tag        %s\n", d->fi.tag);
+    if (mode == TTR_MODE_TRAIN && d->fi.has_optimizer_state)
         printf("state      checkpoint: %llu optimizer steps and their optimizer state "
                "(train --resume continues exactly)\n",
                (unsigned long long)steps);
@@ -362,6 +400,10 @@ int ttr_cmd_info(int argc, char **argv)
     d.K = K;
     d.file_bytes = file_bytes;
     d.steps = steps;
+    if ((err = ttr_model_file_info(path, NULL, &d.fi)) != 0) {
+        ret = cli_err(C, "%s: %s", path, ttr_strerror(err));
+        goto done;
+    }
     d.curve = curve;
     d.attn = attn;
     d.slots = slots;

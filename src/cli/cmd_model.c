@@ -104,9 +104,12 @@ int cli_model_tensors(const ttr_model *m, cli_tensor_fn fn, void *ctx, size_t *f
     err = ttr_model_save(m, 0, ttr_mem_write, &w);
     if (file_bytes)
         *file_bytes = w.size;
-    /* the records start after the header (ttr_io.h): 164 bytes, 188 in
-     * version 3 (its schedule block) */
-    size_t pos = w.size >= 8 && rd32(buf + 4) >= 3 ? 188 : 164;
+    /* the records start after the header, the blocks its version adds and
+     * the state block (docs/formats.md): 136 bytes, + 24 for the schedule
+     * of version-3+ train models, + 64 for the metadata of version 4, + 28 */
+    uint32_t version = w.size >= 16 ? rd32(buf + 4) : 0;
+    int train = w.size >= 16 && rd32(buf + 8) == TTR_MODE_TRAIN;
+    size_t pos = 136 + (version >= 3 && train ? 24 : 0) + (version >= 4 ? 64 : 0) + 28;
     size_t end = w.size >= 4 ? w.size - 4 : 0;
     uint32_t n = w.size >= pos ? rd32(buf + pos - 4) : 0;
     for (uint32_t t = 0; !err && t < n; t++) {

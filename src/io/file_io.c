@@ -92,13 +92,13 @@ int ttr_model_save_file(const ttr_model *m, const char *path, int with_optimizer
 }
 
 /* ttr_model_check on the file at path, and nothing after the CRC. */
-static int check_file(const char *path, ttr_config *cfg, ttr_mode *mode)
+static int check_file(const char *path, ttr_config *cfg, ttr_file_info *info)
 {
     unsigned char extra;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return TTR_ERR_IO;
-    int err = ttr_model_check(fd_read, &fd, cfg, mode);
+    int err = ttr_model_check_info(fd_read, &fd, cfg, info);
     if (!err) {
         size_t r = fd_read(&fd, &extra, 1);
         if (r == TTR_READ_ERROR)
@@ -112,9 +112,20 @@ static int check_file(const char *path, ttr_config *cfg, ttr_mode *mode)
 
 int ttr_model_load_file_config(const char *path, ttr_config *cfg, ttr_mode *mode)
 {
+    ttr_file_info info;
     if (!path)
         return TTR_ERR_ARG;
-    return check_file(path, cfg, mode);
+    int err = check_file(path, cfg, &info);
+    if (!err && mode)
+        *mode = info.mode;
+    return err;
+}
+
+int ttr_model_file_info(const char *path, ttr_config *cfg, ttr_file_info *info)
+{
+    if (!path)
+        return TTR_ERR_ARG;
+    return check_file(path, cfg, info);
 }
 
 int ttr_model_load_file(ttr_model **out, void *arena, size_t bytes, const char *path)

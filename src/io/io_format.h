@@ -12,6 +12,7 @@
 #define IO_MAGIC "TTRK"
 #define IO_HEADER_BYTES 136u  /* magic, version, mode, flags, config */
 #define IO_SCHED_BYTES 24u    /* version 3: lr_schedule, weight_decay, warmup, decay_steps */
+#define IO_META_BYTES 64u     /* version 4: library version, tag length, impressions, tag */
 #define IO_STATE_BYTES 28u    /* step, rng, bref_count, record count */
 #define IO_NAME_MAX 32u
 #define IO_MAX_RECORDS 256u   /* far above what any configuration needs */
@@ -90,9 +91,15 @@ int ttr__io_in_bytes(io_in *in, void *buf, size_t n);
  * TTR_ERR_FORMAT when they differ (or the stream ends), TTR_ERR_IO. */
 int ttr__io_in_crc(io_in *in);
 
-/* The header (and, version 3, the schedule block): the configuration,
- * mode and flags, all checked. */
-int ttr__io_read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *flags);
+/* The header (and the schedule block of version-3+ train files, the
+ * metadata block of version 4): the configuration, mode and flags, all
+ * checked, and what info holds but the steps (in the state block that
+ * follows). */
+int ttr__io_read_header(io_in *in, ttr_config *cfg, uint32_t *flags, ttr_file_info *info);
+
+/* The file version a save of m writes: the lowest that holds it. */
+uint32_t ttr__io_version_for(const ttr_model *m);
+void ttr__io_encode_meta(unsigned char *p, const ttr_model *m);
 
 /* The configuration block (and the version-3 block, when the config needs
  * one: ttr__io_has_sched) written for a save. */

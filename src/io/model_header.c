@@ -165,7 +165,46 @@ int ttr__io_in_crc(io_in *in)
     return get_u32(tail) == crc ? TTR_OK : TTR_ERR_FORMAT;
 }
 
-int ttr__io_read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *flags)
+/* ---- the version-4 metadata block (64 bytes) ------------------------------ */
+
+uint32_t ttr__io_version_for(const ttr_model *m)
+{
+    if (m->impressions || m->tag[0])
+        return 4u;
+    if (m->mode == TTR_MODE_TRAIN && ttr__io_has_sched(&m->cfg))
+        return 3u;
+    return m->mode == TTR_MODE_SERVE_S8 && !m->norm_folded ? 2u : 1u;
+}
+
+void ttr__io_encode_meta(unsigned char *p, const ttr_model *m)
+{
+    size_t n = strlen(m->tag);
+    memset(p, 0, IO_META_BYTES);
+    put_u32(p, TTR_VERSION_NUMBER);
+    put_u32(p + 4, (uint32_t)n);
+    put_u64(p + 8, m->impressions);
+    memcpy(p + 16, m->tag, n);
+}
+
+/* A tag is printable ASCII, NUL-padded: anything else is not ours. */
+static int decode_meta(const unsigned char *p, ttr_file_info *info)
+{
+    uint32_t n = get_u32(p + 4);
+    if (n > TTR_TAG_MAX)
+        return TTR_ERR_FORMAT;
+    for (uint32_t i = 0; i < TTR_TAG_MAX; i++) {
+        unsigned char c = p[16 + i];
+        if (i < n ? c < 0x20 || c > 0x7e : c != 0)
+            return TTR_ERR_FORMAT;
+    }
+    info->library_version = get_u32(p);
+    info->impressions = get_u64(p + 8);
+    memcpy(info->tag, p + 16, n);
+    info->tag[n] = '\0';
+    return TTR_OK;
+}
+
+int ttr__io_read_header(io_in *in, ttr_config *cfg, uint32_t *flags, ttr_file_info *info)
 {
     unsigned char h[IO_HEADER_BYTES];
     int err = ttr__io_in_bytes(in, h, sizeof h);
@@ -186,30 +225,37 @@ int ttr__io_read_header(io_in *in, ttr_config *cfg, ttr_mode *mode, uint32_t *fl
         ((*flags & IO_FLAG_FOLDED) && md == TTR_MODE_TRAIN) ||
         (!(*flags & IO_FLAG_FOLDED) && md == TTR_MODE_SERVE_S8 && version < 2))
         return TTR_ERR_FORMAT; /* version-1 int8 models have the normalisation folded */
-    if (version >= 3 && md != TTR_MODE_TRAIN)
-        return TTR_ERR_FORMAT; /* only train models carry a schedule */
-    unsigned char sched[IO_SCHED_BYTES];
-    if (version >= 3 && (err = ttr__io_in_bytes(in, sched, sizeof sched)) != TTR_OK)
+    if (version == 3 && md != TTR_MODE_TRAIN)
+        return TTR_ERR_FORMAT; /* version 3 is a train model's schedule */
+    int sched = version >= 3 && md == TTR_MODE_TRAIN;
+    unsigned char blocks[IO_SCHED_BYTES + IO_META_BYTES];
+    size_t more = (sched ? IO_SCHED_BYTES : 0) + (version >= 4 ? IO_META_BYTES : 0);
+    if ((err = ttr__io_in_bytes(in, blocks, more)) != TTR_OK)
         return err;
-    *mode = (ttr_mode)md;
-    return decode_config(h + 16, version >= 3 ? sched : NULL, cfg);
+    memset(info, 0, sizeof *info);
+    info->format_version = version;
+    info->mode = (ttr_mode)md;
+    info->has_optimizer_state = (*flags & IO_FLAG_STATE) != 0;
+    if (version >= 4 && (err = decode_meta(blocks + (sched ? IO_SCHED_BYTES : 0), info)) != 0)
+        return err;
+    return decode_config(h + 16, sched ? blocks : NULL, cfg);
 }
 
 int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode)
 {
     io_in in = {read, ctx, 0};
     ttr_config c;
-    ttr_mode md;
+    ttr_file_info info;
     uint32_t flags;
     if (!read)
         return TTR_ERR_ARG;
-    int err = ttr__io_read_header(&in, &c, &md, &flags);
+    int err = ttr__io_read_header(&in, &c, &flags, &info);
     if (err)
         return err;
     if (cfg)
         *cfg = c;
     if (mode)
-        *mode = md;
+        *mode = info.mode;
     return TTR_OK;
 }
 
@@ -288,20 +334,21 @@ static int check_record(io_in *in, uint32_t flags, uint64_t *values, uint64_t li
     return skip_bytes(in, payload);
 }
 
-int ttr_model_check(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode)
+int ttr_model_check_info(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_file_info *info)
 {
     io_in in = {read, ctx, 0};
     ttr_config c;
-    ttr_mode md;
+    ttr_file_info fi;
     uint32_t flags, want_n;
     uint64_t want_values, values = 0;
     unsigned char st[IO_STATE_BYTES];
     if (!read)
         return TTR_ERR_ARG;
-    int err = ttr__io_read_header(&in, &c, &md, &flags);
+    int err = ttr__io_read_header(&in, &c, &flags, &fi);
     if (err || (err = ttr__io_in_bytes(&in, st, sizeof st)) != 0)
         return err;
-    expected_records(&c, md, (flags & IO_FLAG_FOLDED) != 0, &want_n, &want_values);
+    fi.steps = get_u64(st);
+    expected_records(&c, fi.mode, (flags & IO_FLAG_FOLDED) != 0, &want_n, &want_values);
     if (get_u32(st + 24) != want_n)
         return TTR_ERR_FORMAT;
     for (uint32_t i = 0; i < want_n; i++) {
@@ -314,7 +361,16 @@ int ttr_model_check(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode
         return err;
     if (cfg)
         *cfg = c;
-    if (mode)
-        *mode = md;
+    if (info)
+        *info = fi;
     return TTR_OK;
+}
+
+int ttr_model_check(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode)
+{
+    ttr_file_info info;
+    int err = ttr_model_check_info(read, ctx, cfg, &info);
+    if (!err && mode)
+        *mode = info.mode;
+    return err;
 }

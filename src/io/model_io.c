@@ -166,7 +166,7 @@ static void out_array(io_out *o, const float *a, size_t n)
 int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn write, void *ctx)
 {
     io_out o;
-    unsigned char h[IO_HEADER_BYTES + IO_SCHED_BYTES + IO_STATE_BYTES];
+    unsigned char h[IO_HEADER_BYTES + IO_SCHED_BYTES + IO_META_BYTES + IO_STATE_BYTES];
     uint32_t i, n_rec;
     if (!m || m->magic != TTR__MAGIC || !write)
         return TTR_ERR_ARG;
@@ -182,12 +182,14 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
     o.len = 0;
     o.err = 0;
     memcpy(h, IO_MAGIC, 4);
-    /* version 2 or 3 only where it is needed, so that every other file stays
-     * readable by older loaders: 3 for a train model with a schedule or
-     * decoupled weight decay (serving models do not train), 2 for an int8
-     * model that keeps its normalisation */
-    int sched = m->mode == TTR_MODE_TRAIN && ttr__io_has_sched(&m->cfg);
-    put_u32(h + 4, sched ? 3u : m->mode == TTR_MODE_SERVE_S8 && !m->norm_folded ? 2u : 1u);
+    /* the lowest version that holds the model, so that every other file
+     * stays readable by older loaders: 4 for metadata (impressions, a tag),
+     * 3 for a train model's schedule or decoupled weight decay, 2 for an
+     * int8 model that keeps its normalisation; version 3 and later carry
+     * the schedule block of train models */
+    uint32_t version = ttr__io_version_for(m);
+    int sched = m->mode == TTR_MODE_TRAIN && version >= 3;
+    put_u32(h + 4, version);
     put_u32(h + 8, (uint32_t)m->mode);
     put_u32(h + 12, (state ? IO_FLAG_STATE : 0u) | (m->norm_folded ? IO_FLAG_FOLDED : 0u));
     ttr__io_encode_config(h + 16, &m->cfg);
@@ -195,6 +197,10 @@ int ttr_model_save(const ttr_model *m, int with_optimizer_state, ttr_write_fn wr
     if (sched) {
         ttr__io_encode_sched(p, &m->cfg);
         p += IO_SCHED_BYTES;
+    }
+    if (version >= 4) {
+        ttr__io_encode_meta(p, m);
+        p += IO_META_BYTES;
     }
     put_u64(p, m->step);
     put_u64(p + 8, m->rng);
@@ -350,7 +356,7 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
 {
     io_in in = {read, ctx, 0};
     ttr_config cfg;
-    ttr_mode mode;
+    ttr_file_info info;
     uint32_t flags, i;
     unsigned char st[IO_STATE_BYTES];
     unsigned char seen[IO_MAX_RECORDS];
@@ -358,9 +364,10 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     ttr_model *m;
     if (!out || !arena || !read)
         return TTR_ERR_ARG;
-    err = ttr__io_read_header(&in, &cfg, &mode, &flags);
+    err = ttr__io_read_header(&in, &cfg, &flags, &info);
     if (err)
         return err;
+    ttr_mode mode = info.mode;
     if (sizeof(size_t) < 8 && ttr__arena_estimate(&cfg) > (double)SIZE_MAX / 2)
         return TTR_ERR_RANGE;
     size_t need = ttr_arena_bytes(&cfg, mode);
@@ -457,6 +464,8 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
         m->step = step;
         m->rng = rng;
     }
+    m->impressions = info.impressions;
+    memcpy(m->tag, info.tag, sizeof m->tag);
     ttr__repack(m); /* train mode: packed weights from the loaded W */
     *out = m;
     return TTR_OK;

@@ -11,7 +11,7 @@ set -u
 T=${1:-${TTRANK:-build/$(uname -m)-gcc/ttrank}}
 RUN=${RUN:-}
 W=$(mktemp -d "${TMPDIR:-/tmp}/ttrank-cli.XXXXXX")
-trap 'rm -rf "$W"' EXIT INT TERM
+[ -n "${KEEP_W:-}" ] || trap 'rm -rf "$W"' EXIT INT TERM
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -186,7 +186,11 @@ t "info checkpoint" 0 info --model "$W/ck.ttr"
 has "info checkpoint size" "^model      .*ck\.ttr \($(wc -c < "$W/ck.ttr") bytes\)$" "$W/out"
 has "info checkpoint state" "^state      checkpoint: [1-9][0-9]* optimizer steps" "$W/out"
 t "info checkpoint json" 0 info --model "$W/ck.ttr" --json
-has "info checkpoint json" '"steps":[1-9][0-9]*,"optimizer_state":true' "$W/out"
+has "info checkpoint json" '"steps":[1-9][0-9]*,"impressions":[1-9][0-9]*,"tag":"","optimizer_state":true' "$W/out"
+has "info checkpoint json version" '"format_version":4,"library_version":"[0-9]+\.[0-9]+\.[0-9]+"' "$W/out"
+t "info written by" 0 info --model "$W/ck.ttr"
+has "info written by" "^written by ttrank [0-9]+\.[0-9]+\.[0-9]+ \(file format 4\)$" "$W/out"
+has "info trained" "^trained    [1-9][0-9]* impressions, [1-9][0-9]* optimizer steps$" "$W/out"
 t "info no state" 0 info --model "$W/additive.ttr"
 has "info no state" "^state      no optimizer state" "$W/out"
 t "train resume" 0 train --resume "$W/ck.ttr" --clicks "$W/c.clk" --out "$W/ck2.ttr" --epochs 1
@@ -290,6 +294,7 @@ one_line_err "info huge header" "^ttrank info: .*huge\.ttr: not a loadable model
 t "serving" 0 serving --model "$W/additive.ttr" --out "$W/add32.ttr"
 t "info serving" 0 info --model "$W/add32.ttr"
 has "info serving" "^mode +serve-f32$" "$W/out"
+has "info serving provenance" "^trained    [1-9][0-9]* impressions$" "$W/out"
 t "rank serving" 0 rank --model "$W/add32.ttr" --data "$W/d.txt"
 cp "$W/out" "$W/rank32"
 t "rank trained" 0 rank --model "$W/additive.ttr" --data "$W/d.txt"
@@ -305,11 +310,11 @@ t "rank int8" 0 rank --model "$W/add8.ttr" --data "$W/d.txt"
 [ "$(wc -l < "$W/out")" -eq "$NLINES" ] && ok || bad "rank int8: $(wc -l < "$W/out") scores for $NLINES lines"
 t "info int8" 0 info --model "$W/add8.ttr"
 has "info int8" "serve-int8" "$W/out"
-# the file version says whether the normalisation is kept (2) or folded (1, --fold)
-fver() { od -A n -t u4 -j 4 -N 4 "$1" | tr -d ' '; }
-[ "$(fver "$W/add8.ttr")" = 2 ] && ok || bad "quantize: int8 file version $(fver "$W/add8.ttr"), want 2"
+# the flags say whether the normalisation is kept (0) or folded (2, --fold)
+fflags() { od -A n -t u4 -j 12 -N 4 "$1" | tr -d ' '; }
+[ "$(fflags "$W/add8.ttr")" = 0 ] && ok || bad "quantize: int8 file flags $(fflags "$W/add8.ttr"), want 0"
 t "quantize --fold" 0 quantize --model "$W/additive.ttr" --out "$W/add8f.ttr" --fold
-[ "$(fver "$W/add8f.ttr")" = 1 ] && ok || bad "quantize --fold: file version $(fver "$W/add8f.ttr"), want 1"
+[ "$(fflags "$W/add8f.ttr")" = 2 ] && ok || bad "quantize --fold: file flags $(fflags "$W/add8f.ttr"), want 2"
 t "eval folded int8" 0 eval --model "$W/add8f.ttr" --data "$W/d.txt"
 # one feature 10,000 times larger than the others: folding would leave the
 # small ones without int8 levels, so --fold is refused unless forced
