@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || set -- model_load letor clicklog
 
-# Largest input per target: .ttr seeds are 0.5-2.5 KB, text seeds smaller.
+# Largest input per target: .ttr seeds are 0.5-4.5 KB, text seeds smaller.
 max_len() {
     case $1 in
     model_load) echo 16384 ;;
