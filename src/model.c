@@ -531,6 +531,61 @@ void ttr__copy_provenance(ttr_model *dst, const ttr_model *src)
     memcpy(dst->tag, src->tag, sizeof dst->tag);
 }
 
+/* The fields a model's tensors and optimizer state depend on; the others
+ * (rates, penalties, seed, batch) are how it trains, not what it holds. */
+static int same_structure(const ttr_config *a, const ttr_config *b)
+{
+    if (a->n_hidden != b->n_hidden)
+        return 0;
+    for (uint32_t i = 0; i < a->n_hidden; i++)
+        if (a->hidden[i] != b->hidden[i])
+            return 0;
+    return a->variant == b->variant && a->n_features == b->n_features && a->rows == b->rows &&
+           a->cols == b->cols && a->n_contexts == b->n_contexts &&
+           a->embed_dim == b->embed_dim && a->bias_hidden == b->bias_hidden &&
+           a->dot_dim == b->dot_dim && a->components == b->components &&
+           a->attn_dim == b->attn_dim && a->max_items == b->max_items &&
+           a->optimizer == b->optimizer;
+}
+
+static void copy_f(float *dst, const float *src, size_t n)
+{
+    if (dst && src)
+        memcpy(dst, src, n * sizeof(float));
+}
+
+int ttr__model_copy(ttr_model *dst, const ttr_model *src)
+{
+    if (!dst || !src || dst->magic != TTR__MAGIC || src->magic != TTR__MAGIC ||
+        dst->mode != TTR_MODE_TRAIN || src->mode != TTR_MODE_TRAIN ||
+        !same_structure(&dst->cfg, &src->cfg) || dst->n_tensors != src->n_tensors)
+        return TTR_ERR_ARG;
+    if (dst == src)
+        return TTR_OK;
+    for (uint32_t i = 0; i < src->n_tensors; i++) {
+        const ttr__tensor *s = &src->tensors[i];
+        ttr__tensor *d = &dst->tensors[i];
+        size_t n = (size_t)s->rows * s->cols;
+        copy_f(d->w, s->w, n);
+        copy_f(d->s1, s->s1, n);
+        copy_f(d->s2, s->s2, n);
+    }
+    uint32_t F = src->cfg.n_features, P = src->n_slots;
+    copy_f(dst->norm_mean, src->norm_mean, F);
+    copy_f(dst->norm_scale, src->norm_scale, F);
+    copy_f(dst->bref_mean, src->bref_mean, src->f_out);
+    copy_f(dst->attn_mean, src->attn_mean, (size_t)P * P);
+    copy_f(dst->attn_n, src->attn_n, P);
+    dst->bref_count = src->bref_count;
+    dst->rng = src->rng;
+    dst->step = src->step;
+    dst->ub_valid = src->ub_valid;
+    dst->ub_w = src->ub_w, dst->ub_s1 = src->ub_s1, dst->ub_s2 = src->ub_s2;
+    ttr__copy_provenance(dst, src);
+    ttr__repack(dst);
+    return TTR_OK;
+}
+
 uint64_t ttr_model_impressions(const ttr_model *m)
 {
     return m ? m->impressions : 0;

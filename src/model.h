@@ -145,6 +145,13 @@ int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, voi
  * sizing it (model_io.c). */
 double ttr__arena_estimate(const ttr_config *cfg);
 
+/* dst := src, two train models of the same structure (variant, sizes,
+ * layout, optimizer; dst keeps its own rates, penalties and seed): weights,
+ * optimizer state, normalisation, running statistics, step, generator,
+ * impressions and tag, so that dst continues as src would with dst's
+ * settings. TTR_ERR_ARG when the structures differ. */
+int ttr__model_copy(ttr_model *dst, const ttr_model *src);
+
 /* What a serving copy keeps of where its weights come from: the
  * impressions and tag of src (model.c). */
 void ttr__copy_provenance(ttr_model *dst, const ttr_model *src);

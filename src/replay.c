@@ -2,8 +2,7 @@
  * bfloat16 or f32, slots, clicks, item count, context). */
 #include <string.h>
 
-#include "model.h" /* ttr__layout, ttr__alloc */
-#include "ttr_loop.h"
+#include "loop_internal.h" /* ttr__layout, ttr__alloc, ttr__replay_check */
 
 #define REPLAY_MAGIC 0x54545252u /* "TTRR" */
 
@@ -110,7 +109,7 @@ int ttr_replay_init(ttr_replay **out, uint32_t n_features, uint32_t max_items, u
     return TTR_OK;
 }
 
-int ttr_replay_add(ttr_replay *r, const ttr_batch *b, size_t list)
+int ttr__replay_check(const ttr_replay *r, const ttr_batch *b, size_t list)
 {
     if (!r || r->magic != REPLAY_MAGIC || !b || list >= b->n_lists || !b->offsets ||
         b->offsets[list + 1] < b->offsets[list])
@@ -125,6 +124,15 @@ int ttr_replay_add(ttr_replay *r, const ttr_batch *b, size_t list)
             if (bf16_unsafe(b->x[(i0 + i) * b->ldx + t]))
                 return TTR_ERR_NONFINITE;
     }
+    return TTR_OK;
+}
+
+int ttr_replay_add(ttr_replay *r, const ttr_batch *b, size_t list)
+{
+    int err = ttr__replay_check(r, b, list);
+    if (err)
+        return err;
+    size_t i0 = b->offsets[list], n = b->offsets[list + 1] - i0, F = r->F;
     size_t rec = r->head, cell = rec * r->N;
     for (size_t i = 0; i < n; i++) {
         const float *xi = b->x + (i0 + i) * b->ldx;
