@@ -187,6 +187,37 @@ typedef struct ttr_loop_stats {
 } ttr_loop_stats;
 TTR_API int ttr_loop_stats_get(const ttr_loop *L, ttr_loop_stats *st);
 
+/* ---- checkpoints -------------------------------------------------------------- */
+
+/* Write everything ttr_loop_observe depends on: both models with their
+ * optimizer state, the buffer, the window, the counters and the replay
+ * generator (docs/formats.md, "Loop checkpoints"; about the size of the
+ * loop's buffer). A loop loaded from it continues bit for bit (same ISA
+ * path). TTR_ERR_ARG, TTR_ERR_IO. */
+TTR_API int ttr_loop_save(const ttr_loop *L, ttr_write_fn write, void *ctx);
+
+/* The model and loop configurations of a checkpoint stream (its first 192
+ * bytes), to size the buffer: ttr_loop_bytes(mc, lc). Either output may be
+ * NULL. TTR_ERR_FORMAT (not a loop checkpoint), TTR_ERR_UNSUPPORTED (a
+ * newer one), TTR_ERR_RANGE (configurations out of range), TTR_ERR_IO. */
+TTR_API int ttr_loop_load_config(ttr_read_fn read, void *ctx, ttr_config *mc,
+                                 ttr_loop_config *lc);
+
+/* A loop from a checkpoint stream into buf (bytes >= ttr_loop_bytes of its
+ * configurations, else TTR_ERR_NOMEM). Errors as ttr_loop_load_config and
+ * ttr_model_load, and TTR_ERR_FORMAT for a bad CRC or models that are not
+ * the loop's; *out is then not set and buf's content is unspecified. */
+TTR_API int ttr_loop_load(ttr_loop **out, void *buf, size_t bytes, ttr_read_fn read, void *ctx);
+
+/* Files (POSIX). save_file is atomic as ttr_model_save_file (path.tmp,
+ * fsync, rename, fsync the directory): a power cut leaves the previous
+ * checkpoint whole. file_config reads the configurations and checks the
+ * whole file's CRC, so a buffer is never sized from a damaged file;
+ * load_file checks the file the same way before writing buf. */
+TTR_API int ttr_loop_save_file(const ttr_loop *L, const char *path);
+TTR_API int ttr_loop_file_config(const char *path, ttr_config *mc, ttr_loop_config *lc);
+TTR_API int ttr_loop_load_file(ttr_loop **out, void *buf, size_t bytes, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,24 @@
 #define TTR__LOOP_MAGIC 0x5454524cu /* "TTRL" */
 #define TTR__LOOP_BLOCKS 16u       /* the window is kept as 16 blocks of window / 16 */
 
+/* The impression buffer: a ring of fixed-size list records. */
+#define TTR__REPLAY_MAGIC 0x54545252u /* "TTRR" */
+
+struct ttr_replay {
+    uint32_t magic;
+    uint32_t F, N, cap;
+    ttr_replay_precision precision;
+    uint32_t head;          /* record written next */
+    uint32_t count;         /* records held */
+    uint64_t added;
+    uint16_t *feat16;       /* cap x N x F (bfloat16), or */
+    float *feat32;          /* cap x N x F (f32) */
+    uint16_t *n_items;      /* cap */
+    uint32_t *context;      /* cap */
+    uint16_t *slots;        /* cap x N */
+    uint8_t *clicks;        /* cap x N */
+};
+
 /* Progressive log-likelihood sums (nats) over some impressions. */
 typedef struct ttr__pv_block {
     double learner, champion, constant;

@@ -4,23 +4,6 @@
 
 #include "loop_internal.h" /* ttr__layout, ttr__alloc, ttr__replay_check */
 
-#define REPLAY_MAGIC 0x54545252u /* "TTRR" */
-
-struct ttr_replay {
-    uint32_t magic;
-    uint32_t F, N, cap;
-    ttr_replay_precision precision;
-    uint32_t head;          /* record written next */
-    uint32_t count;         /* records held */
-    uint64_t added;
-    uint16_t *feat16;       /* cap x N x F (bfloat16), or */
-    float *feat32;          /* cap x N x F (f32) */
-    uint16_t *n_items;      /* cap */
-    uint32_t *context;      /* cap */
-    uint16_t *slots;        /* cap x N */
-    uint8_t *clicks;        /* cap x N */
-};
-
 /* f32 -> bfloat16, round to nearest even (the caller has refused NaN, Inf
  * and values that round up to Inf). */
 static uint16_t to_bf16(float f)
@@ -104,14 +87,16 @@ int ttr_replay_init(ttr_replay **out, uint32_t n_features, uint32_t max_items, u
     memset(r, 0, sizeof *r);
     r->F = n_features, r->N = max_items, r->cap = capacity, r->precision = precision;
     plan(r, &l);
-    r->magic = REPLAY_MAGIC;
+    /* every record defined, so that a checkpoint writes no stale bytes */
+    memset(r + 1, 0, l.used - sizeof *r);
+    r->magic = TTR__REPLAY_MAGIC;
     *out = r;
     return TTR_OK;
 }
 
 int ttr__replay_check(const ttr_replay *r, const ttr_batch *b, size_t list)
 {
-    if (!r || r->magic != REPLAY_MAGIC || !b || list >= b->n_lists || !b->offsets ||
+    if (!r || r->magic != TTR__REPLAY_MAGIC || !b || list >= b->n_lists || !b->offsets ||
         b->offsets[list + 1] < b->offsets[list])
         return TTR_ERR_ARG;
     size_t i0 = b->offsets[list], n = b->offsets[list + 1] - i0, F = r->F;
@@ -165,7 +150,7 @@ uint64_t ttr_replay_added(const ttr_replay *r)
 int ttr_replay_get(const ttr_replay *r, uint32_t age, size_t *n_items, float *x, size_t ldx,
                    uint16_t *slots, uint8_t *clicks, uint32_t *context)
 {
-    if (!r || r->magic != REPLAY_MAGIC || !n_items || age >= r->count || (x && ldx < r->F))
+    if (!r || r->magic != TTR__REPLAY_MAGIC || !n_items || age >= r->count || (x && ldx < r->F))
         return TTR_ERR_ARG;
     size_t rec = (r->head + r->cap - 1 - age) % r->cap, cell = rec * r->N, F = r->F;
     size_t n = r->n_items[rec];

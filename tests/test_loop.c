@@ -3,10 +3,13 @@
  * (bit for bit), and the guard against clicks that carry no information. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
+#include "ttr_io.h"
 #include "ttr_loop.h"
 
 #define F 6
@@ -345,4 +348,139 @@ Test(loop, start_from_a_model)
     cr_assert_eq(ttr_model_init(&other, &c, TTR_MODE_TRAIN, oa, ttr_arena_bytes(&c, 0)), TTR_OK);
     cr_assert_eq(ttr_loop_start_from(L, other), TTR_ERR_ARG);
     free(oa), free(ma), free(buf);
+}
+
+/* ---- checkpoints ---------------------------------------------------------------- */
+
+static unsigned char *loop_bytes_of(const ttr_loop *L, size_t *size)
+{
+    ttr_mem_writer count = {NULL, 0, 0};
+    cr_assert_eq(ttr_loop_save(L, ttr_mem_write, &count), TTR_OK);
+    unsigned char *b = malloc(count.size);
+    ttr_mem_writer w = {b, count.size, 0};
+    cr_assert_eq(ttr_loop_save(L, ttr_mem_write, &w), TTR_OK);
+    cr_assert_eq(w.size, count.size);
+    *size = w.size;
+    return b;
+}
+
+static ttr_loop *loop_from_bytes(const unsigned char *b, size_t size, void **buf, int *err)
+{
+    ttr_config mc;
+    ttr_loop_config lc;
+    ttr_mem_reader r = {b, size, 0};
+    *buf = NULL;
+    *err = ttr_loop_load_config(ttr_mem_read, &r, &mc, &lc);
+    if (*err)
+        return NULL;
+    size_t bytes = ttr_loop_bytes(&mc, &lc);
+    *buf = calloc(1, bytes);
+    ttr_loop *L = NULL;
+    ttr_mem_reader r2 = {b, size, 0};
+    *err = ttr_loop_load(&L, *buf, bytes, ttr_mem_read, &r2);
+    return *err ? NULL : L;
+}
+
+/* A loop saved mid-stream and loaded elsewhere goes on to the same bits as
+ * the one that never stopped (replay draws, window, promotions included). */
+Test(loop, checkpoint_resumes_bit_for_bit)
+{
+    for (int p = 0; p < 2; p++) {
+        ttr_loop_config lc;
+        ttr_loop_config_default(&lc);
+        lc.window = 256;
+        lc.precision = (ttr_replay_precision)p;
+        lc.capacity = 64;
+        void *buf, *buf2;
+        ttr_loop *L = new_loop(&lc, &buf), *R = NULL;
+        tu_rng r = tu_rng_seed(10);
+        imp m;
+        for (int k = 0; k < 2500; k++) {
+            if (k == 1203) { /* mid-step, mid-block */
+                size_t size;
+                int err;
+                unsigned char *b = loop_bytes_of(L, &size);
+                R = loop_from_bytes(b, size, &buf2, &err);
+                cr_assert_eq(err, TTR_OK, "%s", ttr_strerror(err));
+                size_t size2;
+                unsigned char *b2 = loop_bytes_of(R, &size2);
+                cr_assert(size == size2 && !memcmp(b, b2, size), "a loaded loop saves other bytes");
+                free(b), free(b2);
+            }
+            draw(&r, 0, &m);
+            ttr_loop_event e1, e2;
+            cr_assert_eq(ttr_loop_observe(L, N, m.x, F, m.slots, m.clicks, 0, &e1), TTR_OK);
+            if (R) {
+                cr_assert_eq(ttr_loop_observe(R, N, m.x, F, m.slots, m.clicks, 0, &e2), TTR_OK);
+                cr_assert(!memcmp(&e1, &e2, sizeof e1), "impression %d: other events", k);
+            }
+        }
+        ttr_loop_stats s1, s2;
+        cr_assert_eq(ttr_loop_stats_get(L, &s1), TTR_OK);
+        cr_assert_eq(ttr_loop_stats_get(R, &s2), TTR_OK);
+        cr_assert_geq(s1.promotions, 1);
+        cr_assert(!memcmp(&s1, &s2, sizeof s1));
+        cr_assert(same_model(ttr_loop_learner(L), ttr_loop_learner(R)));
+        cr_assert(same_model(ttr_loop_champion(L), ttr_loop_champion(R)));
+        free(buf), free(buf2);
+    }
+}
+
+Test(loop, damaged_checkpoints_are_refused)
+{
+    ttr_loop_config lc;
+    ttr_loop_config_default(&lc);
+    lc.capacity = 8;
+    lc.window = 64;
+    void *buf, *buf2;
+    ttr_loop *L = new_loop(&lc, &buf);
+    tu_rng r = tu_rng_seed(12);
+    imp m;
+    for (int k = 0; k < 30; k++) {
+        draw(&r, 0, &m);
+        cr_assert_eq(ttr_loop_observe(L, N, m.x, F, m.slots, m.clicks, 0, NULL), TTR_OK);
+    }
+    size_t size;
+    int err;
+    unsigned char *b = loop_bytes_of(L, &size);
+    /* a flipped bit anywhere (a sample of positions), a truncation */
+    for (size_t at = 0; at < size; at += 1 + at / 16) {
+        b[at] ^= 0x10;
+        ttr_loop *R = loop_from_bytes(b, size, &buf2, &err);
+        cr_assert_null(R, "flip at %zu loaded", at);
+        cr_assert(err < 0);
+        free(buf2);
+        b[at] ^= 0x10;
+    }
+    for (size_t cut = 0; cut < size; cut += 1 + cut / 8) {
+        ttr_loop *R = loop_from_bytes(b, cut, &buf2, &err);
+        cr_assert_null(R, "truncated to %zu loaded", cut);
+        free(buf2);
+    }
+    cr_assert_not_null(loop_from_bytes(b, size, &buf2, &err));
+    free(buf2);
+    /* files: atomic save, the CRC checked before the buffer is sized */
+    char path[512];
+    snprintf(path, sizeof path, "%s/ttr-loop-%d.ckpt", tu_tmp_dir(), (int)getpid());
+    cr_assert_eq(ttr_loop_save_file(L, path), TTR_OK);
+    ttr_config mc;
+    ttr_loop_config lc2;
+    cr_assert_eq(ttr_loop_file_config(path, &mc, &lc2), TTR_OK);
+    cr_assert(!memcmp(&lc2, &lc, sizeof lc));
+    size_t bytes = ttr_loop_bytes(&mc, &lc2);
+    buf2 = calloc(1, bytes);
+    ttr_loop *R;
+    cr_assert_eq(ttr_loop_load_file(&R, buf2, bytes, path), TTR_OK);
+    cr_assert(same_model(ttr_loop_learner(L), ttr_loop_learner(R)));
+    cr_assert_eq(ttr_loop_load_file(&R, buf2, bytes - 1, path), TTR_ERR_NOMEM);
+    FILE *fp = fopen(path, "r+b");
+    cr_assert_not_null(fp);
+    fseek(fp, (long)size / 2, SEEK_SET);
+    fputc(0x55, fp);
+    fclose(fp);
+    cr_assert_eq(ttr_loop_file_config(path, &mc, &lc2), TTR_ERR_FORMAT);
+    cr_assert_eq(ttr_loop_load_file(&R, buf2, bytes, path), TTR_ERR_FORMAT);
+    cr_assert_eq(remove(path), 0);
+    cr_assert_eq(ttr_loop_file_config(path, &mc, &lc2), TTR_ERR_IO);
+    free(buf2), free(b), free(buf);
 }

@@ -106,5 +106,8 @@ void ttr__io_encode_meta(unsigned char *p, const ttr_model *m);
 void ttr__io_encode_config(unsigned char *p, const ttr_config *c);
 int ttr__io_has_sched(const ttr_config *c);
 void ttr__io_encode_sched(unsigned char *p, const ttr_config *c);
+/* The configuration from its 120-byte block and the schedule block (NULL:
+ * none, a version-1/2 file); TTR_ERR_RANGE when ttr_config_check refuses. */
+int ttr__io_decode_config(const unsigned char *p, const unsigned char *sched, ttr_config *c);
 
 #endif

@@ -83,7 +83,7 @@ void ttr__io_encode_sched(unsigned char *p, const ttr_config *c)
 
 /* Enumerations are range-checked as u32 before conversion, so no
  * out-of-range value is ever stored in an enum. */
-static int decode_config(const unsigned char *p, const unsigned char *sched, ttr_config *c)
+int ttr__io_decode_config(const unsigned char *p, const unsigned char *sched, ttr_config *c)
 {
     uint32_t u[19];
     float f[8];
@@ -238,7 +238,7 @@ int ttr__io_read_header(io_in *in, ttr_config *cfg, uint32_t *flags, ttr_file_in
     info->has_optimizer_state = (*flags & IO_FLAG_STATE) != 0;
     if (version >= 4 && (err = decode_meta(blocks + (sched ? IO_SCHED_BYTES : 0), info)) != 0)
         return err;
-    return decode_config(h + 16, sched ? blocks : NULL, cfg);
+    return ttr__io_decode_config(h + 16, sched ? blocks : NULL, cfg);
 }
 
 int ttr_model_load_config(ttr_read_fn read, void *ctx, ttr_config *cfg, ttr_mode *mode)
