@@ -189,6 +189,13 @@ TTR_API int ttr_loop_stats_get(const ttr_loop *L, ttr_loop_stats *st);
 
 /* ---- checkpoints -------------------------------------------------------------- */
 
+/* The app's own position in its impression source (a byte offset, a count
+ * of lists read, a log sequence number: the loop does not interpret it),
+ * saved in checkpoints, so that after a power cut the app resumes reading
+ * where the checkpoint was taken. 0 after ttr_loop_init. */
+TTR_API int ttr_loop_set_cursor(ttr_loop *L, uint64_t cursor);
+TTR_API uint64_t ttr_loop_cursor(const ttr_loop *L);
+
 /* Write everything ttr_loop_observe depends on: both models with their
  * optimizer state, the buffer, the window, the counters and the replay
  * generator (docs/formats.md, "Loop checkpoints"; about the size of the

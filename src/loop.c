@@ -348,6 +348,19 @@ int ttr_loop_observe(ttr_loop *L, size_t n_items, const float *x, size_t ldx,
     return TTR_OK;
 }
 
+int ttr_loop_set_cursor(ttr_loop *L, uint64_t cursor)
+{
+    if (!loop_ok(L))
+        return TTR_ERR_ARG;
+    L->cursor = cursor;
+    return TTR_OK;
+}
+
+uint64_t ttr_loop_cursor(const ttr_loop *L)
+{
+    return loop_ok(L) ? L->cursor : 0;
+}
+
 int ttr_loop_stats_get(const ttr_loop *L, ttr_loop_stats *st)
 {
     if (!loop_ok(L) || !st)

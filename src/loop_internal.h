@@ -57,6 +57,7 @@ struct ttr_loop {
     uint64_t clicks_seen, items_seen; /* the constant rate */
     double ew_learner, ew_champion, ew_items;
     uint64_t impressions, steps, failed_steps, promotions, rollbacks;
+    uint64_t cursor;        /* the app's position in its source (ttr_loop_set_cursor) */
 };
 
 /* ttr_replay_add's checks of list `list` of b, without adding (replay.c). */

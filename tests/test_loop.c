@@ -397,6 +397,7 @@ Test(loop, checkpoint_resumes_bit_for_bit)
         imp m;
         for (int k = 0; k < 2500; k++) {
             if (k == 1203) { /* mid-step, mid-block */
+                cr_assert_eq(ttr_loop_set_cursor(L, 1203), TTR_OK);
                 size_t size;
                 int err;
                 unsigned char *b = loop_bytes_of(L, &size);
@@ -405,6 +406,7 @@ Test(loop, checkpoint_resumes_bit_for_bit)
                 size_t size2;
                 unsigned char *b2 = loop_bytes_of(R, &size2);
                 cr_assert(size == size2 && !memcmp(b, b2, size), "a loaded loop saves other bytes");
+                cr_assert_eq(ttr_loop_cursor(R), 1203);
                 free(b), free(b2);
             }
             draw(&r, 0, &m);

@@ -11,7 +11,7 @@
 #define LOOP_MAGIC "TTRL"
 #define LOOP_VERSION 1u
 #define LOOP_HEAD_BYTES 192u  /* magic, version, model config + schedule, loop config */
-#define LOOP_STATE_BYTES 104u /* generator, counters, constant rate, EWMAs */
+#define LOOP_STATE_BYTES 112u /* generator, counters, constant rate, EWMAs, cursor */
 #define LOOP_BLOCK_BYTES 40u  /* one window block: 3 f64, 2 u64 */
 #define LOOP_RING_BYTES 16u   /* head, count, added */
 
@@ -103,6 +103,7 @@ static void encode_state(unsigned char *s, const ttr_loop *L)
     put_u64(s + 80, L->failed_steps);
     put_u64(s + 88, L->promotions);
     put_u64(s + 96, L->rollbacks);
+    put_u64(s + 104, L->cursor);
 }
 
 static void write_ring(loop_out *o, const ttr_replay *r)
@@ -224,6 +225,7 @@ static int decode_state(const unsigned char *s, ttr_loop *L)
     L->failed_steps = get_u64(s + 80);
     L->promotions = get_u64(s + 88);
     L->rollbacks = get_u64(s + 96);
+    L->cursor = get_u64(s + 104);
     if (L->pending >= L->lc.train_every || L->n_blocks > TTR__LOOP_BLOCKS ||
         L->block_head >= TTR__LOOP_BLOCKS || L->block_fill >= L->lc.window / TTR__LOOP_BLOCKS)
         return TTR_ERR_RANGE;
