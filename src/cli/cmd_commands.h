@@ -11,5 +11,6 @@ int ttr_cmd_info(int argc, char **argv);
 int ttr_cmd_plot(int argc, char **argv);
 int ttr_cmd_quantize(int argc, char **argv);
 int ttr_cmd_serving(int argc, char **argv);
+int ttr_cmd_learn(int argc, char **argv);
 
 #endif

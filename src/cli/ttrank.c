@@ -36,6 +36,7 @@ static const command g_commands[] = {
     {"rank", ttr_cmd_rank, "score every line of a LETOR file (one score per line)"},
     {"info", ttr_cmd_info, "a model's configuration, sizes and what it learned (--json)"},
     {"plot", ttr_cmd_plot, "plot a model's bias curves or XPA attention as SVG"},
+    {"learn", ttr_cmd_learn, "learn online from an impression stream, promote only a better model"},
     {"serving", ttr_cmd_serving, "f32 serving model from a trained model (the relevance tower)"},
     {"quantize", ttr_cmd_quantize, "int8 serving model from a trained model (smaller, same API)"},
 };

@@ -64,7 +64,7 @@ printf '6\n6\n6\n' > "$W/lgb.txt.query"
 NLINES=$(wc -l < "$W/d.txt")
 
 # ---- --help on every command ----------------------------------------------------
-for c in simulate train eval rank info plot serving quantize; do
+for c in simulate train eval rank info plot serving quantize learn; do
     t "$c --help" 0 "$c" --help
     has "$c --help" "^Usage: ttrank $c" "$W/out"
 done
@@ -360,6 +360,63 @@ is_svg "$W/att.svg" && ok || bad "plot attention: not an SVG"
 t "plot attention naive" 1 plot attention --model "$W/naive.ttr" --out "$W/x.svg"
 one_line_err "plot attention naive" "^ttrank plot: .*xpa"
 t "plot what" 2 plot nothing --model "$W/naive.ttr" --out "$W/x.svg"
+
+# ---- learn ----------------------------------------------------------------------------
+t "learn stream" 0 simulate --data "$W/d.txt" --out "$W/l.clk" --lists 6000 --seed 8 \
+    --users pbm:0.5,position:0.3,thorough:0.2
+LF="--window 256 --progress 1000 --checkpoint-every 500"
+# shellcheck disable=SC2086
+t "learn" 0 learn --clicks "$W/l.clk" --state "$W/l.ckpt" --serve-out "$W/ls.ttr" \
+    --int8-out "$W/l8.ttr" $LF --tag "cli test"
+has "learn new" "^learn: new additive loop, [0-9]+ bytes" "$W/out"
+has "learn progress" "^learn: 3000 impressions \([0-9]+/s\); click log-likelihood per item over the last [0-9]+: learner -[0-9.]+, champion -[0-9.]+, constant rate -[0-9.]+; promotions [0-9]+, rollbacks [0-9]+$" "$W/out"
+has "learn promoted" "^learn: promoted at [0-9]+ impressions" "$W/out"
+has "learn done" "^learn: done: 6000 impressions" "$W/out"
+t "learn serving" 0 info --model "$W/ls.ttr"
+has "learn serving mode" "^mode +serve-f32$" "$W/out"
+has "learn serving tag" "^tag        cli test$" "$W/out"
+t "learn int8" 0 info --model "$W/l8.ttr"
+has "learn int8 mode" "^mode +serve-int8$" "$W/out"
+# done: a second run takes nothing more and changes nothing
+cp "$W/l.ckpt" "$W/l1.ckpt"
+t "learn again" 0 learn --clicks "$W/l.clk" --state "$W/l.ckpt"
+has "learn again resumes" "^learn: resuming a additive loop from .* after 6000 lists$" "$W/out"
+cmp -s "$W/l.ckpt" "$W/l1.ckpt" && ok || bad "learn again: the checkpoint changed"
+t "learn setup flag on resume" 1 learn --clicks "$W/l.clk" --state "$W/l.ckpt" --window 64
+one_line_err "learn setup flag on resume" "^ttrank learn: --window: with an existing --state"
+t "learn no state" 2 learn --clicks "$W/l.clk"
+one_line_err "learn no state" "^ttrank learn: --state is required"
+t "learn no stream" 1 learn --clicks "$W/none.clk" --state "$W/n.ckpt"
+one_line_err "learn no stream" "^ttrank learn: .*none\.clk: No such file"
+# kill -9 in the middle, then resume: the same bits as the run that never stopped. The
+# stream grows: learn --follow takes its first half, is killed while it waits for more,
+# and resumes from its last checkpoint on the whole stream.
+head -n "$(($(wc -l < "$W/l.clk") / 2))" "$W/l.clk" > "$W/half.clk"
+# shellcheck disable=SC2086
+$RUN "$T" learn --clicks "$W/half.clk" --state "$W/k.ckpt" --serve-out "$W/ks.ttr" \
+    --int8-out "$W/k8.ttr" $LF --tag "cli test" --follow > "$W/kout" 2>&1 &
+kpid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q "^learn: 2000 impressions" "$W/kout"; do sleep 0.1; i=$((i + 1)); done
+sleep 0.3
+kill -9 $kpid 2> /dev/null
+wait $kpid 2> /dev/null
+grep -q "^learn: 2000 impressions" "$W/kout" && ok || bad "learn --follow: no progress: $(cat "$W/kout")"
+grep -q "^learn: done" "$W/kout" && bad "learn --follow ended by itself" || ok
+t "learn resume after kill" 0 learn --clicks "$W/l.clk" --state "$W/k.ckpt" \
+    --serve-out "$W/ks.ttr" --int8-out "$W/k8.ttr" --progress 1000 --checkpoint-every 500
+has "learn resume after kill" "^learn: resuming a additive loop from .* after [1-9][0-9]* lists$" "$W/out"
+cmp -s "$W/k.ckpt" "$W/l1.ckpt" && ok || bad "learn after kill -9: checkpoint differs from the uninterrupted run's"
+cmp -s "$W/ks.ttr" "$W/ls.ttr" && ok || bad "learn after kill -9: serving model differs"
+cmp -s "$W/k8.ttr" "$W/l8.ttr" && ok || bad "learn after kill -9: int8 model differs"
+# from a trained model (its layout and normalisation)
+t "learn init" 0 learn --clicks "$W/l.clk" --state "$W/i.ckpt" --init "$W/additive.ttr" \
+    --serve-out "$W/is.ttr" --progress 0
+has "learn init" "normalisation from --init's model$" "$W/out"
+t "learn init serving" 0 info --model "$W/is.ttr" --json
+has "learn init impressions" '"impressions":[1-9][0-9]*' "$W/out"
+t "learn init serving model" 1 learn --clicks "$W/l.clk" --state "$W/j.ckpt" --init "$W/ls.ttr"
+one_line_err "learn init serving model" "^ttrank learn: --init: .* is a serving model"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
