@@ -385,6 +385,22 @@ TTR_API size_t ttr_score_scratch_bytes(const ttr_model *m);
 TTR_API int ttr_score_with_scratch(const ttr_model *m, void *scratch, size_t scratch_bytes,
                                    size_t n, const float *x, size_t ldx, float *scores);
 
+/* A train model's parameter tensors by name: the names of its .ttr records
+ * ("rel.0.w", "rel.0.b", "bias0.row", "mixem.phi", ...; `ttrank info`
+ * lists them), dense weights as [out, in] row-major. count: how many (0 for
+ * NULL and serving models); info: the i-th's name (a static string), rows
+ * and cols (any output may be NULL). get/set copy its n = rows x cols
+ * values out or in; set refuses a non-finite value (TTR_ERR_NONFINITE) and
+ * leaves the optimizer state as it is. Errors: TTR_ERR_ARG (NULL, an index
+ * or name that is not there, n not rows x cols), TTR_ERR_UNSUPPORTED
+ * (serving models); the model is then unchanged. Not thread-safe with other
+ * calls that change the model. */
+TTR_API uint32_t ttr_model_tensor_count(const ttr_model *m);
+TTR_API int ttr_model_tensor_info(const ttr_model *m, uint32_t i, const char **name,
+                                  uint32_t *rows, uint32_t *cols);
+TTR_API int ttr_model_tensor_get(const ttr_model *m, const char *name, float *out, size_t n);
+TTR_API int ttr_model_tensor_set(ttr_model *m, const char *name, const float *in, size_t n);
+
 /* Read-outs of what the model learned. */
 
 /* The bias tower's logit g(p, context) for every slot p < rows*cols
