@@ -40,7 +40,10 @@ static void usage(FILE *f)
         "  --logger R,F,N     logging ranker score: R * label/ymax + F * bias feature +\n"
         "                     N * uniform(-1,1) (default 1,1.5,1)\n"
         "  --seed S           random seed (default 1)\n"
-        "  -h, --help         this help\n");
+        "  -h, --help         this help\n"
+        "\n"
+        "ttrank simulate --closed-loop: devices learning from their own rankings\n"
+        "(ttrank simulate --closed-loop --help).\n");
 }
 
 static int parse_users(const char *s, float *users)
@@ -295,6 +298,9 @@ static int close_out(const char *out, FILE *fo)
 
 int ttr_cmd_simulate(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--closed-loop"))
+            return ttr_cmd_closed_loop(argc, argv);
     sim_opts o;
     int rc = parse_sim_opts(argc, argv, &o);
     if (rc)

@@ -128,8 +128,17 @@ int ttr_svg_lines(char *buf, size_t cap, const char *title, const char *xlabel,
                   const char *ylabel, size_t n_series, const char *const *names,
                   const float *const *values, size_t n_points)
 {
+    return ttr_svg_curves(buf, cap, title, xlabel, ylabel, n_series, names, values, n_points,
+                          1.0);
+}
+
+int ttr_svg_curves(char *buf, size_t cap, const char *title, const char *xlabel,
+                   const char *ylabel, size_t n_series, const char *const *names,
+                   const float *const *values, size_t n_points, double x_step)
+{
     if (!title || !xlabel || !ylabel || !names || !values || n_series < 1 ||
-        n_series > TTR_SVG_MAX_SERIES || n_points < 2 || n_points > 4096)
+        n_series > TTR_SVG_MAX_SERIES || n_points < 2 || n_points > 4096 ||
+        !(x_step > 0.0 && x_step < 1e12))
         return TTR_ERR_ARG;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t s = 0; s < n_series; s++) {
@@ -157,10 +166,11 @@ int ttr_svg_lines(char *buf, size_t cap, const char *title, const char *xlabel,
     if (err)
         return err;
     y_axis(&b, lo, hi, x0, x1, y0, y1, ylabel);
-    for (size_t i = 0; i < n_points; i++) {
+    size_t every = (n_points + 10) / 11; /* at most 11 tick labels */
+    for (size_t i = 0; i < n_points; i += every) {
         double x = x0 + 20 + (double)i / (double)(n_points - 1) * (x1 - x0 - 40);
-        char txt[16];
-        snprintf(txt, sizeof txt, "%zu", i); /* slots from 0, as in the click log */
+        char txt[24];
+        snprintf(txt, sizeof txt, "%.0f", (double)i * x_step); /* slots from 0, as in the click log */
         label(&b, x, y0 + 18, "middle", 11, NULL, txt);
     }
     label(&b, (x0 + x1) / 2, y0 + 40, "middle", 12, NULL, xlabel);

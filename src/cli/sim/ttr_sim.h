@@ -39,6 +39,7 @@
 
 #include "ttr_error.h"
 #include "ttr_metrics.h"
+#include "ttr_loop.h"
 #include "ttrank.h"
 
 #ifdef __cplusplus
@@ -225,6 +226,46 @@ size_t ttr_scenario_bytes(const ttr_scenario_config *c);
 typedef void (*ttr_progress_fn)(void *ctx, const char *step, double done);
 int ttr_scenario_run(const ttr_scenario_config *c, void *arena, size_t bytes,
                              ttr_scenario_result *out, ttr_progress_fn progress, void *ctx);
+
+/* ------------------------------------------------------------------------
+ * Closed loop (`ttrank simulate --closed-loop`): a device learning from its
+ * own rankings
+ * ------------------------------------------------------------------------
+ * A stream of planted queries, one impression each. The device ranks the
+ * query's 10 documents with its champion (relevance scores, ties by
+ * document order), shows them in that order (slot = rank; on the grid,
+ * row-major), a user drawn from the scenario's mixture clicks (ttr_sim
+ * probabilities), and the loop (ttr_loop, default settings) takes the
+ * impression. Every `every` impressions the champion's NDCG@10 on
+ * test_lists held-out planted queries is recorded. The oracle learner is a
+ * naive model whose users see everything (thorough: P(click | seen, y) on
+ * the same shown lists). Every learner sees the same queries and the same
+ * user draws. */
+typedef struct ttr_closed_loop_config {
+    ttr_scenario_config scenario; /* kind, seed, sim, hidden sizes, lr; train_lists unused */
+    size_t impressions, every;    /* defaults 50000, 2500 */
+    size_t test_lists;            /* default 1000 */
+    ttr_loop_config loop;         /* the learners' loop (default ttr_loop_config_default; its
+                                     seed is the scenario's) */
+} ttr_closed_loop_config;
+
+void ttr_closed_loop_config_default(ttr_closed_loop_config *c, ttr_scenario_kind kind,
+                                    uint64_t seed);
+/* Points of a curve: impressions / every + 1 (the start included). */
+size_t ttr_closed_loop_points(const ttr_closed_loop_config *c);
+/* Bytes of the arena one learner's run needs (0 for a bad config). */
+size_t ttr_closed_loop_bytes(const ttr_closed_loop_config *c, ttr_variant v);
+/* One learner (`oracle`: naive with thorough users) through the stream:
+ * ndcg10[ttr_closed_loop_points] receives the champion's NDCG@10, and
+ * *promotions (may be NULL) the promotions made. */
+int ttr_closed_loop_run(const ttr_closed_loop_config *c, ttr_variant v, int oracle, void *arena,
+                        size_t bytes, float *ndcg10, uint64_t *promotions,
+                        ttr_progress_fn progress, void *ctx);
+
+/* ttr_svg_lines with the x axis labelled i * x_step (e.g. impressions). */
+int ttr_svg_curves(char *buf, size_t cap, const char *title, const char *xlabel,
+                   const char *ylabel, size_t n_series, const char *const *names,
+                   const float *const *values, size_t n_points, double x_step);
 
 #ifdef __cplusplus
 }
