@@ -12,7 +12,7 @@ static const char *const CMD = "simulate";
 
 enum {
     CL_CLOSED, CL_SCENARIO, CL_IMPRESSIONS, CL_EVERY, CL_SEEDS, CL_LR, CL_SVG, CL_TEST, CL_WINDOW,
-    CL_PROMOTE_MARGIN, CL_COUNT
+    CL_PROMOTE_MARGIN, CL_WARM, CL_COUNT
 };
 
 #define MAX_SEEDS 32
@@ -51,6 +51,8 @@ static void closed_usage(FILE *f)
             "  --seeds S1,S2,...   (default 1)\n"
             "  --lr X              the learners' rate (default 0.01)\n"
             "  --test-lists N      held-out queries (default 1000)\n"
+            "  --warm-lists N      the devices start from a tower trained on N impressions of\n"
+            "                      the biased logging ranker (default 20000; 0: cold start)\n"
             "  --window N  --promote-margin X   the loop's (ttrank learn --help)\n"
             "  --svg PREFIX        write PREFIX-mixed.svg / PREFIX-grid.svg\n");
 }
@@ -157,6 +159,7 @@ int ttr_cmd_closed_loop(int argc, char **argv)
         [CL_SVG] = {"--svg", 1, 0, 0},              [CL_TEST] = {"--test-lists", 1, 0, 0},
         [CL_WINDOW] = {"--window", 1, 0, 0},
         [CL_PROMOTE_MARGIN] = {"--promote-margin", 1, 0, 0},
+        [CL_WARM] = {"--warm-lists", 1, 0, 0},
     };
     int rc = cli_parse(CMD, argc, argv, fl, CL_COUNT, NULL, 0, NULL);
     if (rc == 1) {
@@ -179,9 +182,11 @@ int ttr_cmd_closed_loop(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         ttr_closed_loop_config_default(&base[k], k ? TTR_SCENARIO_GRID : TTR_SCENARIO_MIXED, 1);
         uint64_t imp = base[k].impressions, every = base[k].every, test = base[k].test_lists;
+        uint64_t warm = base[k].warm_lists;
         if (cli_u64(CMD, &fl[CL_IMPRESSIONS], 1, 1u << 30, &imp) ||
             cli_u64(CMD, &fl[CL_EVERY], 1, 1u << 30, &every) ||
             cli_u64(CMD, &fl[CL_TEST], 1, 1u << 24, &test) ||
+            cli_u64(CMD, &fl[CL_WARM], 0, 1u << 24, &warm) ||
             cli_float(CMD, &fl[CL_LR], 1e-6, 10, &base[k].scenario.lr) ||
             cli_u32(CMD, &fl[CL_WINDOW], 16, 1u << 24, &base[k].loop.window) ||
             cli_float(CMD, &fl[CL_PROMOTE_MARGIN], 0, 10, &base[k].loop.promote_margin))
@@ -192,6 +197,7 @@ int ttr_cmd_closed_loop(int argc, char **argv)
             return cli_err(CMD, "--every must divide the run into 1..4000 points") + 1;
         base[k].impressions = (size_t)imp, base[k].every = (size_t)every;
         base[k].test_lists = (size_t)test;
+        base[k].warm_lists = (size_t)warm;
     }
     static const char *const titles[2] = {
         "Closed loop, scenario 1: a list of 10, mixed users",

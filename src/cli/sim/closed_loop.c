@@ -10,6 +10,9 @@
 #define S_N TTR_SCENARIO_SLOTS
 #define S_F TTR_SCENARIO_F
 #define TEST_QUERY0 ((size_t)1 << 30) /* held-out queries: far from the stream's */
+#define WARM_QUERY0 ((size_t)1 << 29) /* the starting tower's queries */
+#define WARM_BATCH 16
+#define WARM_EPOCHS 3
 
 void ttr_closed_loop_config_default(ttr_closed_loop_config *c, ttr_scenario_kind kind,
                                     uint64_t seed)
@@ -19,6 +22,7 @@ void ttr_closed_loop_config_default(ttr_closed_loop_config *c, ttr_scenario_kind
     c->impressions = 50000;
     c->every = 2500;
     c->test_lists = 1000;
+    c->warm_lists = 20000;
     ttr_loop_config_default(&c->loop);
 }
 
@@ -46,10 +50,18 @@ static void learner_config(const ttr_closed_loop_config *c, ttr_variant v, ttr_c
     lc->seed = s->seed;
 }
 
-/* The arena: the loop, then the test queries. */
+/* The arena: the loop, the test queries, then the starting tower's model. */
 static size_t test_bytes(const ttr_closed_loop_config *c)
 {
     return c->test_lists * S_N * (S_F * sizeof(float) + 1);
+}
+
+static size_t warm_bytes(const ttr_closed_loop_config *c)
+{
+    ttr_config mc;
+    ttr_loop_config lc;
+    learner_config(c, TTR_NAIVE, &mc, &lc);
+    return c->warm_lists ? ttr_arena_bytes(&mc, TTR_MODE_TRAIN) + 64 : 0;
 }
 
 size_t ttr_closed_loop_bytes(const ttr_closed_loop_config *c, ttr_variant v)
@@ -62,7 +74,7 @@ size_t ttr_closed_loop_bytes(const ttr_closed_loop_config *c, ttr_variant v)
         return 0;
     learner_config(c, v, &mc, &lc);
     size_t loop = ttr_loop_bytes(&mc, &lc);
-    return loop ? loop + test_bytes(c) + 64 : 0;
+    return loop ? loop + 64 + test_bytes(c) + warm_bytes(c) : 0;
 }
 
 /* The champion's NDCG@10 on the held-out queries. */
@@ -148,6 +160,62 @@ static int impression(const ttr_closed_loop_config *c, ttr_loop *L, int oracle, 
     return ttr_loop_observe(L, S_N, x, S_F, slots, clicks, 0, NULL);
 }
 
+/* Warm-start lists: planted query q shown by the logging ranker. */
+static int warm_batch(const ttr_closed_loop_config *c, size_t q0, size_t n, float *x,
+                      uint16_t *slots, uint8_t *clicks, size_t *offsets)
+{
+    ttr_planted_config pc;
+    ttr_planted_config_default(&pc);
+    pc.seed = c->scenario.seed;
+    uint8_t labels[WARM_BATCH * S_N];
+    int err = ttr_sim_planted(&pc, WARM_QUERY0 + q0, n, x, labels);
+    for (size_t i = 0; !err && i < n; i++) {
+        ttr_rng rng;
+        ttr_rng_seed(&rng, c->scenario.seed * 0x2545f4914f6cdd1dull + q0 + i);
+        err = ttr_sim_impression(&c->scenario.sim, &rng, S_N, x + i * S_N * S_F, S_F,
+                                 labels + i * S_N, slots + i * S_N, clicks + i * S_N, NULL, NULL);
+        offsets[i + 1] = (i + 1) * S_N;
+    }
+    offsets[0] = 0;
+    return err;
+}
+
+/* The starting tower: a naive model trained on the logging ranker's
+ * impressions; its relevance tensors go into the loop's learner, which
+ * then becomes the champion too. */
+static int warm_start(const ttr_closed_loop_config *c, ttr_loop *L, void *arena, size_t bytes)
+{
+    ttr_config mc;
+    ttr_loop_config lc;
+    ttr_model *m;
+    learner_config(c, TTR_NAIVE, &mc, &lc);
+    int err = ttr_model_init(&m, &mc, TTR_MODE_TRAIN, arena, bytes);
+    float x[WARM_BATCH * S_N * S_F], w[64 * 64];
+    uint16_t slots[WARM_BATCH * S_N];
+    uint8_t clicks[WARM_BATCH * S_N];
+    size_t offsets[WARM_BATCH + 1];
+    for (uint32_t e = 0; !err && e < WARM_EPOCHS; e++)
+        for (size_t q = 0; !err && q < c->warm_lists; q += WARM_BATCH) {
+            size_t n = c->warm_lists - q < WARM_BATCH ? c->warm_lists - q : WARM_BATCH;
+            err = warm_batch(c, q, n, x, slots, clicks, offsets);
+            ttr_batch b = {n, offsets, x, S_F, slots, clicks, NULL};
+            if (!err)
+                err = ttr_train(m, &b, NULL);
+        }
+    ttr_model *learner = ttr_loop_learner(L);
+    for (uint32_t i = 0; !err && i < ttr_model_tensor_count(m); i++) {
+        const char *name;
+        uint32_t rows, cols;
+        (void)ttr_model_tensor_info(m, i, &name, &rows, &cols);
+        if (strncmp(name, "rel.", 4) || (size_t)rows * cols > sizeof w / sizeof w[0])
+            continue;
+        err = ttr_model_tensor_get(m, name, w, (size_t)rows * cols);
+        if (!err)
+            err = ttr_model_tensor_set(learner, name, w, (size_t)rows * cols);
+    }
+    return err ? err : ttr_loop_start_from(L, learner);
+}
+
 int ttr_closed_loop_run(const ttr_closed_loop_config *c, ttr_variant v, int oracle, void *arena,
                         size_t bytes, float *ndcg10, uint64_t *promotions,
                         ttr_progress_fn progress, void *ctx)
@@ -174,6 +242,12 @@ int ttr_closed_loop_run(const ttr_closed_loop_config *c, ttr_variant v, int orac
     pc.seed = c->scenario.seed;
     if ((err = ttr_sim_planted(&pc, TEST_QUERY0, c->test_lists, tx, tl)) != 0)
         return err;
+    if (c->warm_lists) {
+        unsigned char *w = tl + c->test_lists * S_N;
+        w += (64 - (uintptr_t)w % 64) % 64;
+        if ((err = warm_start(c, L, w, warm_bytes(c) - 64)) != 0)
+            return err;
+    }
     size_t points = ttr_closed_loop_points(c);
     for (size_t k = 0; k < points; k++) {
         if ((err = test_ndcg(ttr_loop_champion(L), tx, tl, c->test_lists, &ndcg10[k])) != 0)

@@ -240,11 +240,18 @@ int ttr_scenario_run(const ttr_scenario_config *c, void *arena, size_t bytes,
  * test_lists held-out planted queries is recorded. The oracle learner is a
  * naive model whose users see everything (thorough: P(click | seen, y) on
  * the same shown lists). Every learner sees the same queries and the same
- * user draws. */
+ * user draws.
+ * A device starts from a tower trained elsewhere: with warm_lists > 0,
+ * every learner's relevance tower starts as a naive model's trained (3
+ * epochs) on warm_lists impressions of other planted queries shown by the
+ * scenario's logging ranker (which favours an irrelevant feature) to the
+ * scenario's users; its own bias side starts fresh. warm_lists 0: a cold
+ * start from random weights. */
 typedef struct ttr_closed_loop_config {
     ttr_scenario_config scenario; /* kind, seed, sim, hidden sizes, lr; train_lists unused */
     size_t impressions, every;    /* defaults 50000, 2500 */
     size_t test_lists;            /* default 1000 */
+    size_t warm_lists;            /* the starting tower's training impressions (default 20000) */
     ttr_loop_config loop;         /* the learners' loop (default ttr_loop_config_default; its
                                      seed is the scenario's) */
 } ttr_closed_loop_config;
