@@ -396,6 +396,9 @@ static void usage(FILE *f)
         "                     thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which leaves\n"
         "                     out the time other processes hold the core (busy machines)\n"
         "  --list             print the kernels and shapes that would run, and exit\n"
+        "  --loop             the on-device loop instead: ttr_loop_observe per impression\n"
+        "                     against ttr_train of one list, the promotion copy amortised,\n"
+        "                     the loop's bytes (reference configuration, every variant)\n"
         "  -h, --help         print this help and exit\n"
         "\n"
         "Kernels (dense layers: m outputs x n inputs, batch vectors per call):\n"
@@ -560,14 +563,15 @@ static void list_cases(const bopts *o)
 int ttr_bench_main(int argc, char **argv)
 {
     enum {
-        B_JSON, B_QUICK, B_LIST, B_ISA, B_KERNEL, B_CLOCK, B_REPS, B_SAMPLES, B_MIN_TIME, B_COUNT
+        B_JSON, B_QUICK, B_LIST, B_ISA, B_KERNEL, B_CLOCK, B_REPS, B_SAMPLES, B_MIN_TIME, B_LOOP,
+        B_COUNT
     };
     cli_flag fl[B_COUNT] = {
         [B_JSON] = {"--json", 0, 0, 0},      [B_QUICK] = {"--quick", 0, 0, 0},
         [B_LIST] = {"--list", 0, 0, 0},      [B_ISA] = {"--isa", 1, 0, 0},
         [B_KERNEL] = {"--kernel", 1, 0, 0},  [B_CLOCK] = {"--clock", 1, 0, 0},
         [B_REPS] = {"--reps", 1, 0, 0},      [B_SAMPLES] = {"--samples", 1, 0, 0},
-        [B_MIN_TIME] = {"--min-time", 1, 0, 0},
+        [B_MIN_TIME] = {"--min-time", 1, 0, 0}, [B_LOOP] = {"--loop", 0, 0, 0},
     };
     bopts o;
     memset(&o, 0, sizeof o);
@@ -616,6 +620,8 @@ int ttr_bench_main(int argc, char **argv)
         list_cases(&o);
         return 0;
     }
+    if (fl[B_LOOP].seen)
+        return bench_loop(&o);
 
     g_clock = o.cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
     unsigned mask_before = ttr_cpu_flags();

@@ -101,4 +101,7 @@ const char *bench_arch_name(void);
 double bench_load_average(void);
 void bench_compiler_name(char *out, size_t len);
 
+/* `--loop`: the on-device loop against plain training (bench_loop.c). */
+int bench_loop(const bopts *o);
+
 #endif

@@ -80,14 +80,14 @@ TTR_API int ttr_replay_get(const ttr_replay *r, uint32_t age, size_t *n_items, f
 typedef struct ttr_loop_config {
     uint32_t capacity;              /* impressions in the buffer: 1..16777216 (default 256) */
     ttr_replay_precision precision; /* how the buffer keeps features (default TTR_REPLAY_BF16) */
-    uint32_t train_every;           /* new impressions per training step, >= 1 (default 8) */
+    uint32_t train_every;           /* new impressions per training step, >= 1 (default 12) */
     uint32_t replay;                /* lists replayed from the buffer into each step
-                                       (default 8); train_every + replay <= max_batch */
+                                       (default 4); train_every + replay <= max_batch */
     uint32_t window;                /* W: impressions compared before a promotion or rollback,
                                        a multiple of 16, 16..2^24 (default 4096) */
     float promote_margin;           /* nats per item by which the learner's progressive click
                                        log-likelihood over the window must beat the champion's
-                                       on the same impressions (default 0.002) */
+                                       on the same impressions (default 0.0005) */
     float rollback_margin;          /* nats per item behind the champion that roll the learner
                                        back to it (default 0.02) */
     float min_gain;                 /* nats per item by which the learner must also beat a

@@ -14,10 +14,10 @@ void ttr_loop_config_default(ttr_loop_config *lc)
     memset(lc, 0, sizeof *lc);
     lc->capacity = 256;
     lc->precision = TTR_REPLAY_BF16;
-    lc->train_every = 8;
-    lc->replay = 8;
+    lc->train_every = 12;
+    lc->replay = 4;
     lc->window = 4096;
-    lc->promote_margin = 0.002f;
+    lc->promote_margin = 0.0005f;
     lc->rollback_margin = 0.02f;
     lc->min_gain = 0.01f;
     lc->seed = 1;

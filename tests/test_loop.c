@@ -91,10 +91,10 @@ Test(loop, config_check_names_the_field)
     cr_assert_eq(ttr_loop_config_check(&c, &lc, &bad), TTR_ERR_ARG);
     cr_assert(!strncmp(bad, "train_every ", 12), "%s", bad);
     ttr_loop_config_default(&lc);
-    lc.replay = 9; /* 8 + 9 > 16 */
+    lc.replay = c.max_batch - lc.train_every + 1;
     cr_assert_eq(ttr_loop_config_check(&c, &lc, &bad), TTR_ERR_ARG);
     cr_assert(!strncmp(bad, "replay ", 7), "%s", bad);
-    lc.replay = 8;
+    lc.replay = c.max_batch - lc.train_every;
     cr_assert_eq(ttr_loop_config_check(&c, &lc, &bad), TTR_OK);
     lc.window = 100;
     cr_assert_eq(ttr_loop_config_check(&c, &lc, &bad), TTR_ERR_ARG);

@@ -50,8 +50,8 @@ static void learn_usage(FILE *f)
             "  --init MODEL.ttr       start from a trained model (its layout and normalisation)\n"
             "  --norm-lists N         without --init: the normalisation from the first N lists (1000)\n"
             "  --hidden W1,W2,..  --lr X  --seed S  --tag TEXT    the learner (new loops)\n"
-            "  --capacity N (256)  --train-every N (8)  --replay N (8)  --window N (4096)\n"
-            "  --promote-margin X (0.002)  --rollback-margin X (0.02)  --min-gain X (0.01)\n"
+            "  --capacity N (256)  --train-every N (12)  --replay N (4)  --window N (4096)\n"
+            "  --promote-margin X (0.0005)  --rollback-margin X (0.02)  --min-gain X (0.01)\n"
             "  --f32-buffer           keep the buffer's features in f32 (default bfloat16)\n");
 }
 
