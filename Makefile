@@ -115,7 +115,8 @@ TEST_LIBS := -lcriterion
 endif
 TEST_CFLAGS += -Itests $(CRITERION_CFLAGS)
 
-VERSION := 0.1.0
+# The version is declared once, in include/ttrank.h.
+VERSION := $(shell sed -n 's/^\#define TTR_VERSION_STRING "\(.*\)"$$/\1/p' include/ttrank.h)
 SOVERSION := 0
 LIB_A := $(BUILD)/libttrank.a
 # The real file is libttrank.so.$(VERSION); libttrank.so.0 (the SONAME) and

@@ -21,17 +21,20 @@ make --no-print-directory -j"${JOBS:-2}" "$@" install PREFIX="$TMP/usr" >"$TMP/i
 done)
 
 lib=$TMP/usr/lib
-[ -f "$lib/libttrank.a" ] && [ -f "$lib/libttrank.so.0.1.0" ] || { step "libraries missing"; exit 1; }
-[ "$(readlink "$lib/libttrank.so")" = libttrank.so.0.1.0 ] &&
-    [ "$(readlink "$lib/libttrank.so.0")" = libttrank.so.0.1.0 ] || { step "bad .so symlinks"; exit 1; }
-soname=$(readelf -d "$lib/libttrank.so.0.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+# the version is declared once, in include/ttrank.h
+ver=$(sed -n 's/^#define TTR_VERSION_STRING "\(.*\)"$/\1/p' include/ttrank.h)
+real=libttrank.so.$ver
+[ -f "$lib/libttrank.a" ] && [ -f "$lib/$real" ] || { step "libraries missing ($real)"; exit 1; }
+[ "$(readlink "$lib/libttrank.so")" = "$real" ] &&
+    [ "$(readlink "$lib/libttrank.so.0")" = "$real" ] || { step "bad .so symlinks"; exit 1; }
+soname=$(readelf -d "$lib/$real" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libttrank.so.0 ] || { step "SONAME is '$soname', want libttrank.so.0"; exit 1; }
 step "SONAME $soname"
 for h in include/*.h; do
     [ -f "$TMP/usr/include/$(basename "$h")" ] || { step "header $h not installed"; exit 1; }
 done
 # the library exports its API and nothing of the tool (simulator, scenarios, SVG)
-exports=$(nm -D --defined-only "$lib/libttrank.so.0.1.0" | awk '$2 == "T" { print $3 }')
+exports=$(nm -D --defined-only "$lib/$real" | awk '$2 == "T" { print $3 }')
 bad=$(printf '%s\n' "$exports" | grep -v '^ttr_' || true)
 tool=$(printf '%s\n' "$exports" | grep -E '^ttr_(sim|rng|svg|scenario|planted)' || true)
 [ -z "$bad$tool" ] || { step "libttrank.so exports: $bad $tool"; exit 1; }
@@ -47,8 +50,7 @@ fi
 export PKG_CONFIG_PATH=$lib/pkgconfig
 step "pkg-config --cflags --libs ttrank: $(pkg-config --cflags --libs ttrank)"
 step "pkg-config --static --libs ttrank: $(pkg-config --static --libs ttrank)"
-[ "$(pkg-config --modversion ttrank)" = "$(sed -n 's/^VERSION := //p' Makefile)" ] ||
-    { step "pkg-config version mismatch"; exit 1; }
+[ "$(pkg-config --modversion ttrank)" = "$ver" ] || { step "pkg-config version mismatch"; exit 1; }
 
 cat >"$TMP/use.c" <<'C'
 #include <stdio.h>
@@ -71,6 +73,15 @@ step "shared: $(LD_LIBRARY_PATH=$lib "$TMP/use-shared")"
 # shellcheck disable=SC2046,SC2086
 $CC $FLAGS -static $(pkg-config --cflags ttrank) "$TMP/use.c" -o "$TMP/use-static" $(pkg-config --static --libs ttrank)
 step "static: $("$TMP/use-static")"
+
+# the examples of docs/ (docs/examples/*.c), as an app builds them, run
+for ex in docs/examples/*.c; do
+    # shellcheck disable=SC2046,SC2086
+    $CC $FLAGS -static $(pkg-config --cflags ttrank) "$ex" -o "$TMP/example" \
+        $(pkg-config --static --libs ttrank) || { step "$ex does not compile"; exit 1; }
+    out=$("$TMP/example") || { step "$ex failed: $out"; exit 1; }
+    step "$ex: $out"
+done
 
 step "make install PREFIX=/usr/local DESTDIR=$TMP/stage"
 make --no-print-directory "$@" install PREFIX=/usr/local DESTDIR="$TMP/stage" >"$TMP/install2.log" 2>&1 ||

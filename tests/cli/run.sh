@@ -409,6 +409,14 @@ has "learn resume after kill" "^learn: resuming a additive loop from .* after [1
 cmp -s "$W/k.ckpt" "$W/l1.ckpt" && ok || bad "learn after kill -9: checkpoint differs from the uninterrupted run's"
 cmp -s "$W/ks.ttr" "$W/ls.ttr" && ok || bad "learn after kill -9: serving model differs"
 cmp -s "$W/k8.ttr" "$W/l8.ttr" && ok || bad "learn after kill -9: int8 model differs"
+# the closed loop: a table per scenario and its SVG
+t "closed loop" 0 simulate --closed-loop --impressions 2000 --every 500 --test-lists 50 \
+    --warm-lists 200 --svg "$W/cl"
+has "closed loop table" "^  mixem +0\.[0-9]{4} +0\.[0-9]{4} +0\.[0-9]{4} +0\.[0-9]{4} +0\.[0-9]{4} +[0-9.]+$" "$W/out"
+has "closed loop grid" "^  xpa +0\.[0-9]{4}" "$W/out"
+is_svg "$W/cl-mixed.svg" && is_svg "$W/cl-grid.svg" && ok || bad "closed loop: no SVGs"
+t "closed loop bad scenario" 2 simulate --closed-loop --scenario nope
+one_line_err "closed loop bad scenario" "^ttrank simulate: --scenario: expected mixed, grid or both"
 # from a trained model (its layout and normalisation)
 t "learn init" 0 learn --clicks "$W/l.clk" --state "$W/i.ckpt" --init "$W/additive.ttr" \
     --serve-out "$W/is.ttr" --progress 0
