@@ -533,7 +533,7 @@ void ttr__copy_provenance(ttr_model *dst, const ttr_model *src)
 
 /* The fields a model's tensors and optimizer state depend on; the others
  * (rates, penalties, seed, batch) are how it trains, not what it holds. */
-static int same_structure(const ttr_config *a, const ttr_config *b)
+int ttr__same_structure(const ttr_config *a, const ttr_config *b)
 {
     if (a->n_hidden != b->n_hidden)
         return 0;
@@ -558,7 +558,7 @@ int ttr__model_copy(ttr_model *dst, const ttr_model *src)
 {
     if (!dst || !src || dst->magic != TTR__MAGIC || src->magic != TTR__MAGIC ||
         dst->mode != TTR_MODE_TRAIN || src->mode != TTR_MODE_TRAIN ||
-        !same_structure(&dst->cfg, &src->cfg) || dst->n_tensors != src->n_tensors)
+        !ttr__same_structure(&dst->cfg, &src->cfg) || dst->n_tensors != src->n_tensors)
         return TTR_ERR_ARG;
     if (dst == src)
         return TTR_OK;

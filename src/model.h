@@ -151,6 +151,8 @@ double ttr__arena_estimate(const ttr_config *cfg);
  * impressions and tag, so that dst continues as src would with dst's
  * settings. TTR_ERR_ARG when the structures differ. */
 int ttr__model_copy(ttr_model *dst, const ttr_model *src);
+/* 1 when a and b agree on what ttr__model_copy needs (the structure). */
+int ttr__same_structure(const ttr_config *a, const ttr_config *b);
 
 /* What a serving copy keeps of where its weights come from: the
  * impressions and tag of src (model.c). */

@@ -398,6 +398,10 @@ Test(loop, checkpoint_resumes_bit_for_bit)
         for (int k = 0; k < 2500; k++) {
             if (k == 1203) { /* mid-step, mid-block */
                 cr_assert_eq(ttr_loop_set_cursor(L, 1203), TTR_OK);
+                /* a rate changed on the learner travels with it */
+                cr_assert_eq(ttr_set_learning_rate(ttr_loop_learner(L), 0.02f, TTR_LR_CONSTANT,
+                                                   0, 0),
+                             TTR_OK);
                 size_t size;
                 int err;
                 unsigned char *b = loop_bytes_of(L, &size);
@@ -407,6 +411,7 @@ Test(loop, checkpoint_resumes_bit_for_bit)
                 unsigned char *b2 = loop_bytes_of(R, &size2);
                 cr_assert(size == size2 && !memcmp(b, b2, size), "a loaded loop saves other bytes");
                 cr_assert_eq(ttr_loop_cursor(R), 1203);
+                cr_assert_float_eq(ttr_model_config(ttr_loop_learner(R))->lr, 0.02f, 0);
                 free(b), free(b2);
             }
             draw(&r, 0, &m);

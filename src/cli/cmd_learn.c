@@ -219,6 +219,8 @@ static void progress_line(learn_ctx *c, const char *what)
            (unsigned long long)st.promotions, (unsigned long long)st.rollbacks);
     if (c->refused)
         printf(", %llu lists refused", (unsigned long long)c->refused);
+    if (st.failed_steps)
+        printf(", %llu training steps refused (non-finite)", (unsigned long long)st.failed_steps);
     printf("\n");
     fflush(stdout);
 }

@@ -302,14 +302,15 @@ static int read_ring(io_in *in, ttr_replay *r)
     return err;
 }
 
-/* One embedded model into its place in the loop: the loop's configuration
- * exactly, with its optimizer state. */
+/* One embedded model into its place in the loop: a train model of the
+ * loop's structure (its rate may have been changed since: it is the
+ * model's own). */
 static int read_model(io_in *in, ttr_model **m, void *buf, size_t bytes, const ttr_config *mc)
 {
     int err = ttr_model_load(m, buf, bytes, in_read, in);
     if (err)
         return err == TTR_ERR_NOMEM ? TTR_ERR_FORMAT : err;
-    if (memcmp(ttr_model_config(*m), mc, sizeof *mc) != 0 || ttr_model_mode(*m) != TTR_MODE_TRAIN)
+    if (!ttr__same_structure(ttr_model_config(*m), mc) || ttr_model_mode(*m) != TTR_MODE_TRAIN)
         return TTR_ERR_FORMAT;
     return TTR_OK;
 }
