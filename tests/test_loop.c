@@ -292,26 +292,26 @@ Test(loop, promotes_a_better_learner_and_rolls_back_bit_for_bit)
     free(buf);
 }
 
-/* Clicks that turn random (the same rate, nothing to learn) promote
- * nothing after the switch, however the learner fits them. */
+/* Clicks that turn random (the same rate, nothing to learn) after 20,000
+ * impressions promote nothing after the switch, however the learner fits
+ * them (the loop's defaults). */
 Test(loop, random_clicks_promote_nothing)
 {
     ttr_loop_config lc;
     ttr_loop_config_default(&lc);
-    lc.window = 1024;
     void *buf;
     ttr_loop *L = new_loop(&lc, &buf);
     tu_rng r = tu_rng_seed(7);
     imp m;
     ttr_loop_stats st;
-    for (int k = 0; k < 3000; k++) {
+    for (int k = 0; k < 20000; k++) {
         draw(&r, 0, &m);
         cr_assert_eq(ttr_loop_observe(L, N, m.x, F, m.slots, m.clicks, 0, NULL), TTR_OK);
     }
     cr_assert_eq(ttr_loop_stats_get(L, &st), TTR_OK);
     cr_assert_geq(st.promotions, 1, "nothing promoted on the real clicks");
     uint64_t before = st.promotions;
-    for (int k = 0; k < 6000; k++) {
+    for (int k = 0; k < 20000; k++) {
         draw(&r, 1, &m);
         ttr_loop_event ev;
         cr_assert_eq(ttr_loop_observe(L, N, m.x, F, m.slots, m.clicks, 0, &ev), TTR_OK);
