@@ -401,6 +401,22 @@ TTR_API int ttr_model_tensor_info(const ttr_model *m, uint32_t i, const char **n
 TTR_API int ttr_model_tensor_get(const ttr_model *m, const char *name, float *out, size_t n);
 TTR_API int ttr_model_tensor_set(ttr_model *m, const char *name, const float *in, size_t n);
 
+/* Fleet averaging, the FedAvg step: out := the weighted mean of n (1..64)
+ * train models of out's structure (models learned on many devices from one
+ * global model), weights[k] >= 0 (NULL: equal; e.g. their impressions).
+ * The models must share one normalisation (they do when they started from
+ * the same model: devices do not change it), else TTR_ERR_ARG. MixEM: the
+ * components of each model are first matched to model 0's (the
+ * permutation with the least squared distance between their bias towers,
+ * gains and mixing logits; a mixture's components can come out in any
+ * order). The running statistics (dot's b_ref, XPA's attention map) are
+ * pooled by their counts; impressions add up; the optimizer state and step
+ * of out start afresh (its own rate and schedule stay). out may be
+ * models[0] (not another of them). Errors: TTR_ERR_ARG, TTR_ERR_NONFINITE (a mean beyond about
+ * FLT_MAX / 2); out is then unchanged. */
+TTR_API int ttr_model_average(ttr_model *out, const ttr_model *const *models,
+                              const double *weights, size_t n);
+
 /* Read-outs of what the model learned. */
 
 /* The bias tower's logit g(p, context) for every slot p < rows*cols

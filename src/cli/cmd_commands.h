@@ -12,6 +12,7 @@ int ttr_cmd_plot(int argc, char **argv);
 int ttr_cmd_quantize(int argc, char **argv);
 int ttr_cmd_serving(int argc, char **argv);
 int ttr_cmd_learn(int argc, char **argv);
+int ttr_cmd_average(int argc, char **argv);
 /* `simulate --closed-loop` (cmd_closed_loop.c), dispatched by ttr_cmd_simulate */
 int ttr_cmd_closed_loop(int argc, char **argv);
 

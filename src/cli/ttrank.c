@@ -37,6 +37,7 @@ static const command g_commands[] = {
     {"info", ttr_cmd_info, "a model's configuration, sizes and what it learned (--json)"},
     {"plot", ttr_cmd_plot, "plot a model's bias curves or XPA attention as SVG"},
     {"learn", ttr_cmd_learn, "learn online from an impression stream, promote only a better model"},
+    {"average", ttr_cmd_average, "the weighted mean of models learned on many devices (FedAvg)"},
     {"serving", ttr_cmd_serving, "f32 serving model from a trained model (the relevance tower)"},
     {"quantize", ttr_cmd_quantize, "int8 serving model from a trained model (smaller, same API)"},
 };

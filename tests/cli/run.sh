@@ -64,7 +64,7 @@ printf '6\n6\n6\n' > "$W/lgb.txt.query"
 NLINES=$(wc -l < "$W/d.txt")
 
 # ---- --help on every command ----------------------------------------------------
-for c in simulate train eval rank info plot serving quantize learn; do
+for c in simulate train eval rank info plot serving quantize learn average; do
     t "$c --help" 0 "$c" --help
     has "$c --help" "^Usage: ttrank $c" "$W/out"
 done
@@ -410,6 +410,21 @@ has "learn resume after kill" "^learn: resuming a additive loop from .* after [1
 cmp -s "$W/k.ckpt" "$W/l1.ckpt" && ok || bad "learn after kill -9: checkpoint differs from the uninterrupted run's"
 cmp -s "$W/ks.ttr" "$W/ls.ttr" && ok || bad "learn after kill -9: serving model differs"
 cmp -s "$W/k8.ttr" "$W/l8.ttr" && ok || bad "learn after kill -9: int8 model differs"
+# ---- average ----------------------------------------------------------------------------
+t "train mixem seed 3" 0 train --model mixem --clicks "$W/c.clk" --out "$W/mixem3.ttr" \
+    --hidden 8,4 --epochs 2 --batch 8 --seed 3
+t "average" 0 average --out "$W/avg.ttr" "$W/mixem.ttr" "$W/mixem3.ttr"
+has "average" "^average: 2 models, weights impressions, [1-9][0-9]* impressions -> " "$W/out"
+t "average info" 0 info --model "$W/avg.ttr"
+has "average info" "^variant +mixem$" "$W/out"
+t "average equal" 0 average --out "$W/avg2.ttr" --weights equal "$W/mixem.ttr" "$W/mixem3.ttr"
+t "average two variants" 1 average --out "$W/avgx.ttr" "$W/mixem.ttr" "$W/naive.ttr"
+one_line_err "average two variants" "^ttrank average: the models differ in configuration"
+[ ! -e "$W/avgx.ttr" ] && ok || bad "average two variants: wrote a file"
+t "average serving" 1 average --out "$W/x.ttr" "$W/add32.ttr"
+one_line_err "average serving" "is a serving model"
+t "average bad weights" 2 average --out "$W/x.ttr" --weights some "$W/mixem.ttr"
+
 # the closed loop: a table per scenario and its SVG
 t "closed loop" 0 simulate --closed-loop --impressions 2000 --every 500 --test-lists 50 \
     --warm-lists 200 --svg "$W/cl"
