@@ -151,7 +151,7 @@ $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
 .PHONY: all lib tool tests test test-cli smoke bench run eval quality check valgrind coverage \
-        install uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress parity parity-quick \
+        install uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress fuzz-targets parity parity-quick \
         parity-sameinit
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
@@ -310,7 +310,9 @@ coverage:
 # (tests/fuzz/driver.c), ASan+UBSan.
 FUZZ_BUILD ?= build/fuzz
 FUZZ_CC ?= clang
-FUZZ_TARGETS ?= model_load letor clicklog
+# The fuzz targets, listed once: scripts/fuzz.sh and scripts/check.sh ask
+# `make -s fuzz-targets`.
+FUZZ_TARGETS ?= model_load letor clicklog safetensors
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -333,6 +335,9 @@ endif
 .SECONDARY: $(FUZZ_OBJS) $(FUZZ_GCC_OBJS) $(FUZZ_BUILD)/gcc/obj/tests/fuzz/driver.o \
             $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
             $(patsubst %,$(FUZZ_BUILD)/gcc/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
+
+fuzz-targets:
+	@echo $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZ_BINS)
 

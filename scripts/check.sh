@@ -28,7 +28,7 @@
 #   coverage                            gcov line coverage of the loader and readers against
 #                                       floors (scripts/coverage.sh: its tests, cli checks, floors)
 #   fuzz/model_load, fuzz/letor,        libFuzzer targets (make fuzz-build: clang, ASan+UBSan),
-#   fuzz/clicklog                       each run for $FUZZ_SECONDS from its seed corpus and
+#   fuzz/clicklog, fuzz/safetensors     each run for $FUZZ_SECONDS from its seed corpus and
 #                                       regressions, one after the other (scripts/fuzz.sh);
 #                                       a crash fails it. CHECK_ONLY=fuzz selects all three.
 # aarch64 uses the real Criterion (binfmt_misc + private arm64 sysroot) when
@@ -375,7 +375,7 @@ fi
 # other (one process each); every target is one test
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_SEL=()
-for t in model_load letor clicklog; do
+for t in $(make -s --no-print-directory fuzz-targets); do
     sel=0
     if [ -z "$CHECK_ONLY" ]; then
         sel=1

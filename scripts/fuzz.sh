@@ -26,12 +26,13 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
-[ $# -gt 0 ] || set -- model_load letor clicklog
+# shellcheck disable=SC2046
+[ $# -gt 0 ] || set -- $(make -s --no-print-directory fuzz-targets)
 
 # Largest input per target: .ttr seeds are 0.5-4.5 KB, text seeds smaller.
 max_len() {
     case $1 in
-    model_load) echo 16384 ;;
+    model_load | safetensors) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }

@@ -13,6 +13,8 @@ int ttr_cmd_quantize(int argc, char **argv);
 int ttr_cmd_serving(int argc, char **argv);
 int ttr_cmd_learn(int argc, char **argv);
 int ttr_cmd_average(int argc, char **argv);
+int ttr_cmd_export(int argc, char **argv);
+int ttr_cmd_import(int argc, char **argv);
 /* `simulate --closed-loop` (cmd_closed_loop.c), dispatched by ttr_cmd_simulate */
 int ttr_cmd_closed_loop(int argc, char **argv);
 

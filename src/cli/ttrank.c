@@ -38,6 +38,8 @@ static const command g_commands[] = {
     {"plot", ttr_cmd_plot, "plot a model's bias curves or XPA attention as SVG"},
     {"learn", ttr_cmd_learn, "learn online from an impression stream, promote only a better model"},
     {"average", ttr_cmd_average, "the weighted mean of models learned on many devices (FedAvg)"},
+    {"export", ttr_cmd_export, "a trained model as safetensors (PyTorch reads it)"},
+    {"import", ttr_cmd_import, "a model from safetensors (e.g. a tower trained in PyTorch)"},
     {"serving", ttr_cmd_serving, "f32 serving model from a trained model (the relevance tower)"},
     {"quantize", ttr_cmd_quantize, "int8 serving model from a trained model (smaller, same API)"},
 };

@@ -64,7 +64,7 @@ printf '6\n6\n6\n' > "$W/lgb.txt.query"
 NLINES=$(wc -l < "$W/d.txt")
 
 # ---- --help on every command ----------------------------------------------------
-for c in simulate train eval rank info plot serving quantize learn average; do
+for c in simulate train eval rank info plot serving quantize learn average export import; do
     t "$c --help" 0 "$c" --help
     has "$c --help" "^Usage: ttrank $c" "$W/out"
 done
@@ -424,6 +424,25 @@ one_line_err "average two variants" "^ttrank average: the models differ in confi
 t "average serving" 1 average --out "$W/x.ttr" "$W/add32.ttr"
 one_line_err "average serving" "is a serving model"
 t "average bad weights" 2 average --out "$W/x.ttr" --weights some "$W/mixem.ttr"
+
+# ---- export / import (safetensors) --------------------------------------------------------
+t "export" 0 export --model "$W/mixem.ttr" --out "$W/m.safetensors"
+t "import" 0 import --safetensors "$W/m.safetensors" --out "$W/m2.ttr"
+has "import" "^import: [0-9]+ tensors from .* \(mixem\)$" "$W/out"
+t "export again" 0 export --model "$W/m2.ttr" --out "$W/m2.safetensors"
+cmp -s "$W/m.safetensors" "$W/m2.safetensors" && ok || bad "export/import/export: other bytes"
+t "rank imported" 0 rank --model "$W/m2.ttr" --data "$W/d.txt"
+cp "$W/out" "$W/rank_imp"
+t "rank original" 0 rank --model "$W/mixem.ttr" --data "$W/d.txt"
+cmp -s "$W/out" "$W/rank_imp" && ok || bad "import: other scores than the original"
+t "export serving" 1 export --model "$W/add32.ttr" --out "$W/x.safetensors"
+one_line_err "export serving" "is a serving model"
+head -c 100 "$W/m.safetensors" > "$W/cut.safetensors"
+t "import truncated" 1 import --safetensors "$W/cut.safetensors" --out "$W/cut.ttr"
+one_line_err "import truncated" "^ttrank import: .*cut\.safetensors: "
+[ ! -e "$W/cut.ttr" ] && ok || bad "import truncated: wrote a model"
+t "import flags with metadata" 1 import --safetensors "$W/m.safetensors" --out "$W/y.ttr" --model pal
+one_line_err "import flags with metadata" "holds its configuration"
 
 # the closed loop: a table per scenario and its SVG
 t "closed loop" 0 simulate --closed-loop --impressions 2000 --every 500 --test-lists 50 \
