@@ -489,5 +489,12 @@ Test(loop, damaged_checkpoints_are_refused)
     cr_assert_eq(ttr_loop_load_file(&R, buf2, bytes, path), TTR_ERR_FORMAT);
     cr_assert_eq(remove(path), 0);
     cr_assert_eq(ttr_loop_file_config(path, &mc, &lc2), TTR_ERR_IO);
+    cr_assert_eq(ttr_loop_file_config(NULL, &mc, &lc2), TTR_ERR_ARG);
+    cr_assert_eq(ttr_loop_file_config("/", &mc, &lc2), TTR_ERR_IO, "a directory");
+    cr_assert_eq(ttr_loop_load_file(NULL, buf2, bytes, path), TTR_ERR_ARG);
+    cr_assert_eq(ttr_loop_load_file(&R, buf2, bytes, NULL), TTR_ERR_ARG);
+    cr_assert_eq(ttr_loop_save_file(NULL, path), TTR_ERR_ARG);
+    cr_assert_eq(ttr_loop_save_file(L, "/nonexistent-dir/ttr.ckpt"), TTR_ERR_IO);
+    cr_assert_eq(ttr_loop_save_file(L, ""), TTR_ERR_ARG);
     free(buf2), free(b), free(buf);
 }
