@@ -27,7 +27,7 @@ if ! command -v "${VALGRIND%% *}" >/dev/null 2>&1; then
     exit 1
 fi
 
-RUN="$VALGRIND --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
+RUN_KILLED="" RUN="$VALGRIND --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
 --errors-for-leak-kinds=definite,indirect --num-callers=30 --log-file=$L/vg.%p.log" \
     sh "$HERE/run.sh" "$T" > "$L/run.out" 2>&1
 rc=$?
