@@ -100,6 +100,32 @@ static const ttr__tensor *aligned_tensor(const ttr_model *m0, const ttr_model *m
     return &m->tensors[i]; /* unreachable: the same configuration has the same names */
 }
 
+/* The weighted mean of tensor i over the models (each model's aligned
+ * tensor) into out, or, with out NULL, only whether it is finite and well
+ * inside float. */
+static int mean_tensor(const ttr_model *const *models, const double *weights, size_t n,
+                       double total, const uint32_t (*perm)[TTR_MAX_COMPONENTS], uint32_t i,
+                       float *out)
+{
+    const ttr_model *m0 = models[0];
+    const ttr__tensor *t0 = &m0->tensors[i], *src[64];
+    int per_component = is_per_component(m0, t0);
+    size_t len = (size_t)t0->rows * t0->cols;
+    for (size_t k = 0; k < n; k++)
+        src[k] = aligned_tensor(m0, models[k], i, perm[k]);
+    for (size_t e = 0; e < len; e++) {
+        double s = 0.0;
+        for (size_t k = 0; k < n; k++)
+            s += (weights ? weights[k] : 1.0) * src[k]->w[per_component ? perm[k][e] : e];
+        double mean = s / total;
+        if (!out && (!isfinite(mean) || fabs(mean) > 0x1p126))
+            return TTR_ERR_NONFINITE;
+        if (out)
+            out[e] = (float)mean;
+    }
+    return TTR_OK;
+}
+
 static int inputs_ok(ttr_model *out, const ttr_model *const *ms, const double *wts, size_t n)
 {
     if (!out || !ms || n < 1 || n > 64 || out->magic != TTR__MAGIC ||
@@ -139,33 +165,13 @@ int ttr_model_average(ttr_model *out, const ttr_model *const *models, const doub
         total += weights ? weights[k] : 1.0;
     }
     /* every value first, into out only when all are finite */
+    for (uint32_t i = 0; i < out->n_tensors; i++)
+        if ((err = mean_tensor(models, weights, n, total, perm, i, NULL)) != 0)
+            return err;
     for (uint32_t i = 0; i < out->n_tensors; i++) {
-        const ttr__tensor *t0 = &m0->tensors[i];
-        size_t len = (size_t)t0->rows * t0->cols;
-        for (size_t e = 0; e < len; e++) {
-            double s = 0.0;
-            for (size_t k = 0; k < n; k++) {
-                const ttr__tensor *t = aligned_tensor(m0, models[k], i, perm[k]);
-                size_t at = is_per_component(m0, t0) ? perm[k][e] : e;
-                s += (weights ? weights[k] : 1.0) * t->w[at];
-            }
-            if (!isfinite(s / total) || fabs(s / total) > 0x1p126)
-                return TTR_ERR_NONFINITE;
-        }
-    }
-    for (uint32_t i = 0; i < out->n_tensors; i++) {
-        const ttr__tensor *t0 = &m0->tensors[i];
         ttr__tensor *to = &out->tensors[i];
-        size_t len = (size_t)t0->rows * t0->cols;
-        for (size_t e = 0; e < len; e++) {
-            double s = 0.0;
-            for (size_t k = 0; k < n; k++) {
-                const ttr__tensor *t = aligned_tensor(m0, models[k], i, perm[k]);
-                size_t at = is_per_component(m0, t0) ? perm[k][e] : e;
-                s += (weights ? weights[k] : 1.0) * t->w[at];
-            }
-            to->w[e] = (float)(s / total);
-        }
+        size_t len = (size_t)to->rows * to->cols;
+        (void)mean_tensor(models, weights, n, total, perm, i, to->w);
         if (to->s1)
             memset(to->s1, 0, len * sizeof(float));
         if (to->s2)

@@ -116,8 +116,7 @@ int ttr_loop_init(ttr_loop **out, const ttr_config *mc, const ttr_loop_config *l
         return TTR_ERR_ARG;
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    uintptr_t a = (uintptr_t)buf;
-    ttr__layout l = {(unsigned char *)buf + (TTR__ALIGN - a % TTR__ALIGN) % TTR__ALIGN, 0, 0};
+    ttr__layout l = {ttr__align_up(buf), 0, 0};
     ttr_loop *L = (ttr_loop *)(void *)l.base;
     memset(L, 0, sizeof *L);
     L->mc = *mc;

@@ -440,10 +440,10 @@ void ttr__repack(ttr_model *m)
     }
 }
 
-static unsigned char *align_up(void *p)
+unsigned char *ttr__align_up(void *p)
 {
-    uintptr_t a = ((uintptr_t)p + TTR__ALIGN - 1) & ~(uintptr_t)(TTR__ALIGN - 1);
-    return (unsigned char *)a;
+    uintptr_t a = (uintptr_t)p;
+    return p ? (unsigned char *)p + (TTR__ALIGN - a % TTR__ALIGN) % TTR__ALIGN : NULL;
 }
 
 int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
@@ -465,7 +465,7 @@ int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, voi
         return TTR_ERR_NOMEM; /* larger than this target can address */
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    ttr__layout l = {align_up(arena), 0, 0};
+    ttr__layout l = {ttr__align_up(arena), 0, 0};
     /* The struct heads the arena and holds pointers into itself (tensor
      * handles), so it is planned in place, never copied. */
     ttr_model *m = (ttr_model *)(void *)l.base;

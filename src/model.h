@@ -133,6 +133,9 @@ typedef struct ttr__layout {
     int overflow;        /* the plan does not fit in size_t (32-bit targets) */
 } ttr__layout;
 void *ttr__alloc(ttr__layout *l, size_t bytes);
+/* The first TTR__ALIGN boundary at or after p (NULL stays NULL): where a
+ * layout starts in a caller's buffer of any alignment. */
+unsigned char *ttr__align_up(void *p);
 int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l);
 
 /* ttr_model_init for every mode, TTR_MODE_SERVE_S8 included (model.c): a

@@ -81,8 +81,7 @@ int ttr_replay_init(ttr_replay **out, uint32_t n_features, uint32_t max_items, u
         return TTR_ERR_ARG;
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    uintptr_t a = (uintptr_t)buf;
-    ttr__layout l = {(unsigned char *)buf + (TTR__ALIGN - a % TTR__ALIGN) % TTR__ALIGN, 0, 0};
+    ttr__layout l = {ttr__align_up(buf), 0, 0};
     ttr_replay *r = (ttr_replay *)(void *)l.base;
     memset(r, 0, sizeof *r);
     r->F = n_features, r->N = max_items, r->cap = capacity, r->precision = precision;
