@@ -30,7 +30,7 @@
 #   fuzz/model_load, fuzz/letor,        libFuzzer targets (make fuzz-build: clang, ASan+UBSan),
 #   fuzz/clicklog, fuzz/safetensors     each run for $FUZZ_SECONDS from its seed corpus and
 #                                       regressions, one after the other (scripts/fuzz.sh);
-#                                       a crash fails it. CHECK_ONLY=fuzz selects all three.
+#                                       a crash fails it. CHECK_ONLY=fuzz selects them all.
 # aarch64 uses the real Criterion (binfmt_misc + private arm64 sysroot) when
 # that can be set up, else the shim (with a NOTE); armv7 always uses the shim.
 #
@@ -48,7 +48,7 @@
 #   TEST_JOBS=$JOBS         configurations tested at the same time
 #   CHECK_TIMEOUT=1200      seconds per configuration's test run
 #   CHECK_DEADLINE=4500     seconds for the whole suite; later runs are skipped (failed)
-#   FUZZ_SECONDS=60         seconds per fuzz target
+#   FUZZ_SECONDS=30         seconds per fuzz target (longer campaigns: make fuzz)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Run from `make check`: don't pass its command-line variables (BUILD=...,
@@ -166,6 +166,12 @@ cfg() {
     NCFG=$((NCFG + 1))
 }
 
+# The end-to-end learning tests (tests/testutil.h: TU_SLOW_TEST) take about a
+# minute each under qemu and valgrind: they run on the native rows and on one
+# emulated row per architecture (aarch64-gcc/max, armv7-gcc/max); the other
+# emulated and valgrind rows skip them, and check the kernels those tests
+# drive with the kernel tests.
+SLOW_OFF="TTR_TEST_SKIP_SLOW=1"
 A64=(TOOLCHAIN=toolchains/aarch64-linux-gnu.mk TEST_HARNESS="$A64_HARNESS" SYSROOT_A64="$SYSROOT_A64")
 ARM=(TOOLCHAIN=toolchains/arm-linux-gnueabihf.mk)
 if [ "$A64_HARNESS" = criterion ]; then
@@ -184,20 +190,20 @@ cfg x86_64-clang-tsan           ""        ""                     ""             
 cfg x86_64-gcc/mask=scalar      ""        "TTR_CPU_MASK=scalar"  ""                1 -- COMPILER=gcc
 cfg x86_64-gcc/mask=avx2        ""        "TTR_CPU_MASK=avx2"    ""                0 -- COMPILER=gcc
 cfg x86_64-gcc/mask=junk        ""        "TTR_CPU_MASK=junk"    "--filter=cpu/*"  0 -- COMPILER=gcc
-cfg x86_64-gcc-shim/nehalem     scalar    ""                     ""                1 -- COMPILER=gcc \
+cfg x86_64-gcc-shim/nehalem     scalar    "$SLOW_OFF"            ""                1 -- COMPILER=gcc \
     TEST_HARNESS=shim BUILD=build/x86_64-gcc-shim "RUN=env QEMU_CPU=Nehalem qemu-x86_64"
 # RUN is expanded by make: $(VALGRIND) $(VALGRIND_FLAGS) of the Makefile (make valgrind)
-cfg x86_64-gcc-valgrind         ""        ""                     ""                1 -- COMPILER=gcc \
+cfg x86_64-gcc-valgrind         ""        "$SLOW_OFF"            ""                1 -- COMPILER=gcc \
     TEST_HARNESS=shim BUILD=build/x86_64-gcc-shim 'RUN=$(VALGRIND) $(VALGRIND_FLAGS)'
 cfg aarch64-gcc/max             neondot   ""                     ""                1 -- "${A64[@]}" COMPILER=gcc QEMU_CPU=max
-cfg aarch64-clang/max           neondot   ""                     ""                1 -- "${A64[@]}" COMPILER=clang QEMU_CPU=max
-cfg aarch64-gcc/cortex-a53      neonfma   ""                     ""                1 -- "${A64[@]}" COMPILER=gcc QEMU_CPU=cortex-a53
-cfg aarch64-clang/cortex-a53    neonfma   ""                     ""                1 -- "${A64[@]}" COMPILER=clang QEMU_CPU=cortex-a53
+cfg aarch64-clang/max           neondot   "$SLOW_OFF"            ""                1 -- "${A64[@]}" COMPILER=clang QEMU_CPU=max
+cfg aarch64-gcc/cortex-a53      neonfma   "$SLOW_OFF"            ""                1 -- "${A64[@]}" COMPILER=gcc QEMU_CPU=cortex-a53
+cfg aarch64-clang/cortex-a53    neonfma   "$SLOW_OFF"            ""                1 -- "${A64[@]}" COMPILER=clang QEMU_CPU=cortex-a53
 cfg aarch64-gcc/mask=neonfma    neondot   "TTR_CPU_MASK=neonfma" "$CPU_ONLY_A64"   0 -- "${A64[@]}" COMPILER=gcc QEMU_CPU=max
 cfg armv7-gcc/max               neonfma   ""                     ""                1 -- "${ARM[@]}" COMPILER=gcc QEMU_CPU=max
-cfg armv7-clang/max             neonfma   ""                     ""                1 -- "${ARM[@]}" COMPILER=clang QEMU_CPU=max
-cfg armv7-gcc/cortex-a9         neon      ""                     ""                1 -- "${ARM[@]}" COMPILER=gcc QEMU_CPU=cortex-a9
-cfg armv7-clang/cortex-a9       neon      ""                     ""                1 -- "${ARM[@]}" COMPILER=clang QEMU_CPU=cortex-a9
+cfg armv7-clang/max             neonfma   "$SLOW_OFF"            ""                1 -- "${ARM[@]}" COMPILER=clang QEMU_CPU=max
+cfg armv7-gcc/cortex-a9         neon      "$SLOW_OFF"            ""                1 -- "${ARM[@]}" COMPILER=gcc QEMU_CPU=cortex-a9
+cfg armv7-clang/cortex-a9       neon      "$SLOW_OFF"            ""                1 -- "${ARM[@]}" COMPILER=clang QEMU_CPU=cortex-a9
 
 logname() { echo "$LOGDIR/$(echo "${C_NAME[$1]}" | tr '/=' '__')"; }
 makeargs() { local IFS=$US; read -ra MA <<<"${C_MAKE[$1]}"; }
@@ -248,8 +254,8 @@ run_tests() { # index; writes LOG.log and LOG.result ("passed failed skipped tes
         elif [ -z "$counts" ]; then
             # The shim has no crash isolation: count what ran, plus the crash.
             p=$(strip_ansi "$log" | grep -c '^\[PASS\] ')
-            f=$(strip_ansi "$log" | grep -cE '^\[FAIL\] [A-Za-z0-9_]+::[A-Za-z0-9_]+$')
-            s=$(strip_ansi "$log" | grep -cE '^\[SKIP\] [A-Za-z0-9_]+::[A-Za-z0-9_]+$')
+            f=$(strip_ansi "$log" | grep -cE '^\[FAIL\] [A-Za-z0-9_]+::[A-Za-z0-9_]+( \([0-9.]+ s\))?$')
+            s=$(strip_ansi "$log" | grep -cE '^\[SKIP\] [A-Za-z0-9_]+::[A-Za-z0-9_]+( \([0-9.]+ s\))?$')
             echo "check: ${C_NAME[$i]}: no test summary in the output (crash?), exit status $rc;" \
                 "counted $p passed, $f failed before it, plus 1 failed for the crash"
             tests=FAIL f=$((f + 1))
@@ -373,7 +379,7 @@ fi
 
 # libFuzzer targets: one build, then each target for FUZZ_SECONDS, one after the
 # other (one process each); every target is one test
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_SEL=()
 for t in $(make -s --no-print-directory fuzz-targets); do
     sel=0

@@ -4,11 +4,13 @@
  * XPA predicts held-out grid clicks better than additive and ranks as well.
  * Per-seed assertions are made where the effect is large; the smaller ones
  * (MixEM vs additive, XPA vs additive) on the mean over the seeds. Sized to
- * run in well under a second natively (about a minute under qemu-aarch64) (it also runs under qemu). */
+ * run in well under a second natively; under qemu they take a minute and run
+ * on one emulated row per architecture (TU_SLOW_TEST). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
 #include "cli/sim/ttr_sim.h"
+#include "testutil.h"
 
 #define SEEDS 2
 
@@ -29,6 +31,7 @@ static void run(ttr_scenario_kind kind, uint64_t seed, ttr_scenario_result *r)
 
 Test(demo, mixed_users_debiasing_and_mixem, .timeout = 600)
 {
+    TU_SLOW_TEST();
     double add = 0, mix = 0, naive = 0;
     for (uint64_t s = 0; s < SEEDS; s++) {
         ttr_scenario_result r;
@@ -58,6 +61,7 @@ Test(demo, mixed_users_debiasing_and_mixem, .timeout = 600)
 
 Test(demo, grid_xpa_beats_additive, .timeout = 600)
 {
+    TU_SLOW_TEST();
     double nd_add = 0, nd_xpa = 0, ll_add = 0, ll_xpa = 0;
     for (uint64_t s = 0; s < SEEDS; s++) {
         ttr_scenario_result r;

@@ -253,6 +253,7 @@ static double pearson(const double *a, const double *b, int n)
 Test(learning, debiased_variants_beat_naive_on_pbm_clicks_and_additive_recovers_the_curve,
      .timeout = 600)
 {
+    TU_SLOW_TEST();
     world w = {0, {1.0f, 0.0f, 0.0f}, 0.0f};
     data tr, te;
     generate(&tr, &w, 3000, 1);
@@ -292,6 +293,7 @@ Test(learning, debiased_variants_beat_naive_on_pbm_clicks_and_additive_recovers_
 
 Test(learning, mixem_recovers_the_mixture_and_beats_additive, .timeout = 600)
 {
+    TU_SLOW_TEST();
     /* 40% of lists from PBM readers, 60% from users who click by slot alone */
     world w = {0, {0.4f, 0.6f, 0.0f}, 0.0f};
     data tr, te;
@@ -316,6 +318,7 @@ Test(learning, mixem_recovers_the_mixture_and_beats_additive, .timeout = 600)
 
 Test(learning, xpa_learns_the_same_row_effect, .timeout = 600)
 {
+    TU_SLOW_TEST();
     world w = {1, {1.0f, 0.0f, 0.0f}, 3.0f};
     data tr, te;
     generate(&tr, &w, 3000, 5);

@@ -297,6 +297,7 @@ Test(loop, promotes_a_better_learner_and_rolls_back_bit_for_bit)
  * them (the loop's defaults). */
 Test(loop, random_clicks_promote_nothing)
 {
+    TU_SLOW_TEST();
     ttr_loop_config lc;
     ttr_loop_config_default(&lc);
     void *buf;

@@ -8,6 +8,12 @@
 #include "testutil.h"
 #include "ttr_io.h"
 
+int tu_skip_slow(void)
+{
+    const char *v = getenv("TTR_TEST_SKIP_SLOW");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 tu_rng tu_rng_seed(uint64_t seed)
 {
     tu_rng r;

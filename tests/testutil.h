@@ -12,6 +12,19 @@
 #include "ttr_stream.h"
 #include "ttrank.h"
 
+/* 1 when TTR_TEST_SKIP_SLOW is set (to anything but "0"): the end-to-end
+ * learning tests (seconds natively, about a minute under qemu) then skip.
+ * make check runs them on the native rows and on one emulated row per
+ * architecture; the other emulated and valgrind rows set it, because there
+ * the kernels those tests drive are checked by the kernel tests.
+ * TU_SLOW_TEST() opens such a test. */
+int tu_skip_slow(void);
+#define TU_SLOW_TEST()                                                                            \
+    do {                                                                                          \
+        if (tu_skip_slow())                                                                       \
+            cr_skip_test("a slow learning test, TTR_TEST_SKIP_SLOW is set");                      \
+    } while (0)
+
 /* xorshift64*: the same sequence on every target. */
 typedef struct tu_rng {
     uint64_t s;

@@ -1,9 +1,12 @@
 /* Runner of the Criterion stand-in (see criterion/criterion.h). It prints
  * Criterion's synthesis line and the plain "N passed, N failed" line, and
  * exits 1 if a test failed. An optional argument filters tests by substring
- * of "suite::name". */
+ * of "suite::name". Each test's line gives its wall time, so the slow ones
+ * under emulation or valgrind can be found. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "criterion/criterion.h"
 
@@ -80,6 +83,13 @@ static void run_one(shim_fn fn)
         fn();
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
@@ -95,6 +105,7 @@ int main(int argc, char **argv)
             if (!strcmp(suites[s].name, t->suite))
                 sx = suites[s].x;
         state = 0;
+        double t0 = now_s();
         if (sx.init)
             sx.init();
         if (t->x.init)
@@ -110,7 +121,8 @@ int main(int argc, char **argv)
             skipped++;
         else
             passed++;
-        fprintf(stderr, "[%s] %s\n", state == 1 ? "FAIL" : state == 2 ? "SKIP" : "PASS", full);
+        fprintf(stderr, "[%s] %s (%.2f s)\n", state == 1 ? "FAIL" : state == 2 ? "SKIP" : "PASS",
+                full, now_s() - t0);
     }
     printf("[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | Crashing: 0 \n",
            passed + failed, passed, failed);
