@@ -19,7 +19,7 @@
 static const char *const CMD = "learn";
 
 enum {
-    LE_MODEL, LE_CLICKS, LE_STATE, LE_SERVE_OUT, LE_INT8_OUT, LE_INIT, LE_FOLLOW, LE_PROGRESS,
+    LE_MODEL, LE_CLICKS, LE_STATE, LE_SERVE_OUT, LE_INT8_OUT, LE_MODEL_OUT, LE_INIT, LE_FOLLOW, LE_PROGRESS,
     LE_CHECKPOINT_EVERY, LE_HIDDEN, LE_LR, LE_SEED, LE_CAPACITY, LE_TRAIN_EVERY, LE_REPLAY,
     LE_WINDOW, LE_PROMOTE_MARGIN, LE_ROLLBACK_MARGIN, LE_MIN_GAIN, LE_F32_BUFFER, LE_TAG,
     LE_NORM_LISTS, LE_COUNT
@@ -44,6 +44,7 @@ static void learn_usage(FILE *f)
             "  --model VARIANT        naive|additive|pal|dot|mixem|xpa for a new loop (additive)\n"
             "  --serve-out F.ttr      the champion's f32 serving model, at start and each promotion\n"
             "  --int8-out F8.ttr      the same as an int8 model\n"
+            "  --model-out M.ttr      the same as a train model (for export and average)\n"
             "  --follow               at the end of FILE wait for more (stop with Ctrl-C)\n"
             "  --progress N           a progress line every N impressions (10000)\n"
             "  --checkpoint-every N   a checkpoint every N impressions (10000; and at the end)\n"
@@ -92,7 +93,7 @@ static size_t stream_read(void *ctx, void *buf, size_t n)
 
 typedef struct learn_ctx {
     cli_flag *fl;
-    const char *state, *serve_out, *int8_out;
+    const char *state, *outs[3]; /* --serve-out, --int8-out, --model-out */
     ttr_loop *L;
     void *buf;
     uint64_t progress_every, checkpoint_every, refused;
@@ -171,15 +172,21 @@ static int model_flags(cli_flag *fl, const ttr_model *init, uint32_t rows, uint3
 
 /* ---- outputs ------------------------------------------------------------------------ */
 
-/* The champion's serving files: f32 and/or int8, each saved atomically. */
+/* The champion's files: f32 and int8 serving models and the train model,
+ * each saved atomically. */
 static int write_serving(learn_ctx *c)
 {
     const ttr_model *champ = ttr_loop_champion(c->L);
     const ttr_config *mc = ttr_model_config(champ);
-    const char *outs[2] = {c->serve_out, c->int8_out};
-    for (int k = 0; k < 2; k++) {
-        if (!outs[k])
+    for (int k = 0; k < 3; k++) {
+        const char *out = c->outs[k];
+        if (!out)
             continue;
+        if (k == 2) {
+            if (cli_model_save(CMD, champ, out, 0))
+                return 1;
+            continue;
+        }
         ttr_mode mode = k ? TTR_MODE_SERVE_S8 : TTR_MODE_SERVE_F32;
         size_t bytes = ttr_arena_bytes(mc, mode);
         void *arena = malloc(bytes);
@@ -188,8 +195,8 @@ static int write_serving(learn_ctx *c)
             return cli_err(CMD, "out of memory");
         int err = k ? ttr_model_quantize(champ, &s, arena, bytes)
                     : ttr_model_to_serving(champ, &s, arena, bytes);
-        int rc = err ? cli_err(CMD, "%s: %s", outs[k], ttr_strerror(err))
-                     : cli_model_save(CMD, s, outs[k], 0);
+        int rc = err ? cli_err(CMD, "%s: %s", out, ttr_strerror(err))
+                     : cli_model_save(CMD, s, out, 0);
         free(arena);
         if (rc)
             return rc;
@@ -212,11 +219,13 @@ static void progress_line(learn_ctx *c, const char *what)
     (void)ttr_loop_stats_get(c->L, &st);
     double dt = cli_now() - c->t0;
     double rate = dt > 0 ? (double)(st.impressions - c->n0) / dt : 0.0;
-    printf("learn: %s%llu impressions (%.0f/s); click log-likelihood per item over the last %u: "
-           "learner %.4f, champion %.4f, constant rate %.4f; promotions %llu, rollbacks %llu",
-           what, (unsigned long long)st.impressions, rate, (unsigned)st.window_impressions,
-           st.window_learner, st.window_champion, st.window_constant,
-           (unsigned long long)st.promotions, (unsigned long long)st.rollbacks);
+    printf("learn: %s%llu impressions (%.0f/s); ", what, (unsigned long long)st.impressions, rate);
+    if (st.window_impressions) /* empty right after a promotion or rollback */
+        printf("click log-likelihood per item over the last %u: learner %.4f, champion %.4f, "
+               "constant rate %.4f; ", (unsigned)st.window_impressions, st.window_learner,
+               st.window_champion, st.window_constant);
+    printf("promotions %llu, rollbacks %llu", (unsigned long long)st.promotions,
+           (unsigned long long)st.rollbacks);
     if (c->refused)
         printf(", %llu lists refused", (unsigned long long)c->refused);
     if (st.failed_steps)
@@ -459,8 +468,9 @@ static int resume_loop(learn_ctx *c)
         return cli_err(CMD, "%s: %s", c->state, ttr_strerror(err));
     printf("learn: resuming a %s loop from %s after %llu lists\n", cli_variant_name(mc.variant),
            c->state, (unsigned long long)ttr_loop_cursor(c->L));
-    if ((c->serve_out && !file_exists(c->serve_out)) || (c->int8_out && !file_exists(c->int8_out)))
-        return write_serving(c);
+    for (int k = 0; k < 3; k++)
+        if (c->outs[k] && !file_exists(c->outs[k]))
+            return write_serving(c);
     return 0;
 }
 
@@ -498,6 +508,7 @@ int ttr_cmd_learn(int argc, char **argv)
         [LE_MODEL] = {"--model", 1, 0, 0},          [LE_CLICKS] = {"--clicks", 1, 0, 0},
         [LE_STATE] = {"--state", 1, 0, 0},          [LE_SERVE_OUT] = {"--serve-out", 1, 0, 0},
         [LE_INT8_OUT] = {"--int8-out", 1, 0, 0},    [LE_INIT] = {"--init", 1, 0, 0},
+        [LE_MODEL_OUT] = {"--model-out", 1, 0, 0},
         [LE_FOLLOW] = {"--follow", 0, 0, 0},        [LE_PROGRESS] = {"--progress", 1, 0, 0},
         [LE_CHECKPOINT_EVERY] = {"--checkpoint-every", 1, 0, 0},
         [LE_HIDDEN] = {"--hidden", 1, 0, 0},        [LE_LR] = {"--lr", 1, 0, 0},
@@ -520,8 +531,9 @@ int ttr_cmd_learn(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.fl = fl;
     c.state = cli_str(&fl[LE_STATE], NULL);
-    c.serve_out = cli_str(&fl[LE_SERVE_OUT], NULL);
-    c.int8_out = cli_str(&fl[LE_INT8_OUT], NULL);
+    c.outs[0] = cli_str(&fl[LE_SERVE_OUT], NULL);
+    c.outs[1] = cli_str(&fl[LE_INT8_OUT], NULL);
+    c.outs[2] = cli_str(&fl[LE_MODEL_OUT], NULL);
     c.progress_every = c.checkpoint_every = 10000;
     if (cli_u64(CMD, &fl[LE_PROGRESS], 0, UINT64_MAX, &c.progress_every) ||
         cli_u64(CMD, &fl[LE_CHECKPOINT_EVERY], 0, UINT64_MAX, &c.checkpoint_every))
