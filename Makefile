@@ -25,6 +25,7 @@
 #   make fuzz-regress            seeds + regressions through each target (gcc, no libFuzzer)
 #   make parity [DATA=...]       ttrank against a PyTorch mirror of its models (scripts/parity/;
 #                                also parity-quick, parity-sameinit; installs python3-torch)
+#   make fixtures                the interop test files from PyTorch and onnx (scripts/fixtures/)
 #
 # Intrinsics live only in arch/ files named *_avx2.c, *_avxvnni.c, *_neon.c, *_neondot.c;
 # only those get ISA flags, so everything else runs on the baseline CPU of the
@@ -151,7 +152,7 @@ $(BUILD)/.flags-%:
 	@mkdir -p $(@D) && touch $@
 
 .PHONY: all lib tool tests test test-cli smoke bench run eval quality check valgrind coverage \
-        install uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress fuzz-targets parity parity-quick \
+        install uninstall clean help fuzz-build fuzz fuzz-seeds fuzz-regress fuzz-targets parity parity-quick fixtures \
         parity-sameinit
 all: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME) $(TOOL) $(TEST_BIN)
 lib: $(LIB_A) $(LIB_SO) $(LIB_SO_NAME)
@@ -274,6 +275,13 @@ parity-sameinit: $(TOOL)
 	    DATA='$(PARITY_DATA)' WORK='$(PARITY_WORK)' RECIPE='$(RECIPE)' \
 	    VARIANTS='$(VARIANTS)' STEPS='$(STEPS)' sh scripts/parity/sameinit.sh
 
+# The interop fixtures (tests/fixtures/interop/, committed; make check needs no
+# Python): ONNX towers exported by PyTorch with its outputs, and safetensors
+# files (scripts/fixtures/make_fixtures.py; a rerun writes the same bytes).
+fixtures:
+	bash scripts/install-deps.sh --torch
+	PYTHONDONTWRITEBYTECODE=1 $(PARITY_PYTHON) scripts/fixtures/make_fixtures.py
+
 # The whole suite (see scripts/check.sh for its configurations and variables).
 check:
 	@bash scripts/check.sh
@@ -299,8 +307,8 @@ valgrind:
 coverage:
 	@bash scripts/coverage.sh
 # ---- fuzzing ----------------------------------------------------------------
-# libFuzzer targets (tests/fuzz/fuzz_*.c) for the .ttr loader and the two text
-# readers, built natively with clang, the library included, under
+# libFuzzer targets (tests/fuzz/fuzz_*.c) for the .ttr loader, the two text
+# readers and the safetensors and ONNX readers, built natively with clang, under
 # -fsanitize=fuzzer,address,undefined into $(FUZZ_BUILD)/ (its own objects;
 # the CPU dispatch is the usual one). `make fuzz` runs each target for
 # FUZZ_SECONDS from a copy of its seed corpus (build/fuzz/corpus-<target>;
@@ -312,7 +320,7 @@ FUZZ_BUILD ?= build/fuzz
 FUZZ_CC ?= clang
 # The fuzz targets, listed once: scripts/fuzz.sh and scripts/check.sh ask
 # `make -s fuzz-targets`.
-FUZZ_TARGETS ?= model_load letor clicklog safetensors
+FUZZ_TARGETS ?= model_load letor clicklog safetensors onnx
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -32,7 +32,7 @@ done
 # Largest input per target: .ttr seeds are 0.5-4.5 KB, text seeds smaller.
 max_len() {
     case $1 in
-    model_load | safetensors) echo 16384 ;;
+    model_load | safetensors | onnx) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }

@@ -1,12 +1,39 @@
 /* See testutil.h. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
 #include "testutil.h"
 #include "ttr_io.h"
+
+unsigned char *tu_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (n == cap) {
+            unsigned char *b = realloc(buf, cap = cap ? 2 * cap : 4096);
+            if (!b) {
+                free(buf), fclose(f);
+                return NULL;
+            }
+            buf = b;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (!k)
+            break;
+    }
+    fclose(f);
+    *size = n;
+    return buf;
+}
 
 int tu_skip_slow(void)
 {

@@ -25,6 +25,10 @@ int tu_skip_slow(void);
             cr_skip_test("a slow learning test, TTR_TEST_SKIP_SLOW is set");                      \
     } while (0)
 
+/* The whole file at path in a malloc'd buffer (*size its bytes; at least
+ * one byte allocated, so an empty file is not NULL), or NULL. */
+unsigned char *tu_read_file(const char *path, size_t *size);
+
 /* xorshift64*: the same sequence on every target. */
 typedef struct tu_rng {
     uint64_t s;

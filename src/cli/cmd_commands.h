@@ -15,6 +15,9 @@ int ttr_cmd_learn(int argc, char **argv);
 int ttr_cmd_average(int argc, char **argv);
 int ttr_cmd_export(int argc, char **argv);
 int ttr_cmd_import(int argc, char **argv);
+/* `import --onnx` (cmd_import_onnx.c), dispatched by ttr_cmd_import; variant
+ * and grid may be NULL (additive, 10x1) */
+int ttr_cmd_import_onnx(const char *path, const char *out, const char *variant, const char *grid);
 /* `simulate --closed-loop` (cmd_closed_loop.c), dispatched by ttr_cmd_simulate */
 int ttr_cmd_closed_loop(int argc, char **argv);
 

@@ -97,21 +97,31 @@ static int infer_config(const ttr_safetensors *s, cli_flag *model, cli_flag *gri
 
 int ttr_cmd_import(int argc, char **argv)
 {
-    enum { IM_ST, IM_OUT, IM_MODEL, IM_GRID, IM_COUNT };
-    cli_flag fl[IM_COUNT] = {[IM_ST] = {"--safetensors", 1, 0, 0}, [IM_OUT] = {"--out", 1, 0, 0},
-                             [IM_MODEL] = {"--model", 1, 0, 0}, [IM_GRID] = {"--grid", 1, 0, 0}};
+    enum { IM_ST, IM_ONNX, IM_OUT, IM_MODEL, IM_GRID, IM_COUNT };
+    cli_flag fl[IM_COUNT] = {[IM_ST] = {"--safetensors", 1, 0, 0}, [IM_ONNX] = {"--onnx", 1, 0, 0},
+                             [IM_OUT] = {"--out", 1, 0, 0}, [IM_MODEL] = {"--model", 1, 0, 0},
+                             [IM_GRID] = {"--grid", 1, 0, 0}};
     int rc = cli_parse("import", argc, argv, fl, IM_COUNT, NULL, 0, NULL);
     if (rc == 1) {
         printf("Usage: ttrank import --safetensors F.safetensors --out M.ttr [--model VARIANT] "
                "[--grid RxC]\n"
+               "       ttrank import --onnx F.onnx --out M.ttr [--model VARIANT] [--grid RxC]\n"
                "\nA model from safetensors: the configuration from its __metadata__ (files from\n"
                "ttrank export), or, for a file from elsewhere, the variant and layout from the\n"
-               "flags (additive, 10x1) and the sizes from the shapes of rel.*.w. Tensors the file\n"
-               "does not hold start as ttrank train's would (docs/interop.md).\n");
+               "flags (additive, 10x1) and the sizes from the shapes of rel.*.w. From ONNX: the\n"
+               "relevance tower of an MLP exported by PyTorch (Gemm or MatMul+Add, Relu, opsets\n"
+               "9-17), the feature count and widths from its weights. Tensors the file does not\n"
+               "hold start as ttrank train's would (docs/interop.md).\n");
         return 0;
     }
-    if (rc || cli_need("import", &fl[IM_ST]) || cli_need("import", &fl[IM_OUT]))
+    if (!rc && fl[IM_ST].seen == fl[IM_ONNX].seen)
+        rc = cli_err("import", "give one of --safetensors F and --onnx F") + 1;
+    if (rc || cli_need("import", &fl[IM_OUT]))
         return 2;
+    if (fl[IM_ONNX].seen)
+        return ttr_cmd_import_onnx(fl[IM_ONNX].val, cli_str(&fl[IM_OUT], NULL),
+                                   fl[IM_MODEL].seen ? fl[IM_MODEL].val : NULL,
+                                   fl[IM_GRID].seen ? fl[IM_GRID].val : NULL);
     const char *path = cli_str(&fl[IM_ST], NULL);
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -124,7 +134,12 @@ int ttr_cmd_import(int argc, char **argv)
                                              TTR_SAFETENSORS_SCRATCH)
                       : TTR_ERR_NOMEM;
     if (err)
-        rc = cli_err("import", "%s: %s", path, ttr_strerror(err));
+        rc = cli_err("import", "%s: %s", path,
+                     err == TTR_ERR_UNSUPPORTED ? "not supported: a tensor of another dtype than "
+                                                  "F32, or more than 256 tensors"
+                     : err == TTR_ERR_FORMAT ? "malformed or truncated (its header, or data "
+                                               "that the header claims and the file lacks)"
+                                             : ttr_strerror(err));
     int has = !rc && ttr_safetensors_config(s, &c) == TTR_OK;
     if (!rc && has && (fl[IM_MODEL].seen || fl[IM_GRID].seen))
         rc = cli_err("import", "%s holds its configuration: --model and --grid are for files "

@@ -445,6 +445,74 @@ one_line_err "import truncated" "^ttrank import: .*cut\.safetensors: "
 t "import flags with metadata" 1 import --safetensors "$W/m.safetensors" --out "$W/y.ttr" --model pal
 one_line_err "import flags with metadata" "holds its configuration"
 
+# ---- import of towers from PyTorch (tests/fixtures/interop/MANIFEST) -----------------------
+# Good files import, and `rank` scores their inputs as PyTorch did (within 1e-5);
+# bad ones fail with one line naming what is wrong and write nothing.
+FX=$(dirname "$0")/../fixtures/interop
+# near FILE_A FILE_B: one number per line, equal within 1e-5 (relative above 1)
+near() {
+    paste "$1" "$2" | awk '{ d = $1 - $2; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2
+        if (m < 1) m = 1; if (d > 1e-5 * m || NF != 2) bad++ } END { exit bad > 0 || NR == 0 }'
+}
+grep -v '^#' "$FX/MANIFEST" | while read -r file kind nf widths sig opset word; do
+    stem=${file%.*} flag=--onnx
+    case $kind in st-*) flag=--safetensors ;; esac
+    case $kind in
+    *-ok)
+        t "import $file" 0 import $flag "$FX/$file" --out "$W/fx.ttr"
+        awk '{ printf "0 qid:1"; for (i = 1; i <= NF; i++) printf " %d:%s", i, $i; print "" }' \
+            "$FX/$stem.in" > "$W/fx.txt"
+        t "rank $file" 0 rank --model "$W/fx.ttr" --data "$W/fx.txt"
+        near "$W/out" "$FX/$stem.out" && ok || bad "rank $file: not PyTorch's scores"
+        ;;
+    *-bad)
+        rm -f "$W/fx.ttr"
+        t "import $file" 1 import $flag "$FX/$file" --out "$W/fx.ttr"
+        one_line_err "import $file" "$word"
+        [ ! -e "$W/fx.ttr" ] && ok || bad "import $file: wrote a model"
+        ;;
+    esac
+    echo "$pass $fail" > "$W/counts"
+done
+read -r pass fail < "$W/counts"
+t "import onnx sigmoid" 0 import --onnx "$FX/sigmoid_op13.onnx" --out "$W/fx.ttr"
+has "import onnx sigmoid" "^import: tower 6 -> 8 -> 4 -> 1 from .* \(opset 13\)" "$W/out"
+has "import onnx sigmoid dropped" "Sigmoid was dropped" "$W/out"
+t "import onnx dot" 0 import --onnx "$FX/bad_out2.onnx" --out "$W/fx.ttr" --model dot
+t "import onnx dot info" 0 info --model "$W/fx.ttr"
+has "import onnx dot info" "dot" "$W/out"
+t "import both" 2 import --onnx "$FX/gemm_op9.onnx" --safetensors "$FX/tower_rel.safetensors" \
+    --out "$W/fx.ttr"
+one_line_err "import both" "give one of --safetensors F and --onnx F"
+t "import onnx missing" 1 import --onnx "$W/nope.onnx" --out "$W/fx.ttr"
+one_line_err "import onnx missing" "nope\.onnx: No such file"
+
+# docs/interop.md's walkthrough, as printed (docs/examples/interop.sh): the
+# device's model ranks its items better than the server's tower it started from
+case $T in /*) TA=$T ;; *) TA=$PWD/$T ;; esac
+FXA=$(cd "$FX" && pwd)
+mkdir -p "$W/wt"
+if (cd "$W/wt" && TTRANK="$RUN $TA" FIXTURES="$FXA" sh "$FXA/../../../docs/examples/interop.sh") \
+    > "$W/wt.out" 2>&1; then ok; else bad "docs/examples/interop.sh: $(tail -n 3 "$W/wt.out")"; fi
+has "walkthrough export" "^export: device.safetensors$" "$W/wt.out"
+grep '^NDCG@5' "$W/wt.out" | awk '{ v[NR] = $2 } END { exit !(NR == 2 && v[2] > v[1] + 0.05) }' &&
+    ok || bad "walkthrough: the device's NDCG@5 is not above the server tower's: $(grep '^NDCG@5' "$W/wt.out")"
+
+# ... and the code docs/interop.md prints is the code that runs: its Python block
+# is scripts/fixtures/make_fixtures.py's, its first sh block docs/examples/interop.sh's
+ROOT=$FXA/../../..
+in_file() { # BLOCK FILE: every non-empty line of BLOCK is a line of FILE
+    while IFS= read -r line; do
+        [ -z "$line" ] || grep -Fxq -- "$line" "$2" || { echo "$line"; return 1; }
+    done < "$1"
+}
+awk '/^```python$/ { f = 1; next } /^```$/ { f = 0 } f' "$ROOT/docs/interop.md" > "$W/doc.py"
+awk '/^```sh$/ { n++; f = n == 1; next } /^```$/ { f = 0 } f' "$ROOT/docs/interop.md" > "$W/doc.sh"
+[ -s "$W/doc.py" ] && l=$(in_file "$W/doc.py" "$ROOT/scripts/fixtures/make_fixtures.py") &&
+    ok || bad "docs/interop.md: Python not in make_fixtures.py: $l"
+[ -s "$W/doc.sh" ] && l=$(in_file "$W/doc.sh" "$ROOT/docs/examples/interop.sh") &&
+    ok || bad "docs/interop.md: sh not in docs/examples/interop.sh: $l"
+
 # the closed loop: a table per scenario and its SVG
 t "closed loop" 0 simulate --closed-loop --impressions 2000 --every 500 --test-lists 50 \
     --warm-lists 200 --svg "$W/cl"
