@@ -25,10 +25,14 @@
 #   armv7-{gcc,clang}/max               qemu-arm, NEON + VFPv4 (fused)
 #   armv7-{gcc,clang}/cortex-a9         NEON without VFPv4 (unfused)
 #   install                             make install + pkg-config consumer (scripts/test-install.sh)
+#   cmake                               the CMake build (scripts/test-cmake.sh): native, aarch64 and
+#                                       armv7 libraries with the Makefile's sources and flags,
+#                                       installed; find_package and add_subdirectory consumers
+#                                       built and run (qemu-user for ARM); one test per check
 #   coverage                            gcov line coverage of the loader and readers against
 #                                       floors (scripts/coverage.sh: its tests, cli checks, floors)
 #   fuzz/model_load, fuzz/letor,        libFuzzer targets (make fuzz-build: clang, ASan+UBSan),
-#   fuzz/clicklog, fuzz/safetensors     each run for $FUZZ_SECONDS from its seed corpus and
+#   fuzz/clicklog, fuzz/safetensors,    each run for $FUZZ_SECONDS from its seed corpus and
 #                                       regressions, one after the other (scripts/fuzz.sh);
 #                                       a crash fails it. CHECK_ONLY=fuzz selects them all.
 # aarch64 uses the real Criterion (binfmt_misc + private arm64 sysroot) when
@@ -431,6 +435,12 @@ if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" install "* ]]; then
     if bash scripts/test-install.sh; then r=ok p=1 f=0; else r=FAIL p=0 f=1; FAILED_CFGS+=(install); fi
     TOTAL_P=$((TOTAL_P + p)) TOTAL_F=$((TOTAL_F + f))
     ROWS+=("$(printf '%-28s %-5s %-5s %6s %6s %6s  %-5s %5ss' install "$r" "$r" "$p" "$f" - - $(($(date +%s) - t)))")
+fi
+
+# the CMake build beside the Makefile: host, aarch64 and armv7 libraries in
+# build/cmake-*, and programs built against them (one test per check)
+if [ -z "$CHECK_ONLY" ] || [[ " $CHECK_ONLY " == *" cmake "* ]]; then
+    cli_row cmake 60 env JOBS="$JOBS" timeout -k 15 "$CHECK_TIMEOUT" bash scripts/test-cmake.sh
 fi
 
 # line coverage of the loader and readers against floors (its own gcc --coverage build)

@@ -4,9 +4,10 @@
 # repeated runs are fast. Needs root (or sudo) only when something is missing.
 #   scripts/install-deps.sh          install what is missing
 #   scripts/install-deps.sh --build  only what a native build needs (make run)
-#   scripts/install-deps.sh --torch  what make parity needs besides a build: Debian's
-#                                    PyTorch and numpy for /usr/bin/python3 (never
-#                                    needed by the library, the tool or make check)
+#   scripts/install-deps.sh --torch  what make parity and make fixtures need besides a
+#                                    build: Debian's PyTorch, numpy and onnx for
+#                                    /usr/bin/python3 (never needed by the library, the
+#                                    tool or make check)
 #   scripts/install-deps.sh --list   print the package list
 set -euo pipefail
 
@@ -14,18 +15,19 @@ set -euo pipefail
 # and of qemu-user: listed so that --no-install-recommends can't drop them.
 # qemu-user-static is NOT wanted (it conflicts with qemu-user-binfmt).
 # valgrind: make valgrind (memcheck); gcov, for make coverage, comes with gcc.
+# cmake: the CMake build beside the Makefile (scripts/test-cmake.sh).
 # libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes, for the fuzz
 # targets) is only a Recommends of clang's libclang-common-14-dev.
 PKGS=(make gcc libc6-dev clang libclang-rt-14-dev pkg-config libcriterion-dev
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-      qemu-user qemu-user-binfmt valgrind)
+      qemu-user qemu-user-binfmt valgrind cmake)
 
 if [ "${1:-}" = --build ]; then
     PKGS=(make gcc libc6-dev)
 fi
 if [ "${1:-}" = --torch ]; then
-    PKGS=(python3-torch python3-numpy)
+    PKGS=(python3-torch python3-numpy python3-onnx)
 fi
 if [ "${1:-}" = --list ]; then
     printf '%s\n' "${PKGS[@]}"
