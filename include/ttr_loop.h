@@ -109,8 +109,9 @@ TTR_API int ttr_loop_config_check(const ttr_config *mc, const ttr_loop_config *l
 
 typedef struct ttr_loop ttr_loop;
 
-/* Exact bytes of a loop (any alignment): a learner and a champion (train
- * models of mc: ttr_arena_bytes(mc, TTR_MODE_TRAIN) each), the buffer
+/* Exact bytes of a loop (any alignment): a learner (a train model of mc:
+ * ttr_arena_bytes(mc, TTR_MODE_TRAIN)), a champion (a train model without
+ * gradients and scratch of its own: it uses the learner's), the buffer
  * (ttr_replay_bytes), the staging of one training batch ((train_every +
  * replay) x max_items x n_features floats) and a few hundred bytes. 0 for a
  * configuration ttr_loop_config_check refuses. */
@@ -136,7 +137,9 @@ TTR_API int ttr_loop_start_from(ttr_loop *L, const ttr_model *m);
  * set (ttr_set_learning_rate) between calls; train it only through the
  * loop. The champion is the model in service: make the app's serving
  * copies from it (ttr_model_to_serving, ttr_model_quantize) after each
- * promotion. Both live in the loop's buffer. NULL for NULL. */
+ * promotion. Both live in the loop's buffer. The champion shares the
+ * learner's scratch: from another thread than the loop's, score it only
+ * with ttr_score_with_scratch (or serve a copy). NULL for NULL. */
 TTR_API ttr_model *ttr_loop_learner(ttr_loop *L);
 TTR_API const ttr_model *ttr_loop_champion(const ttr_loop *L);
 

@@ -65,10 +65,11 @@ static void plan(ttr_loop *L, ttr__layout *l)
     size_t lists = (size_t)L->lc.train_every + L->lc.replay, N = mc->max_items;
     (void)ttr__alloc(l, sizeof *L);
     L->model_bytes = ttr_arena_bytes(mc, TTR_MODE_TRAIN);
+    L->champion_bytes = ttr__shared_step_bytes(mc);
     L->ring_bytes = ttr_replay_bytes(mc->n_features, mc->max_items, L->lc.capacity,
                                      L->lc.precision);
     L->learner_buf = ttr__alloc(l, L->model_bytes);
-    L->champion_buf = ttr__alloc(l, L->model_bytes);
+    L->champion_buf = ttr__alloc(l, L->champion_bytes);
     L->ring_buf = ttr__alloc(l, L->ring_bytes);
     if (lists * N > SIZE_MAX / sizeof(float) / mc->n_features) {
         l->overflow = 1;
@@ -85,14 +86,15 @@ static void plan(ttr_loop *L, ttr__layout *l)
 size_t ttr_loop_bytes(const ttr_config *mc, const ttr_loop_config *lc)
 {
     ttr_loop probe;
-    ttr__layout l = {NULL, 0, 0};
+    ttr__layout l = {NULL, 0, 0, NULL};
     if (ttr_loop_config_check(mc, lc, NULL) != TTR_OK)
         return 0;
     memset(&probe, 0, sizeof probe);
     probe.mc = *mc;
     probe.lc = *lc;
     plan(&probe, &l);
-    if (l.overflow || !probe.model_bytes || !probe.ring_bytes || l.used > SIZE_MAX - TTR__ALIGN)
+    if (l.overflow || !probe.model_bytes || !probe.champion_bytes || !probe.ring_bytes ||
+        l.used > SIZE_MAX - TTR__ALIGN)
         return 0;
     return l.used + TTR__ALIGN - 1;
 }
@@ -116,7 +118,7 @@ int ttr_loop_init(ttr_loop **out, const ttr_config *mc, const ttr_loop_config *l
         return TTR_ERR_ARG;
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    ttr__layout l = {ttr__align_up(buf), 0, 0};
+    ttr__layout l = {ttr__align_up(buf), 0, 0, NULL};
     ttr_loop *L = (ttr_loop *)(void *)l.base;
     memset(L, 0, sizeof *L);
     L->mc = *mc;
@@ -124,7 +126,8 @@ int ttr_loop_init(ttr_loop **out, const ttr_config *mc, const ttr_loop_config *l
     plan(L, &l);
     int err = ttr_model_init(&L->learner, mc, TTR_MODE_TRAIN, L->learner_buf, L->model_bytes);
     if (!err)
-        err = ttr_model_init(&L->champion, mc, TTR_MODE_TRAIN, L->champion_buf, L->model_bytes);
+        err = ttr__model_create_sharing(&L->champion, mc, L->champion_buf, L->champion_bytes,
+                                        L->learner);
     if (!err)
         err = ttr_replay_init(&L->ring, mc->n_features, mc->max_items, lc->capacity,
                               lc->precision, L->ring_buf, L->ring_bytes);

@@ -39,7 +39,8 @@ struct ttr_loop {
     ttr_loop_config lc;
     ttr_model *learner, *champion;
     ttr_replay *ring;
-    size_t model_bytes, ring_bytes;
+    size_t model_bytes, champion_bytes, ring_bytes; /* the champion uses the learner's
+                                                       per-step region (model.h) */
     void *learner_buf, *champion_buf, *ring_buf;
     /* the staging of one training batch */
     float *x;

@@ -310,23 +310,39 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
     uint32_t maxw = plan_relevance(m, cfg, l);
     plan_bias(m, cfg, l);
 
-    /* The per-step region: gradients, then the per-list scratch. */
-    m->step_begin = l->base ? l->base + ((l->used + TTR__ALIGN - 1) & ~(size_t)(TTR__ALIGN - 1))
-                            : NULL;
-    alloc_gradients(m, l);
-    ttr__plan_fwd_scratch(m, l, &m->s.fwd, 1);
+    /* The per-step region: gradients, then the per-list scratch; in another
+     * layout when l->step says so (a model sharing another's region). */
+    ttr__layout *sl = l->step ? l->step : l;
+    m->step_begin = sl->base ? sl->base + ((sl->used + TTR__ALIGN - 1) & ~(size_t)(TTR__ALIGN - 1))
+                             : NULL;
+    alloc_gradients(m, sl);
+    ttr__plan_fwd_scratch(m, sl, &m->s.fwd, 1);
     if (mode == TTR_MODE_TRAIN) {
-        plan_scratch_train(m, cfg, l, maxw);
+        plan_scratch_train(m, cfg, sl, maxw);
         m->s.fwd.bias_e = m->s.de; /* b_ref's slot rows: free outside a step */
         m->s.fwd.bias_h = m->s.dbh;
     }
+    if (sl->overflow)
+        l->overflow = 1;
     return m->n_tensors == m->cap_tensors ? TTR_OK : TTR_ERR_ARG;
+}
+
+size_t ttr__shared_step_bytes(const ttr_config *cfg)
+{
+    ttr_model probe;
+    ttr__layout step = {NULL, 0, 0, NULL}, l = {NULL, 0, 0, &step};
+    if (ttr_config_check(cfg, NULL) != TTR_OK)
+        return 0;
+    ttr__plan(&probe, cfg, TTR_MODE_TRAIN, &l);
+    if (l.overflow || l.used > SIZE_MAX - TTR__ALIGN)
+        return 0;
+    return l.used + TTR__ALIGN - 1;
 }
 
 size_t ttr_arena_bytes(const ttr_config *cfg, ttr_mode mode)
 {
     ttr_model probe;
-    ttr__layout l = {NULL, 0, 0};
+    ttr__layout l = {NULL, 0, 0, NULL};
     if (ttr_config_check(cfg, NULL) != TTR_OK ||
         (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32 && mode != TTR_MODE_SERVE_S8))
         return 0;
@@ -454,18 +470,25 @@ int ttr_model_init(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *
     return ttr__model_create(out, cfg, mode, arena, bytes);
 }
 
-int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
-                      size_t bytes)
+/* A model in arena; its per-step region in step_owner's when given. */
+static int create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
+                  size_t bytes, const ttr_model *step_owner)
 {
     if (!out || !arena || ttr_config_check(cfg, NULL) != TTR_OK ||
         (mode != TTR_MODE_TRAIN && mode != TTR_MODE_SERVE_F32 && mode != TTR_MODE_SERVE_S8))
         return TTR_ERR_ARG;
-    size_t need = ttr_arena_bytes(cfg, mode);
+    /* the owner's region must be the size this model's would be */
+    if (step_owner && (step_owner->magic != TTR__MAGIC || step_owner->mode != TTR_MODE_TRAIN ||
+                       mode != TTR_MODE_TRAIN || !ttr__same_structure(&step_owner->cfg, cfg) ||
+                       ttr_arena_bytes(&step_owner->cfg, mode) != ttr_arena_bytes(cfg, mode)))
+        return TTR_ERR_ARG;
+    size_t need = step_owner ? ttr__shared_step_bytes(cfg) : ttr_arena_bytes(cfg, mode);
     if (need == 0)
         return TTR_ERR_NOMEM; /* larger than this target can address */
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    ttr__layout l = {ttr__align_up(arena), 0, 0};
+    ttr__layout step = {step_owner ? step_owner->step_begin : NULL, 0, 0, NULL};
+    ttr__layout l = {ttr__align_up(arena), 0, 0, step_owner ? &step : NULL};
     /* The struct heads the arena and holds pointers into itself (tensor
      * handles), so it is planned in place, never copied. */
     ttr_model *m = (ttr_model *)(void *)l.base;
@@ -508,6 +531,18 @@ int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, voi
     }
     *out = m;
     return TTR_OK;
+}
+
+int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
+                      size_t bytes)
+{
+    return create(out, cfg, mode, arena, bytes, NULL);
+}
+
+int ttr__model_create_sharing(ttr_model **out, const ttr_config *cfg, void *arena, size_t bytes,
+                              const ttr_model *owner)
+{
+    return owner ? create(out, cfg, TTR_MODE_TRAIN, arena, bytes, owner) : TTR_ERR_ARG;
 }
 
 const ttr_config *ttr_model_config(const ttr_model *m)

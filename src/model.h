@@ -4,6 +4,7 @@
 #ifndef TTR_SRC_MODEL_H
 #define TTR_SRC_MODEL_H
 
+#include "ttr_stream.h"
 #include "ttrank.h"
 
 #define TTR__MAGIC 0x54545231u /* "TTR1" */
@@ -131,6 +132,7 @@ typedef struct ttr__layout {
     unsigned char *base; /* NULL while measuring */
     size_t used;
     int overflow;        /* the plan does not fit in size_t (32-bit targets) */
+    struct ttr__layout *step; /* where a model's per-step region goes; NULL: here */
 } ttr__layout;
 void *ttr__alloc(ttr__layout *l, size_t bytes);
 /* The first TTR__ALIGN boundary at or after p (NULL stays NULL): where a
@@ -142,6 +144,19 @@ int ttr__plan(ttr_model *m, const ttr_config *cfg, ttr_mode mode, ttr__layout *l
  * serving model starts with an all-zero tower (packed padding zero). */
 int ttr__model_create(ttr_model **out, const ttr_config *cfg, ttr_mode mode, void *arena,
                       size_t bytes);
+
+/* A train model that uses `owner`'s per-step region (gradients and scratch)
+ * instead of one of its own: its arena holds only the model itself,
+ * ttr__shared_step_bytes(cfg) bytes. For two models of one configuration
+ * that never run at the same time (the loop's champion and learner, one
+ * thread): nothing in the region outlives a call (tests/test_loop.c poisons
+ * it between calls). owner: a train model of the same structure. */
+size_t ttr__shared_step_bytes(const ttr_config *cfg);
+int ttr__model_create_sharing(ttr_model **out, const ttr_config *cfg, void *arena, size_t bytes,
+                              const ttr_model *owner);
+/* ttr_model_load into such a model (io/model_io.c): a train-mode file. */
+int ttr__model_load_sharing(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
+                            void *ctx, const ttr_model *owner);
 
 /* A conservative estimate of ttr_arena_bytes(cfg, any mode) computed in
  * double, so that 32-bit targets can refuse a file's configuration before

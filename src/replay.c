@@ -59,7 +59,7 @@ size_t ttr_replay_bytes(uint32_t n_features, uint32_t max_items, uint32_t capaci
                         ttr_replay_precision precision)
 {
     ttr_replay probe;
-    ttr__layout l = {NULL, 0, 0};
+    ttr__layout l = {NULL, 0, 0, NULL};
     if (!params_ok(n_features, max_items, capacity, precision))
         return 0;
     memset(&probe, 0, sizeof probe);
@@ -81,7 +81,7 @@ int ttr_replay_init(ttr_replay **out, uint32_t n_features, uint32_t max_items, u
         return TTR_ERR_ARG;
     if (bytes < need)
         return TTR_ERR_NOMEM;
-    ttr__layout l = {ttr__align_up(buf), 0, 0};
+    ttr__layout l = {ttr__align_up(buf), 0, 0, NULL};
     ttr_replay *r = (ttr_replay *)(void *)l.base;
     memset(r, 0, sizeof *r);
     r->F = n_features, r->N = max_items, r->cap = capacity, r->precision = precision;

@@ -248,7 +248,7 @@ int ttr_score(ttr_model *m, size_t n, const float *x, size_t ldx, float *scores)
  * the bytes it takes, alignment slack included. */
 static size_t plan_caller_scratch(const ttr_model *m, void *buf, ttr__fwd_scratch *fs)
 {
-    ttr__layout l = {ttr__align_up(buf), 0, 0};
+    ttr__layout l = {ttr__align_up(buf), 0, 0, NULL};
     ttr__plan_fwd_scratch(m, &l, fs, 0);
     return l.overflow ? 0 : l.used + TTR__ALIGN - 1;
 }

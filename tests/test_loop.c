@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loop_internal.h"
 #include "testutil.h"
 #include "ttr_io.h"
 #include "ttr_loop.h"
@@ -498,4 +499,54 @@ Test(loop, damaged_checkpoints_are_refused)
     cr_assert_eq(ttr_loop_save_file(L, "/nonexistent-dir/ttr.ckpt"), TTR_ERR_IO);
     cr_assert_eq(ttr_loop_save_file(L, ""), TTR_ERR_ARG);
     free(buf2), free(b), free(buf);
+}
+
+/* The champion uses the learner's per-step region (gradients, scratch),
+ * which is what keeps the loop small. That is sound only if nothing in the
+ * region outlives a call: a loop whose region is overwritten with NaN bytes
+ * after every call goes on to the same bits as one left alone, for every
+ * variant, through promotions and rollbacks. */
+Test(loop, nothing_in_the_shared_step_region_outlives_a_call)
+{
+    static const ttr_variant variants[] = {TTR_NAIVE, TTR_ADDITIVE, TTR_PAL,
+                                           TTR_DOT,   TTR_MIXEM,    TTR_XPA};
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        ttr_config c;
+        model_config(&c);
+        c.variant = variants[v];
+        ttr_loop_config lc;
+        ttr_loop_config_default(&lc);
+        lc.window = 256, lc.capacity = 64;
+        size_t bytes = ttr_loop_bytes(&c, &lc);
+        cr_assert_lt(ttr__shared_step_bytes(&c), ttr_arena_bytes(&c, TTR_MODE_TRAIN));
+        void *ba = calloc(1, bytes), *bb = calloc(1, bytes);
+        ttr_loop *A, *B;
+        cr_assert_eq(ttr_loop_init(&A, &c, &lc, ba, bytes), TTR_OK);
+        cr_assert_eq(ttr_loop_init(&B, &c, &lc, bb, bytes), TTR_OK);
+        cr_assert_eq(B->champion->step_begin, B->learner->step_begin);
+        unsigned char *region = B->learner->step_begin;
+        size_t n = (size_t)((unsigned char *)B->learner_buf + B->model_bytes - region);
+        tu_rng r = tu_rng_seed(40 + v);
+        imp m;
+        for (int k = 0; k < 2500; k++) {
+            draw(&r, 0, &m);
+            ttr_loop_event ea, eb;
+            cr_assert_eq(ttr_loop_observe(A, N, m.x, F, m.slots, m.clicks, 0, &ea), TTR_OK);
+            cr_assert_eq(ttr_loop_observe(B, N, m.x, F, m.slots, m.clicks, 0, &eb), TTR_OK);
+            memset(region, 0xff, n);
+            cr_assert(!memcmp(&ea, &eb, sizeof ea), "variant %d, impression %d", (int)v, k);
+            if (k == 2000) {
+                cr_assert_eq(ttr_loop_rollback(A), TTR_OK);
+                cr_assert_eq(ttr_loop_rollback(B), TTR_OK);
+                memset(region, 0xff, n);
+            }
+        }
+        ttr_loop_stats st;
+        cr_assert_eq(ttr_loop_stats_get(B, &st), TTR_OK);
+        cr_assert_geq(st.promotions, 1, "variant %d: no promotion to check", (int)v);
+        size_t sa, sb;
+        unsigned char *fa = loop_bytes_of(A, &sa), *fb = loop_bytes_of(B, &sb);
+        cr_assert(sa == sb && !memcmp(fa, fb, sa), "variant %d: other bits", (int)v);
+        free(fa), free(fb), free(ba), free(bb);
+    }
 }

@@ -305,9 +305,12 @@ static int read_ring(io_in *in, ttr_replay *r)
 /* One embedded model into its place in the loop: a train model of the
  * loop's structure (its rate may have been changed since: it is the
  * model's own). */
-static int read_model(io_in *in, ttr_model **m, void *buf, size_t bytes, const ttr_config *mc)
+/* A model of the checkpoint; with owner, one that shares its per-step region. */
+static int read_model(io_in *in, ttr_model **m, void *buf, size_t bytes, const ttr_config *mc,
+                      const ttr_model *owner)
 {
-    int err = ttr_model_load(m, buf, bytes, in_read, in);
+    int err = owner ? ttr__model_load_sharing(m, buf, bytes, in_read, in, owner)
+                    : ttr_model_load(m, buf, bytes, in_read, in);
     if (err)
         return err == TTR_ERR_NOMEM ? TTR_ERR_FORMAT : err;
     if (!ttr__same_structure(ttr_model_config(*m), mc) || ttr_model_mode(*m) != TTR_MODE_TRAIN)
@@ -339,9 +342,10 @@ int ttr_loop_load(ttr_loop **out, void *buf, size_t bytes, ttr_read_fn read, voi
     if (!err)
         err = read_ring(&in, L->ring);
     if (!err)
-        err = read_model(&in, &L->learner, L->learner_buf, L->model_bytes, &mc);
+        err = read_model(&in, &L->learner, L->learner_buf, L->model_bytes, &mc, NULL);
     if (!err)
-        err = read_model(&in, &L->champion, L->champion_buf, L->model_bytes, &mc);
+        err = read_model(&in, &L->champion, L->champion_buf, L->champion_bytes, &mc,
+                         L->learner);
     if (!err)
         err = ttr__io_in_crc(&in);
     if (err)

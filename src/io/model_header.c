@@ -270,7 +270,7 @@ static void expected_records(const ttr_config *cfg, ttr_mode mode, int folded, u
                              uint64_t *values)
 {
     ttr_model probe;
-    ttr__layout l = {NULL, 0, 0};
+    ttr__layout l = {NULL, 0, 0, NULL};
     (void)ttr__plan(&probe, cfg, mode, &l);
     uint64_t P = (uint64_t)cfg->rows * cfg->cols;
     *count = probe.n_tensors;

@@ -352,7 +352,9 @@ static int find_rec(const ttr_model *m, const char *name, uint32_t *idx)
     return 0;
 }
 
-int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read, void *ctx)
+/* ttr_model_load; with step_owner, a train model sharing its per-step region. */
+static int load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read, void *ctx,
+                const ttr_model *step_owner)
 {
     io_in in = {read, ctx, 0};
     ttr_config cfg;
@@ -370,7 +372,9 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     ttr_mode mode = info.mode;
     if (sizeof(size_t) < 8 && ttr__arena_estimate(&cfg) > (double)SIZE_MAX / 2)
         return TTR_ERR_RANGE;
-    size_t need = ttr_arena_bytes(&cfg, mode);
+    if (step_owner && mode != TTR_MODE_TRAIN)
+        return TTR_ERR_FORMAT;
+    size_t need = step_owner ? ttr__shared_step_bytes(&cfg) : ttr_arena_bytes(&cfg, mode);
     if (need == 0)
         return TTR_ERR_RANGE;
     if (bytes < need)
@@ -384,7 +388,8 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     if (!isfinite(bref_count) || bref_count < 0.0)
         bad = 1;
 
-    err = ttr__model_create(&m, &cfg, mode, arena, bytes);
+    err = step_owner ? ttr__model_create_sharing(&m, &cfg, arena, bytes, step_owner)
+                     : ttr__model_create(&m, &cfg, mode, arena, bytes);
     if (err)
         return err;
     m->norm_folded = (flags & IO_FLAG_FOLDED) != 0; /* decides the records of int8 models */
@@ -469,6 +474,17 @@ int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
     ttr__repack(m); /* train mode: packed weights from the loaded W */
     *out = m;
     return TTR_OK;
+}
+
+int ttr_model_load(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read, void *ctx)
+{
+    return load(out, arena, bytes, read, ctx, NULL);
+}
+
+int ttr__model_load_sharing(ttr_model **out, void *arena, size_t bytes, ttr_read_fn read,
+                            void *ctx, const ttr_model *owner)
+{
+    return owner ? load(out, arena, bytes, read, ctx, owner) : TTR_ERR_ARG;
 }
 
 /* ---- memory streams ---------------------------------------------------------- */
