@@ -133,7 +133,7 @@ static int dense(walk *w, int transpose, float alpha, float beta, int matmul)
     if (w->width && l->in != w->width)
         return fail(w, TTR_ERR_FORMAT, "its weight does not take the width that reaches it");
     int err = finite_values(w, W, alpha);
-    if (!err && !matmul && o->node[w->i].n_in > 2)
+    if (!err && !matmul && o->node[w->i].n_in > 2 && o->node[w->i].in[2].n) /* "" = no C */
         err = bias(w, l, 2);
     if (err)
         return err;
