@@ -26,7 +26,7 @@ static const int g_fixed[] = {TR_HIDDEN,       TR_DIM,          TR_EMBED_DIM, TR
 /* The numbers, each against its range; 0 or 2 (printed). */
 static int parse_numbers(const cli_flag *fl, train_opts *o)
 {
-    if (cli_u32(C, &fl[TR_EPOCHS], 1, 100000, &o->epochs) ||
+    if (cli_u32(C, &fl[TR_EPOCHS], 0, 100000, &o->epochs) ||
         cli_u32(C, &fl[TR_BATCH], 1, 65536, &o->batch) ||
         cli_u32(C, &fl[TR_COMPONENTS], 2, TTR_MAX_COMPONENTS, &o->components) ||
         cli_u32(C, &fl[TR_DIM], 2, 64, &o->dim) ||
@@ -186,7 +186,8 @@ void train_usage(FILE *f)
         "  --out FILE         model file to write (atomically)\n"
         "  --hidden LIST      relevance tower widths (default 32,16); '' = linear\n"
         "  --epochs E         passes over the log, at most (default: 4, or as many as\n"
-        "                     make 1500 steps when the log is small)\n"
+        "                     make 1500 steps when the log is small; 0 saves the\n"
+        "                     initialised model, untrained)\n"
         "  --lr L             learning rate (default 3e-3 Adam, 1e-2 SGD)\n"
         "  --batch B          lists per step (default 256)\n"
         "  --seed S           initialisation and shuffling seed (default 1)\n"

@@ -148,6 +148,9 @@ for v in naive additive pal dot mixem; do
         --epochs 2 --batch 8 --seed 2
     [ -s "$W/$v.ttr" ] && ok || bad "train $v: no model file"
 done
+t "train epochs 0" 0 train --model mixem --clicks "$W/c.clk" --out "$W/e0.ttr" --epochs 0 --quiet
+t "train epochs 0 info" 0 info --model "$W/e0.ttr"
+has "train epochs 0: untrained" "^trained +0 impressions" "$W/out"
 t "train xpa" 0 train --model xpa --clicks "$W/g.clk" --out "$W/xpa.ttr" --hidden=8 --epochs 2
 t "train softmax, vali" 0 train --model additive --loss softmax --clicks "$W/c.clk" \
     --out "$W/sm.ttr" --epochs 3 --vali "$W/d.txt" --no-normalize --shuffle 0
