@@ -219,8 +219,8 @@ mkdir "$W/busy.ttr.tmp"
 t "train tmp is a directory" 1 train --model naive --clicks "$W/c.clk" --out "$W/busy.ttr"
 one_line_err "train tmp is a directory" "^ttrank train: .*busy\.ttr\.tmp: "
 rmdir "$W/busy.ttr.tmp"
-t "train --epochs 0" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" --epochs 0
-one_line_err "train --epochs 0" "^ttrank train: --epochs: expected an integer in 1\.\.100000"
+t "train --epochs too many" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" --epochs 100001
+one_line_err "train --epochs too many" "^ttrank train: --epochs: expected an integer in 0\.\.100000"
 t "train --hidden range" 2 train --model naive --clicks "$W/c.clk" --out "$W/x.ttr" \
     --hidden 100000
 one_line_err "train --hidden range" "^ttrank train: .*hidden\[0\] must be 1\.\.4096"
