@@ -1,7 +1,8 @@
 """Reader of ttrank's .ttr model file (include/ttr_io.h): little-endian
 header, the configuration, (version 3: the schedule block: lr_schedule,
-weight_decay, warmup, decay_steps), the training state and named f32 tensor
-records (with optional optimizer arrays), CRC-32 at the end."""
+weight_decay, warmup, decay_steps), (version 4: the metadata block: writer
+version, impressions, tag), the training state and named f32 tensor records
+(with optional optimizer arrays), CRC-32 at the end (docs/formats.md)."""
 import struct
 import zlib
 
@@ -42,6 +43,11 @@ def read_ttr(path):
         sch, wd, warm, dsteps = struct.unpack_from("<IfQQ", b, at)
         cfg.update(lr_schedule=sch, warmup=warm, decay_steps=dsteps, weight_decay=wd)
         at += 24
+    impressions, tag = 0, ""
+    if version >= 4:
+        _writer, tag_len, impressions = struct.unpack_from("<IIQ", b, at)
+        tag = b[at + 16: at + 16 + min(tag_len, 48)].decode("ascii", "replace")
+        at += 64
     step, rng = struct.unpack_from("<QQ", b, at)
     bref_count, = struct.unpack_from("<d", b, at + 16)
     n_rec, = struct.unpack_from("<I", b, at + 24)
@@ -67,4 +73,5 @@ def read_ttr(path):
     if at != len(b) - 4:
         raise ValueError("%s: %d trailing bytes" % (path, len(b) - 4 - at))
     return {"cfg": cfg, "version": version, "mode": mode, "flags": flags, "step": step,
-            "rng": rng, "bref_count": bref_count, "tensors": tensors, "state": state}
+            "rng": rng, "bref_count": bref_count, "tensors": tensors, "state": state,
+            "impressions": impressions, "tag": tag}
