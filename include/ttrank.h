@@ -353,6 +353,32 @@ TTR_API int ttr_click_probs(ttr_model *m, const ttr_batch *batch, float *out);
  * x NULL or share <= 0 (or NaN). Pure, thread-safe. */
 TTR_API int ttr_item_held_out(const float *x, uint32_t n_features, uint64_t seed, float share);
 
+/* Weight averaging: an exponential moving average of a train model's
+ * parameters, avg = decay * avg + (1 - decay) * w after every ttr_train
+ * (starting at the first step's weights), to evaluate and keep instead of
+ * the last step's weights; like early stopping it is the training loop's
+ * part (ttrank train --average D). Not part of the default recipe: with
+ * decay 0.99 it ranked no better on 60 simulated click logs
+ * (docs/training.md). The average lives in the caller's buffer of
+ * ttr_weight_avg_bytes(m) bytes (any alignment): m's parameter count in
+ * floats and a few dozen bytes. Running statistics (dot's b_ref, XPA's
+ * attention map), optimizer state and normalisation are not averaged.
+ * ttr_weight_avg_swap exchanges m's parameters with the average: call it to
+ * evaluate or save the average, and again to go on training (two swaps
+ * restore every bit). Update refuses a swapped average (TTR_ERR_ARG), and
+ * swap one that has seen no update. Errors: TTR_ERR_ARG (NULL, a serving
+ * model, a model of another structure, decay outside [0, 1)),
+ * TTR_ERR_NOMEM (init: buffer short). Bytes: 0 for a non-train model. Not
+ * thread-safe with training the same model. */
+typedef struct ttr_weight_avg ttr_weight_avg;
+TTR_API size_t ttr_weight_avg_bytes(const ttr_model *m);
+TTR_API int ttr_weight_avg_init(ttr_weight_avg **out, const ttr_model *m, float decay, void *buf,
+                                size_t bytes);
+TTR_API int ttr_weight_avg_update(ttr_weight_avg *a, const ttr_model *m);
+TTR_API int ttr_weight_avg_swap(ttr_weight_avg *a, ttr_model *m);
+/* 1 while the model holds the average (after an odd number of swaps). */
+TTR_API int ttr_weight_avg_swapped(const ttr_weight_avg *a);
+
 /* Relevance scores of n items (x: n x ldx), scores[i] = serving score of
  * item i (f(x), or r(x) . b_ref for dot). Any n: items are processed in
  * chunks of max_items through the model's own scratch. TTR_ERR_NONFINITE for

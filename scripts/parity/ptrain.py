@@ -24,7 +24,7 @@ FLAGS = {
     "--attn-dim": ("attn_dim", int), "--bias-hidden": ("bias_hidden", int),
     "--lr-schedule": ("lr_schedule", str), "--warmup": ("warmup", int),
     "--weight-decay": ("weight_decay", float), "--holdout": ("holdout", float),
-    "--dot-serving": ("dot_serving", str),
+    "--dot-serving": ("dot_serving", str), "--average": ("average", float),
 }
 # ttrank's defaults (docs/training.md); parity.py passes every one of them to
 # ttrank explicitly, so the two sides agree even where ttrank's change.
@@ -32,7 +32,7 @@ DEFAULTS = {"hidden": [32, 16], "batch": 256, "lr": None, "epochs": 4, "l2": 0.0
             "slot_dropout": 0.1, "embed_dim": 8, "shuffle": 0, "loss": "bce",
             "optimizer": "adam", "components": 2, "dot_dim": 4, "attn_dim": 8,
             "bias_hidden": 8, "lr_schedule": "cosine", "warmup": 0, "weight_decay": 1e-3,
-            "holdout": None, "dot_serving": "mean"}
+            "holdout": None, "dot_serving": "mean", "average": 0.0}
 
 
 def parse_recipe(text):
@@ -171,6 +171,35 @@ def to_torch(log, mean, scale):
             "ctx": torch.from_numpy(log["ctx"])}
 
 
+class WeightAverage:
+    """ttrank's ttr_weight_avg: avg = d * avg + (1 - d) * w after every step
+    (float32, no fused multiply-add), starting at the first step's weights;
+    keep() puts the average into the model, as ttrank train keeps it."""
+
+    def __init__(self, model, decay):
+        self.model, self.avg = model, None
+        self.d = torch.tensor(f32(decay), dtype=torch.float32)
+        self.e = torch.tensor(f32(1.0) - f32(decay), dtype=torch.float32)
+        self.on = decay > 0
+
+    def update(self):
+        if not self.on:
+            return
+        with torch.no_grad():
+            if self.avg is None:
+                self.avg = {n: p.detach().clone() for n, p in self.model.params()}
+                return
+            for n, p in self.model.params():
+                self.avg[n] = torch.add(self.avg[n] * self.d, p.detach() * self.e)
+
+    def keep(self):
+        if self.avg is None:
+            return
+        with torch.no_grad():
+            for n, p in self.model.params():
+                p.copy_(self.avg[n])
+
+
 def train(model, T, recipe, seed, epochs=None, on_step=None, max_steps=None, drops=None):
     """Train on the tensors T (to_torch) in file order. Returns the mean loss
     per list of each epoch (ttrank's 'epoch N: loss X per list'). drops:
@@ -185,6 +214,7 @@ def train(model, T, recipe, seed, epochs=None, on_step=None, max_steps=None, dro
         p.grad = torch.zeros_like(p)
     losses = []
     step = 0
+    avg = WeightAverage(model, recipe.get("average", 0.0))
     for ep in range(E):
         tot, lists = 0.0, 0
         for s in range(0, L, B):
@@ -200,6 +230,7 @@ def train(model, T, recipe, seed, epochs=None, on_step=None, max_steps=None, dro
             loss = per_list.mean()
             loss.backward()
             opt.step()
+            avg.update()
             model.commit_stats(extras)
             n = per_list.shape[0]
             tot += float(loss) * n
@@ -209,6 +240,8 @@ def train(model, T, recipe, seed, epochs=None, on_step=None, max_steps=None, dro
                 on_step(step, float(loss))
             if max_steps and step >= max_steps:
                 losses.append(tot / lists)
+                avg.keep()
                 return losses
         losses.append(tot / lists)
+    avg.keep()
     return losses

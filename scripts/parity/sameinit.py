@@ -107,6 +107,11 @@ def main():
     flags = _strip(toks, ("--shuffle", "--epochs"))
     if "--holdout" in run([a.ttrank, "train", "--help"]) and recipe["holdout"] is None:
         flags += ["--holdout", "0"]
+    # the weights themselves are compared, step by step: no weight average on
+    # either side (tests/test_weight_avg.c checks ttrank's)
+    recipe["average"] = 0.0
+    if "--average" in run([a.ttrank, "train", "--help"]):
+        flags += ["--average", "0"]
     tag = "%s-%d" % (a.variant, os.getpid())
     init = os.path.join(a.work, "init-%s.ttr" % tag)
     run([a.ttrank, "train", "--model", a.variant, "--clicks", a.clicks, "--out", init,

@@ -174,7 +174,22 @@ typedef struct trainer {
     epoch_stats es;
     cli_progress pr;
     char what[64];
+    ttr_weight_avg *avg;       /* --average: evaluated and kept instead of the weights */
 } trainer;
+
+/* The model holds the weight average from here to avg_out (nothing without
+ * --average or before the first step). */
+static void avg_in(trainer *t)
+{
+    if (t->avg && !ttr_weight_avg_swapped(t->avg))
+        (void)ttr_weight_avg_swap(t->avg, t->m);
+}
+
+static void avg_out(trainer *t)
+{
+    if (t->avg && ttr_weight_avg_swapped(t->avg))
+        (void)ttr_weight_avg_swap(t->avg, t->m);
+}
 
 /* Read the next list with items left for training into pool slot j:
  * 1, 0 at the end of the log, -1 on a read error (printed). */
@@ -203,6 +218,7 @@ static int evaluate(trainer *t)
     double score;
     const char *what;
     int err;
+    avg_in(t);
     if (t->vd) {
         ttr_rank_metrics rm;
         err = cli_rank_metrics(t->m, t->vd, &rm);
@@ -213,8 +229,10 @@ static int evaluate(trainer *t)
         err = holdout_loglik(t->ho, t->m, t->has_ctx, &score, &items);
         what = "held-out click log-likelihood";
     }
-    if (err)
+    if (err) {
+        avg_out(t);
         return cli_err(C, "evaluation failed: %s", ttr_strerror(err));
+    }
     double epoch = (double)t->done_lists / (double)(t->total_lists / (t->epochs ? t->epochs : 1));
     if (!t->quiet) {
         cli_progress_end(&t->pr);
@@ -225,12 +243,14 @@ static int evaluate(trainer *t)
     t->since_eval = 0;
     if (t->snap && !(score > t->best)) {
         t->evals_since_best++;
+        avg_out(t);
         return 0;
     }
     t->best = score;
     t->best_epoch = epoch;
     t->evals_since_best = 0;
     err = cli_model_snapshot(t->m, t->checkpoint, &t->snap, &t->snap_size);
+    avg_out(t);
     return err ? cli_err(C, "cannot keep the model: %s", ttr_strerror(err)) : 0;
 }
 
@@ -242,6 +262,8 @@ static int step(trainer *t)
     if (err)
         return cli_err(C, "training step failed at epoch %u: %s", (unsigned)t->ep + 1,
                        ttr_strerror(err));
+    if (t->avg)
+        (void)ttr_weight_avg_update(t->avg, t->m); /* the same model: cannot fail */
     t->since_eval += lists;
     if (t->selecting && t->since_eval >= t->eval_every)
         return evaluate(t);
@@ -660,6 +682,14 @@ static int fit_and_save(const train_opts *o, const log_layout *lo, train_run_cfg
     t.total_lists = lo->st.lists * (uint64_t)r->epochs;
     ttr_rng_seed(&t.rng, o->seed ^ 0x5eed5eed5eedull);
     size_t bytes = ttr_arena_bytes(&r->cfg, TTR_MODE_TRAIN);
+    void *avg_buf = NULL;
+    if (o->average > 0.0f) {
+        size_t ab = ttr_weight_avg_bytes(t.m);
+        if (!(avg_buf = malloc(ab)) || ttr_weight_avg_init(&t.avg, t.m, o->average, avg_buf, ab)) {
+            free(avg_buf);
+            return cli_err(C, "out of memory");
+        }
+    }
     if (!o->quiet)
         printf("train %s: %llu lists, %llu items, %ux%u slots, %u features%s; %u epochs, batch %u; "
                "model arena %.1f MB\n",
@@ -668,6 +698,8 @@ static int fit_and_save(const train_opts *o, const log_layout *lo, train_run_cfg
                (unsigned)lo->F, o->normalize && !o->resume ? " (normalised)" : "",
                (unsigned)r->epochs, (unsigned)r->batch, (double)bytes / 1e6);
     int ret = train_run(&t);
+    if (!ret && !t.snap)
+        avg_in(&t); /* no selection: the average of the whole run is kept */
     if (!ret && t.snap) {
         /* the selected model replaces the last one in the arena */
         int err = cli_model_restore(t.snap, t.snap_size, &r->m, r->arena, bytes);
@@ -687,6 +719,7 @@ static int fit_and_save(const train_opts *o, const log_layout *lo, train_run_cfg
             printf("saved %s\n", o->out);
     }
     free(t.snap);
+    free(avg_buf);
     return ret;
 }
 

@@ -12,7 +12,7 @@ enum {
     TR_DIM, TR_DOT_SERVING, TR_LOSS, TR_OPTIMIZER, TR_L2, TR_CLIP, TR_SLOT_DROPOUT,
     TR_EMBED_DIM, TR_ATTN_DIM, TR_NORMALIZE, TR_NO_NORMALIZE, TR_SHUFFLE, TR_VALI,
     TR_VALI_QUERY, TR_CHECKPOINT, TR_RESUME, TR_QUIET, TR_WEIGHT_DECAY, TR_LR_SCHEDULE,
-    TR_WARMUP, TR_BIAS_HIDDEN, TR_HOLDOUT, TR_EVALS, TR_PATIENCE, TR_STREAM, TR_COUNT,
+    TR_WARMUP, TR_BIAS_HIDDEN, TR_HOLDOUT, TR_EVALS, TR_PATIENCE, TR_STREAM, TR_AVERAGE, TR_COUNT,
 };
 
 /* The options that would change a model's configuration: refused with
@@ -43,7 +43,8 @@ static int parse_numbers(const cli_flag *fl, train_opts *o)
         cli_u32(C, &fl[TR_BIAS_HIDDEN], 0, 4096, &o->bias_hidden) ||
         cli_float(C, &fl[TR_HOLDOUT], 0, 0.9, &o->holdout) ||
         cli_u32(C, &fl[TR_EVALS], 1, 1000, &o->evals) ||
-        cli_u32(C, &fl[TR_PATIENCE], 1, 1000000, &o->patience))
+        cli_u32(C, &fl[TR_PATIENCE], 1, 1000000, &o->patience) ||
+        cli_float(C, &fl[TR_AVERAGE], 0, 0.999999, &o->average))
         return 2;
     return 0;
 }
@@ -98,6 +99,7 @@ static void defaults(train_opts *o)
     o->dropout = def.slot_dropout;
     o->weight_decay = def.weight_decay;
     o->holdout = 0.1f;
+    o->average = 0.0f; /* 0.99 ranked no better (docs/training.md) */
     o->n_hidden = (int)def.n_hidden;
     memcpy(o->hidden, def.hidden, sizeof o->hidden);
 }
@@ -139,6 +141,7 @@ int train_opts_parse(int argc, char **argv, train_opts *o)
         [TR_EVALS] = {"--evals", 1, 0, 0},
         [TR_PATIENCE] = {"--patience", 1, 0, 0},
         [TR_STREAM] = {"--stream", 0, 0, 0},
+        [TR_AVERAGE] = {"--average", 1, 0, 0},
     };
     defaults(o);
     int rc = cli_parse(C, argc, argv, fl, TR_COUNT, NULL, 0, NULL);
@@ -219,6 +222,9 @@ void train_usage(FILE *f)
         "                     0 = train on everything, save the last model (default 0.1)\n"
         "  --evals N          held-out evaluations per epoch (default 4)\n"
         "  --patience N       stop after N evaluations without improvement (default 8)\n"
+        "  --average D        evaluate and keep the moving average of the weights,\n"
+        "                     avg = D * avg + (1 - D) * w after each step (e.g. 0.99);\n"
+        "                     default 0: the weights of the last step\n"
         "  --vali LETOR       select on NDCG@10 of this labelled LETOR file instead\n"
         "  --vali-query FILE  .query file of --vali (default: VALI.query when it exists)\n"
         "  --checkpoint       save the optimizer state too (resumable with --resume)\n"

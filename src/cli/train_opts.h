@@ -20,6 +20,7 @@ typedef struct train_opts {
     uint64_t seed, shuffle;
     float lr;                   /* 0: the default of the optimizer (or of a resumed model) */
     float l2, clip, dropout, weight_decay, holdout;
+    float average;              /* --average: the decay of the weight average, 0 = off */
     ttr_loss loss;
     ttr_optimizer optimizer;
     ttr_dot_serving dot_serving;

@@ -161,6 +161,17 @@ t "train holdout" 0 train --model additive --clicks "$W/c.clk" --out "$W/ho.ttr"
 has "train holdout" "^saved .*epoch [0-3]\.[0-9]+ \(best held-out click log-likelihood -" "$W/out"
 has "train holdout evals" "^epoch 0\.[0-9]+: loss [0-9.]+ per list, held-out click log-likelihood -" \
     "$W/out"
+# --average keeps the weight average; the default (0) the last step's weights
+t "train average 0" 0 train --model additive --clicks "$W/c.clk" --out "$W/av0.ttr" --epochs 2 \
+    --batch 8 --holdout 0 --quiet
+t "train average" 0 train --model additive --clicks "$W/c.clk" --out "$W/av1.ttr" --epochs 2 \
+    --batch 8 --holdout 0 --average 0.9 --quiet
+cmp -s "$W/av0.ttr" "$W/av1.ttr" && bad "train: --average 0.9 and the default keep the same model" || ok
+t "train average holdout" 0 train --model mixem --clicks "$W/c.clk" --out "$W/av2.ttr" --epochs 2 \
+    --batch 8 --average 0.9 --evals 2
+has "train average holdout" "^saved .*best held-out click log-likelihood" "$W/out"
+t "train average range" 2 train --model additive --clicks "$W/c.clk" --out "$W/x.ttr" --average 1
+one_line_err "train average range" "^ttrank train: --average: "
 # a log in memory and the same log streamed from the file: in file order, the same bits
 t "train in memory" 0 train --model pal --clicks "$W/c.clk" --out "$W/mem.ttr" --epochs 3 \
     --batch 8 --shuffle 0 --quiet
