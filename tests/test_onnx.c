@@ -226,6 +226,23 @@ Test(onnx, cut_or_flipped_files_fail_cleanly)
     free(good), free(scratch);
 }
 
+/* Found by fuzzing (tests/fuzz/regressions/onnx/empty-value-name.onnx): a
+ * graph input with an empty name was looked up among the values with
+ * memcmp(NULL, ...), undefined behaviour that UBSan reports (the sanitizer
+ * row runs this test). Now it is refused like any graph without a feature
+ * input. */
+Test(onnx, fuzz_regression_empty_value_name)
+{
+    size_t n;
+    unsigned char *f = tu_read_file("tests/fuzz/regressions/onnx/empty-value-name.onnx", &n);
+    cr_assert_not_null(f);
+    void *scratch = malloc(TTR_ONNX_SCRATCH);
+    ttr_onnx *o = NULL;
+    cr_assert_eq(ttr_onnx_open(&o, f, n, scratch, TTR_ONNX_SCRATCH), TTR_ERR_UNSUPPORTED);
+    cr_assert(strstr(ttr_onnx_error(o), "no input"), "%s", ttr_onnx_error(o));
+    free(f), free(scratch);
+}
+
 /* ---- graphs built field by field ----------------------------------------------- */
 
 typedef struct pb {
