@@ -31,10 +31,11 @@
 #                                       built and run (qemu-user for ARM); one test per check
 #   coverage                            gcov line coverage of the loader and readers against
 #                                       floors (scripts/coverage.sh: its tests, cli checks, floors)
-#   fuzz/model_load, fuzz/letor,        libFuzzer targets (make fuzz-build: clang, ASan+UBSan),
-#   fuzz/clicklog, fuzz/safetensors,    each run for $FUZZ_SECONDS from its seed corpus and
-#                                       regressions, one after the other (scripts/fuzz.sh);
-#                                       a crash fails it. CHECK_ONLY=fuzz selects them all.
+#   fuzz/model_load, fuzz/letor,        libFuzzer targets (make fuzz-build: clang, ASan+UBSan;
+#   fuzz/clicklog, fuzz/safetensors,    the list is `make -s fuzz-targets`), each run for
+#   fuzz/onnx                           $FUZZ_SECONDS from its seed corpus and regressions, one
+#                                       after the other (scripts/fuzz.sh); a crash fails it.
+#                                       CHECK_ONLY=fuzz selects them all.
 # aarch64 uses the real Criterion (binfmt_misc + private arm64 sysroot) when
 # that can be set up, else the shim (with a NOTE); armv7 always uses the shim.
 #
