@@ -224,19 +224,6 @@ Test(io_errors, arguments_and_memory_streams)
 
 /* ---- files ------------------------------------------------------------------- */
 
-#ifdef IOE_POSIX
-/* The whole file at path (malloc'ed), or NULL. */
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    unsigned char *buf = malloc(1 << 16);
-    *size = fread(buf, 1, 1 << 16, fp);
-    fclose(fp);
-    return buf;
-}
-#endif
 
 Test(io_errors, file_arguments_failed_saves_and_relative_paths)
 {
@@ -279,7 +266,7 @@ Test(io_errors, file_arguments_failed_saves_and_relative_paths)
     /* a good file first: what every failed save below must leave intact */
     cr_assert_eq(ttr_model_save_file(m, path, 1), TTR_OK);
     size_t n_good;
-    unsigned char *good = slurp(path, &n_good);
+    unsigned char *good = tu_read_file(path, &n_good);
     cr_assert_not_null(good);
     cr_assert_eq(ttr_model_load_file_config(path, &c2, &md), TTR_OK);
     cr_assert_eq(c2.variant, TTR_DOT);
@@ -328,7 +315,7 @@ Test(io_errors, file_arguments_failed_saves_and_relative_paths)
         }
         signal(SIGXFSZ, old_handler);
         size_t n_now;
-        unsigned char *now = slurp(path, &n_now);
+        unsigned char *now = tu_read_file(path, &n_now);
         cr_assert_not_null(now);
         cr_assert(n_now == n_good && memcmp(now, good, n_good) == 0, "the old file changed");
         free(now);

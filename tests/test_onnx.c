@@ -566,6 +566,22 @@ static void one_layer(pb *m, int variant)
             memcpy(from, to, sizeof to);
         }
         in0 = "i64";
+    } else if (variant == 19) { /* 64 more initializers: 66 values in all */
+        for (int k = 0; k < 64; k++) {
+            char name[24];
+            snprintf(name, sizeof name, "unused%d", k);
+            tensor(&t, name, 1, 0, w, 1);
+            put_msg(&g, 5, &t);
+        }
+        memset(&t, 0, sizeof t);
+    } else if (variant == 20) { /* a Constant whose value claims 3 floats and holds 1 */
+        pb bad = {{0}, 0}, at = {{0}, 0};
+        tensor(&bad, "C", 1, 0, w, 1);
+        bad.b[1] = 3; /* dims [1] -> [3]: byte 0 is the key of dims, byte 1 its value */
+        put_str(&at, 1, "value");
+        put_msg(&at, 5, &bad);
+        put_msg(&a, 5, &at);
+        node(&g, "Constant", "", NULL, NULL, "C", &a);
     } else if (variant == 16) {
         const char *x = "x";
         node_full(&g, "id", "Identity", "com.microsoft", &x, 1, "xr", NULL), in0 = "xr";
@@ -627,6 +643,8 @@ Test(onnx, reshapes_layouts_and_their_refusals)
         {16, TTR_ERR_UNSUPPORTED, "node 'id' (op Identity): not supported"},
         {17, TTR_OK, ""},
         {18, TTR_OK, ""},
+        {19, TTR_ERR_UNSUPPORTED, "more than 64 initializers and constants"},
+        {20, TTR_ERR_FORMAT, "(op Constant): a malformed value"},
     };
     void *scratch = malloc(TTR_ONNX_SCRATCH);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

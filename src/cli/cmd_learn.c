@@ -174,7 +174,7 @@ static int model_flags(cli_flag *fl, const ttr_model *init, uint32_t rows, uint3
 
 /* The champion's files: f32 and int8 serving models and the train model,
  * each saved atomically. */
-static int write_serving(learn_ctx *c)
+static int write_outputs(learn_ctx *c)
 {
     const ttr_model *champ = ttr_loop_champion(c->L);
     const ttr_config *mc = ttr_model_config(champ);
@@ -255,7 +255,7 @@ static int take(learn_ctx *c, const ttr_list *l)
     uint64_t n = ttr_loop_cursor(c->L) - c->refused;
     if (ev.promoted) {
         progress_line(c, "promoted at ");
-        if (write_serving(c))
+        if (write_outputs(c))
             return 1;
     }
     if (c->progress_every && n % c->progress_every == 0)
@@ -414,7 +414,7 @@ static int new_loop(learn_ctx *c, cli_clicks_in *in, stream *st, ttr_model *init
                cli_variant_name(mc.variant), bytes, (unsigned)lc.capacity,
                init ? "--init's model" : s.n ? "the first lists" : "none (no lists)");
     if (!rc)
-        rc = write_serving(c);
+        rc = write_outputs(c);
     for (size_t i = 0; !rc && i < s.n; i++) {
         ttr_list l;
         memset(&l, 0, sizeof l);
@@ -470,7 +470,7 @@ static int resume_loop(learn_ctx *c)
            c->state, (unsigned long long)ttr_loop_cursor(c->L));
     for (int k = 0; k < 3; k++)
         if (c->outs[k] && !file_exists(c->outs[k]))
-            return write_serving(c);
+            return write_outputs(c);
     return 0;
 }
 

@@ -75,6 +75,13 @@ int ttr__onnx_f32_next(onnx_f32_iter *it, float *v); /* 1, 0 at the end, -1 malf
 /* The first n (<= 8) values of an INT64 tensor: TTR_OK or TTR_ERR_FORMAT. */
 int ttr__onnx_i64(const onnx_tensor *t, int64_t *v, uint32_t n);
 
+/* 1 for ONNX's default operator domain ("" or "ai.onnx"). */
+int ttr__onnx_default_domain(pb_span domain);
+/* Node nd's attribute `name` as an int or a float: 1 (in *v), or 0 when the
+ * node has no such attribute. */
+int ttr__onnx_attr_int(const onnx_node *nd, const char *name, int64_t *v);
+int ttr__onnx_attr_float(const onnx_node *nd, const char *name, float *v);
+
 /* Set o->err and o->msg (printf-style); returns err. */
 int ttr__onnx_fail(ttr_onnx *o, int err, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)

@@ -14,7 +14,7 @@
 enum { MODEL_GRAPH = 7, MODEL_OPSET = 8, OPSET_DOMAIN = 1, OPSET_VERSION = 2 };
 enum { GRAPH_NODE = 1, GRAPH_INIT = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12, GRAPH_SPARSE = 15 };
 enum { NODE_IN = 1, NODE_OUT = 2, NODE_NAME = 3, NODE_OP = 4, NODE_ATTR = 5, NODE_DOMAIN = 7 };
-enum { ATTR_NAME = 1, ATTR_T = 5 };
+enum { ATTR_NAME = 1, ATTR_F = 2, ATTR_I = 3, ATTR_T = 5 };
 enum { T_DIMS = 1, T_TYPE = 2, T_FLOAT = 4, T_INT64 = 7, T_NAME = 8, T_RAW = 9, T_EXT = 13,
        T_LOCATION = 14 };
 enum { VI_NAME = 1, VI_TYPE = 2, TYPE_TENSOR = 1, TT_ELEM = 1, TT_SHAPE = 2, SHAPE_DIM = 1,
@@ -222,37 +222,74 @@ int ttr__onnx_i64(const onnx_tensor *t, int64_t *v, uint32_t n)
     return got == n ? TTR_OK : TTR_ERR_FORMAT;
 }
 
-/* A Constant node's "value" tensor, named after the node's output. */
-static int add_constant(ttr_onnx *o, const onnx_node *nd, uint32_t i)
+int ttr__onnx_default_domain(pb_span domain)
+{
+    return domain.n == 0 || ttr__pb_is(domain, "ai.onnx");
+}
+
+/* The AttributeProto of node nd named `name`: 1 (in *a), or 0. */
+static int attr(const onnx_node *nd, const char *name, pb_span *a)
 {
     pb_field f, g;
     size_t pos = 0;
+    while (ttr__pb_next(nd->msg, &pos, &f) == 1)
+        if (f.num == NODE_ATTR && f.wire == PB_LEN && ttr__pb_find(f.s, ATTR_NAME, PB_LEN, &g) &&
+            ttr__pb_is(g.s, name)) {
+            *a = f.s;
+            return 1;
+        }
+    return 0;
+}
+
+int ttr__onnx_attr_int(const onnx_node *nd, const char *name, int64_t *v)
+{
+    pb_span a;
+    pb_field g;
+    if (!attr(nd, name, &a))
+        return 0;
+    *v = ttr__pb_find(a, ATTR_I, PB_VARINT, &g) ? (int64_t)g.v : 0;
+    return 1;
+}
+
+int ttr__onnx_attr_float(const onnx_node *nd, const char *name, float *v)
+{
+    pb_span a;
+    pb_field g;
+    if (!attr(nd, name, &a))
+        return 0;
+    uint32_t bits = ttr__pb_find(a, ATTR_F, PB_I32, &g) ? (uint32_t)g.v : 0;
+    memcpy(v, &bits, 4);
+    return 1;
+}
+
+/* The next free entry of the value table, or NULL after setting the error. */
+static onnx_tensor *next_value(ttr_onnx *o)
+{
+    if (o->n_values < TTR_ONNX_MAX_VALUES)
+        return &o->value[o->n_values];
+    ttr__onnx_fail(o, TTR_ERR_UNSUPPORTED, "more than %u initializers and constants",
+                   TTR_ONNX_MAX_VALUES);
+    return NULL;
+}
+
+/* A Constant node's "value" tensor, named after the node's output. */
+static int add_constant(ttr_onnx *o, const onnx_node *nd, uint32_t i)
+{
+    pb_span a;
+    pb_field t;
     char label[160];
-    while (ttr__pb_next(nd->msg, &pos, &f) == 1) {
-        if (f.num != NODE_ATTR || f.wire != PB_LEN)
-            continue;
-        pb_span name = {NULL, 0}, t = {NULL, 0};
-        size_t p = 0;
-        while (ttr__pb_next(f.s, &p, &g) == 1)
-            if (g.num == ATTR_NAME && g.wire == PB_LEN)
-                name = g.s;
-            else if (g.num == ATTR_T && g.wire == PB_LEN)
-                t = g.s;
-        if (!ttr__pb_is(name, "value") || !t.p)
-            continue;
-        if (o->n_values == TTR_ONNX_MAX_VALUES)
-            return ttr__onnx_fail(o, TTR_ERR_UNSUPPORTED, "more than %u initializers and "
-                                  "constants", TTR_ONNX_MAX_VALUES);
-        onnx_tensor *v = &o->value[o->n_values];
-        if (ttr__onnx_tensor(t, v) || nd->n_out != 1)
-            return ttr__onnx_fail(o, TTR_ERR_FORMAT, "%s: a malformed value",
-                                  ttr__onnx_node_label(o, i, label, sizeof label));
-        v->name = nd->out;
-        o->n_values++;
-        return TTR_OK;
-    }
-    return ttr__onnx_fail(o, TTR_ERR_UNSUPPORTED, "%s: only a 'value' tensor is supported",
-                          ttr__onnx_node_label(o, i, label, sizeof label));
+    if (!attr(nd, "value", &a) || !ttr__pb_find(a, ATTR_T, PB_LEN, &t))
+        return ttr__onnx_fail(o, TTR_ERR_UNSUPPORTED, "%s: only a 'value' tensor is supported",
+                              ttr__onnx_node_label(o, i, label, sizeof label));
+    onnx_tensor *v = next_value(o);
+    if (!v)
+        return o->err;
+    if (ttr__onnx_tensor(t.s, v) || nd->n_out != 1)
+        return ttr__onnx_fail(o, TTR_ERR_FORMAT, "%s: a malformed value",
+                              ttr__onnx_node_label(o, i, label, sizeof label));
+    v->name = nd->out;
+    o->n_values++;
+    return TTR_OK;
 }
 
 static int add_node(ttr_onnx *o, pb_span msg)
@@ -286,18 +323,16 @@ static int add_node(ttr_onnx *o, pb_span msg)
         return ttr__onnx_fail(o, TTR_ERR_FORMAT, "node #%u: malformed or without an output",
                               (unsigned)o->n_nodes);
     o->n_nodes++;
-    int constant = ttr__pb_is(nd->op, "Constant") &&
-                   (nd->domain.n == 0 || ttr__pb_is(nd->domain, "ai.onnx"));
+    int constant = ttr__pb_is(nd->op, "Constant") && ttr__onnx_default_domain(nd->domain);
     return constant ? add_constant(o, nd, o->n_nodes - 1) : TTR_OK;
 }
 
 static int add_initializer(ttr_onnx *o, pb_span msg)
 {
     char name[56];
-    if (o->n_values == TTR_ONNX_MAX_VALUES)
-        return ttr__onnx_fail(o, TTR_ERR_UNSUPPORTED, "more than %u initializers and constants",
-                              TTR_ONNX_MAX_VALUES);
-    onnx_tensor *t = &o->value[o->n_values];
+    onnx_tensor *t = next_value(o);
+    if (!t)
+        return o->err;
     if (ttr__onnx_tensor(msg, t))
         return ttr__onnx_fail(o, TTR_ERR_FORMAT, "initializer '%s': malformed (its shape and "
                               "data disagree)", ttr__onnx_text(t->name, name, sizeof name));
@@ -318,15 +353,10 @@ static int read_model(ttr_onnx *o, pb_span file)
         if (f.num != MODEL_OPSET || f.wire != PB_LEN)
             continue;
         pb_span domain = {NULL, 0};
-        int64_t version = -1;
-        size_t p = 0;
-        while (ttr__pb_next(f.s, &p, &g) == 1)
-            if (g.num == OPSET_DOMAIN && g.wire == PB_LEN)
-                domain = g.s;
-            else if (g.num == OPSET_VERSION && g.wire == PB_VARINT)
-                version = (int64_t)g.v;
-        if (ttr__pb_is(domain, "") || ttr__pb_is(domain, "ai.onnx"))
-            o->opset = version;
+        if (ttr__pb_find(f.s, OPSET_DOMAIN, PB_LEN, &g))
+            domain = g.s;
+        if (ttr__onnx_default_domain(domain))
+            o->opset = ttr__pb_find(f.s, OPSET_VERSION, PB_VARINT, &g) ? (int64_t)g.v : -1;
     }
     if (r < 0 || graphs != 1)
         return ttr__onnx_fail(o, TTR_ERR_FORMAT, "not an ONNX model (%s)",
@@ -346,32 +376,22 @@ static const char *type_name(uint64_t t)
 /* A ValueInfoProto's name, element type and shape (rank, last axis). */
 static void value_info(pb_span msg, pb_span *name, uint64_t *elem, uint32_t *rank, uint64_t *last)
 {
-    pb_field f, g, h, d, e;
-    size_t p0 = 0, p1, p2, p3, p4;
+    pb_field f, type, tensor, shape, d;
     *elem = 0, *rank = 0, *last = 0;
-    while (ttr__pb_next(msg, &p0, &f) == 1) {
-        if (f.num == VI_NAME && f.wire == PB_LEN)
-            *name = f.s;
-        if (f.num != VI_TYPE || f.wire != PB_LEN)
+    if (ttr__pb_find(msg, VI_NAME, PB_LEN, &f))
+        *name = f.s;
+    if (!ttr__pb_find(msg, VI_TYPE, PB_LEN, &type) ||
+        !ttr__pb_find(type.s, TYPE_TENSOR, PB_LEN, &tensor))
+        return;
+    if (ttr__pb_find(tensor.s, TT_ELEM, PB_VARINT, &f))
+        *elem = f.v;
+    if (!ttr__pb_find(tensor.s, TT_SHAPE, PB_LEN, &shape))
+        return;
+    for (size_t p = 0; ttr__pb_next(shape.s, &p, &d) == 1;) {
+        if (d.num != SHAPE_DIM || d.wire != PB_LEN)
             continue;
-        for (p1 = 0; ttr__pb_next(f.s, &p1, &g) == 1;) {
-            if (g.num != TYPE_TENSOR || g.wire != PB_LEN)
-                continue;
-            for (p2 = 0; ttr__pb_next(g.s, &p2, &h) == 1;) {
-                if (h.num == TT_ELEM && h.wire == PB_VARINT)
-                    *elem = h.v;
-                if (h.num != TT_SHAPE || h.wire != PB_LEN)
-                    continue;
-                for (p3 = 0; ttr__pb_next(h.s, &p3, &d) == 1;) {
-                    if (d.num != SHAPE_DIM || d.wire != PB_LEN)
-                        continue;
-                    (*rank)++, *last = 0; /* a dim_param (a name) leaves it open */
-                    for (p4 = 0; ttr__pb_next(d.s, &p4, &e) == 1;)
-                        if (e.num == DIM_VALUE && e.wire == PB_VARINT)
-                            *last = e.v;
-                }
-            }
-        }
+        (*rank)++; /* a dim_param (a name) leaves the axis open: 0 */
+        *last = ttr__pb_find(d.s, DIM_VALUE, PB_VARINT, &f) ? f.v : 0;
     }
 }
 

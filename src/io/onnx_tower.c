@@ -24,38 +24,6 @@ typedef struct walk {
     char label[160];
 } walk;
 
-/* Attribute `name` of node nd: its int (field 3) or float (field 2) into
- * *i or *f (either may be NULL); 0 when the node has no such attribute. */
-static int attr(const onnx_node *nd, const char *name, int64_t *i, float *f)
-{
-    pb_field a, g;
-    size_t pos = 0;
-    while (ttr__pb_next(nd->msg, &pos, &a) == 1) {
-        if (a.num != 5 || a.wire != PB_LEN)
-            continue;
-        int found = 0;
-        int64_t iv = 0;
-        uint32_t fbits = 0;
-        size_t p = 0;
-        while (ttr__pb_next(a.s, &p, &g) == 1) {
-            if (g.num == 1 && g.wire == PB_LEN)
-                found = ttr__pb_is(g.s, name);
-            else if (g.num == 2 && g.wire == PB_I32)
-                fbits = (uint32_t)g.v;
-            else if (g.num == 3 && g.wire == PB_VARINT)
-                iv = (int64_t)g.v;
-        }
-        if (!found)
-            continue;
-        if (i)
-            *i = iv;
-        if (f)
-            memcpy(f, &fbits, 4);
-        return 1;
-    }
-    return 0;
-}
-
 static int fail(walk *w, int err, const char *what)
 {
     return ttr__onnx_fail(w->o, err, "%s: %s", w->label, what);
@@ -148,10 +116,10 @@ static int gemm(walk *w)
     const onnx_node *nd = &w->o->node[w->i];
     int64_t ta = 0, tb = 0;
     float alpha = 1.0f, beta = 1.0f;
-    (void)attr(nd, "transA", &ta, NULL);
-    (void)attr(nd, "transB", &tb, NULL);
-    (void)attr(nd, "alpha", NULL, &alpha);
-    (void)attr(nd, "beta", NULL, &beta);
+    (void)ttr__onnx_attr_int(nd, "transA", &ta);
+    (void)ttr__onnx_attr_int(nd, "transB", &tb);
+    (void)ttr__onnx_attr_float(nd, "alpha", &alpha);
+    (void)ttr__onnx_attr_float(nd, "beta", &beta);
     if (ta != 0 || nd->n_in < 2 || nd->n_in > 3)
         return fail(w, TTR_ERR_UNSUPPORTED, "only Gemm(x, W[, b]) with transA 0 is supported");
     return dense(w, tb == 0, alpha, beta, 0);
@@ -173,7 +141,7 @@ static int flatten(walk *w)
 {
     int64_t axis = 1;
     uint32_t r = w->rank ? w->rank : 2;
-    (void)attr(&w->o->node[w->i], "axis", &axis, NULL);
+    (void)ttr__onnx_attr_int(&w->o->node[w->i], "axis", &axis);
     if (axis < 0)
         axis += r;
     if (r < 2 || axis != (int64_t)r - 1)
@@ -234,11 +202,6 @@ static int step(walk *w)
     return err;
 }
 
-static int default_domain(pb_span d)
-{
-    return d.n == 0 || ttr__pb_is(d, "ai.onnx");
-}
-
 static int on_chain(const walk *w, const onnx_node *nd)
 {
     return (nd->n_in >= 1 && ttr__pb_same(nd->in[0], w->cur)) ||
@@ -274,10 +237,10 @@ int ttr__onnx_walk(ttr_onnx *o)
     w.o = o, w.cur = o->input, w.rank = o->in_rank, w.width = o->in_width;
     for (w.i = 0; w.i < o->n_nodes; w.i++) {
         const onnx_node *nd = &o->node[w.i];
-        if (ttr__pb_is(nd->op, "Constant") && default_domain(nd->domain))
+        if (ttr__pb_is(nd->op, "Constant") && ttr__onnx_default_domain(nd->domain))
             continue;
         ttr__onnx_node_label(o, w.i, w.label, sizeof w.label);
-        if (!known_op(nd->op) || !default_domain(nd->domain))
+        if (!known_op(nd->op) || !ttr__onnx_default_domain(nd->domain))
             return fail(&w, TTR_ERR_UNSUPPORTED, "not supported (a relevance tower is Gemm or "
                                                  "MatMul+Add layers with Relu between them)");
         if (!on_chain(&w, nd))

@@ -62,6 +62,15 @@ int ttr__pb_next(pb_span msg, size_t *pos, pb_field *f)
     }
 }
 
+int ttr__pb_find(pb_span msg, uint32_t num, int wire, pb_field *f)
+{
+    size_t pos = 0;
+    while (ttr__pb_next(msg, &pos, f) == 1)
+        if (f->num == num && f->wire == wire)
+            return 1;
+    return 0;
+}
+
 uint32_t ttr__pb_u32le(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

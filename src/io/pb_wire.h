@@ -27,6 +27,10 @@ typedef struct pb_field {
  * end, a group or an unknown wire type, field number 0). */
 int ttr__pb_next(pb_span msg, size_t *pos, pb_field *f);
 
+/* The first field of msg numbered num with wire type wire: 1 (in *f), or 0
+ * when msg has none (or is malformed before one). */
+int ttr__pb_find(pb_span msg, uint32_t num, int wire, pb_field *f);
+
 /* The varint at *pos of s: 1, 0 at the end, -1 when malformed. For packed
  * repeated integers (a PB_LEN field of varints). */
 int ttr__pb_varint(pb_span s, size_t *pos, uint64_t *v);
